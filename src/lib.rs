@@ -24,3 +24,8 @@ pub use gpupart_mig as mig;
 pub use gpupart_profiles as profiles;
 pub use gpupart_sriov as sriov;
 pub use gpupart_topology as topology;
+
+// The README's examples are compiled and run as doc tests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -27,6 +27,7 @@
 #![forbid(unsafe_code)]
 
 pub mod catalog;
+pub mod checks;
 pub mod model;
 pub mod name;
 pub mod typed;

@@ -893,3 +893,110 @@ mod tests {
         assert_eq!(Placement::new(0, 8).to_string(), "0:8");
     }
 }
+
+#[cfg(test)]
+mod check_messages {
+    //! The same mistakes as the `compile_fail` examples in [`crate::checks`], run at run time so
+    //! that each is shown to fail for its own reason.
+    use super::*;
+    use crate::model::NvmlGiProfileIndex::{Slice1, Slice2};
+
+    const GI1: ProfileName = ProfileName::from_static("1g.5gb");
+    const P1: [Placement; 4] = [
+        Placement::new(0, 1),
+        Placement::new(1, 1),
+        Placement::new(2, 1),
+        Placement::new(3, 1),
+    ];
+    const CI1: [ComputeInstanceProfile; 1] = [ComputeInstanceProfile::new(GI1, 1, 1)];
+    const CI2: [ComputeInstanceProfile; 1] = [ComputeInstanceProfile::new(GI1, 2, 1)];
+    const BOARDS: [Board; 1] = [Board::new(0x0001_10DE, "test", None)];
+
+    fn model(profiles: &'static [GpuInstanceProfile]) -> GpuModel {
+        GpuModel::new(
+            "TEST-20GB",
+            Architecture::Ampere,
+            &BOARDS,
+            4,
+            4,
+            20,
+            profiles,
+        )
+    }
+
+    fn one(
+        name: &'static str,
+        instances: u8,
+        ci: &'static [ComputeInstanceProfile],
+    ) -> GpuInstanceProfile {
+        GpuInstanceProfile::new(name, Some(1), Slice1, 1, instances, &P1).compute(ci)
+    }
+
+    fn two(id: u32, instances: u8, placements: &'static [Placement]) -> GpuInstanceProfile {
+        GpuInstanceProfile::new("2g.10gb", Some(id), Slice2, 2, instances, placements)
+    }
+
+    fn leak(p: Vec<GpuInstanceProfile>) -> &'static [GpuInstanceProfile] {
+        Vec::leak(p)
+    }
+
+    fn failure(profiles: Vec<GpuInstanceProfile>) -> String {
+        let m = model(leak(profiles));
+        let err = std::panic::catch_unwind(move || m.assert_valid()).expect_err("must fail");
+        err.downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .unwrap_or_default()
+    }
+
+    const P2: [Placement; 2] = [Placement::new(0, 2), Placement::new(2, 2)];
+
+    #[test]
+    fn the_valid_model_passes() {
+        model(leak(vec![one("1g.5gb", 4, &CI1), two(2, 2, &P2)])).assert_valid();
+    }
+
+    #[test]
+    fn each_mistake_fails_for_its_reason() {
+        const OUTSIDE: [Placement; 3] = [
+            Placement::new(0, 2),
+            Placement::new(2, 2),
+            Placement::new(4, 2),
+        ];
+        const MISALIGNED: [Placement; 1] = [Placement::new(1, 2)];
+        let cases: Vec<(Vec<GpuInstanceProfile>, &str)> = vec![
+            (vec![one("1g.5gb", 4, &CI1), two(2, 3, &OUTSIDE)], "outside"),
+            (
+                vec![one("1g.5gb", 4, &CI1), two(2, 1, &MISALIGNED)],
+                "aligned",
+            ),
+            (
+                vec![one("1g.5gb", 3, &CI1), two(2, 2, &P2)],
+                "max instances",
+            ),
+            (
+                vec![one("1g.5gb", 4, &CI1), two(1, 2, &P2)],
+                "same NVML profile ID",
+            ),
+            (
+                vec![
+                    one("1g.5gb", 4, &CI1).with_compute_slices(2),
+                    two(2, 2, &P2),
+                ],
+                "`Ng`",
+            ),
+            (vec![one("1g.6gb", 4, &[]), two(2, 2, &P2)], "`Mgb`"),
+            (
+                vec![one("1g.5gb+me", 4, &[]), two(2, 2, &P2)],
+                "media extensions",
+            ),
+            (
+                vec![one("1g.5gb", 4, &CI2), two(2, 2, &P2)],
+                "larger than its GPU instance",
+            ),
+        ];
+        for (profiles, needle) in cases {
+            let msg = failure(profiles);
+            assert!(msg.contains(needle), "expected {needle:?} in {msg:?}");
+        }
+    }
+}

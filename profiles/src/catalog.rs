@@ -11,10 +11,12 @@
 //! - **A30**: published `nvidia-smi mig -lgip` output (IDs, SMs, engines) and the user guide.
 //! - **Other Hopper boards** (H100 PCIe/NVL/96GB, GH200, H20, H200 NVL): the same GH100 profile
 //!   structure as the measured H100/H200 (names from the default mig-parted configuration,
-//!   engines per the user guide's Hopper table); SM counts and IDs not read here stay `None`.
+//!   engines per the user guide's Hopper table). H100 NVL and GH200 144GB: IDs and SMs of the
+//!   first four profiles from `-lgip` output published in NVIDIA's mig-parted and gpu-operator
+//!   pull requests; what no source showed stays `None`.
 //! - **Blackwell** (B200, GB200, B300, GB300, RTX PRO 6000): names, slices and instance counts
-//!   from the default mig-parted configuration and the user guide; NVML IDs, SMs and engine
-//!   counts were not available here and are `None`.
+//!   from the default mig-parted configuration and the user guide; B200 and GB200 IDs, SMs and
+//!   engines of the first four profiles from published `-lgip` output; the rest is `None`.
 //!
 //! Memory in MiB depends on the driver version, so it is set only where read from a driver.
 
@@ -75,30 +77,38 @@ macro_rules! gi {
 macro_rules! seven_slice {
     ($ids:expr, $n1:literal, $n1me:literal, $n1x2:literal, $n2:literal, $n3:literal,
      $n4:literal, $n7:literal, $e:expr) => {{
-        const IDS: Option<[u32; 7]> = $ids;
+        const IDS: [Option<u32>; 7] = $ids;
         let e: [Engines; 7] = $e;
         [
-            gi!($n1, nth(IDS, 0), Slice1, 1, 7, EIGHTH_1, [1 => 1]).engines(e[0]),
-            gi!($n1me, nth(IDS, 1), Slice1Rev1, 1, 1, EIGHTH_1, [1 => 1]).engines(e[1]),
-            gi!($n1x2, nth(IDS, 2), Slice1Rev2, 2, 4, EIGHTH_1X2, [1 => 1]).engines(e[2]),
-            gi!($n2, nth(IDS, 3), Slice2, 2, 3, EIGHTH_2, [1 => 2, 2 => 1]).engines(e[3]),
-            gi!($n3, nth(IDS, 4), Slice3, 4, 2, EIGHTH_3, [1 => 3, 2 => 1, 3 => 1]).engines(e[4]),
-            gi!($n4, nth(IDS, 5), Slice4, 4, 1, EIGHTH_4, [1 => 4, 2 => 2, 3 => 1, 4 => 1]).engines(e[5]),
-            gi!($n7, nth(IDS, 6), Slice7, 8, 1, EIGHTH_7, [1 => 7, 2 => 3, 3 => 2, 4 => 1, 7 => 1]).engines(e[6]),
+            gi!($n1, IDS[0], Slice1, 1, 7, EIGHTH_1, [1 => 1]).engines(e[0]),
+            gi!($n1me, IDS[1], Slice1Rev1, 1, 1, EIGHTH_1, [1 => 1]).engines(e[1]),
+            gi!($n1x2, IDS[2], Slice1Rev2, 2, 4, EIGHTH_1X2, [1 => 1]).engines(e[2]),
+            gi!($n2, IDS[3], Slice2, 2, 3, EIGHTH_2, [1 => 2, 2 => 1]).engines(e[3]),
+            gi!($n3, IDS[4], Slice3, 4, 2, EIGHTH_3, [1 => 3, 2 => 1, 3 => 1]).engines(e[4]),
+            gi!($n4, IDS[5], Slice4, 4, 1, EIGHTH_4, [1 => 4, 2 => 2, 3 => 1, 4 => 1]).engines(e[5]),
+            gi!($n7, IDS[6], Slice7, 8, 1, EIGHTH_7, [1 => 7, 2 => 3, 3 => 2, 4 => 1, 7 => 1]).engines(e[6]),
         ]
     }};
 }
 
 /// NVML profile IDs of the seven standard profiles on A100, H100 and H200 (read from the
 /// driver on H100/H200; published for A100).
-const STANDARD_IDS: Option<[u32; 7]> = Some([19, 20, 15, 14, 9, 5, 0]);
+const STANDARD_IDS: [Option<u32>; 7] = [
+    Some(19),
+    Some(20),
+    Some(15),
+    Some(14),
+    Some(9),
+    Some(5),
+    Some(0),
+];
 
-const fn nth(ids: Option<[u32; 7]>, k: usize) -> Option<u32> {
-    match ids {
-        Some(v) => Some(v[k]),
-        None => None,
-    }
-}
+/// Where published `nvidia-smi mig -lgip` output shows only the first four rows (H100 NVL,
+/// GH200 144GB, B200, GB200: NVIDIA/mig-parted#139 and #187, NVIDIA/gpu-operator#900,
+/// NVIDIA/mig-parted#227), the IDs of the rest stay unknown.
+const FIRST_FOUR_IDS: [Option<u32>; 7] = [Some(19), Some(20), Some(15), Some(14), None, None, None];
+
+const NO_IDS: [Option<u32>; 7] = [None; 7];
 
 const fn units(ce: u8, dec: u8, enc: u8, jpeg: u8, ofa: u8) -> Engines {
     Engines::units(ce, dec, enc, jpeg, ofa)
@@ -149,6 +159,40 @@ const fn measured(mut p: [GpuInstanceProfile; 7], mib: [u32; 7]) -> [GpuInstance
 }
 
 const UNKNOWN7: [Engines; 7] = [Engines::UNKNOWN; 7];
+
+/// SM counts of the first four GH100 profiles as published `-lgip` output shows them on H100
+/// NVL (NVIDIA/gpu-operator#900) and GH200 144GB (NVIDIA/mig-parted#139).
+const fn gh100_first_four_sms() -> [Engines; 7] {
+    let mut e = GH100_UNITS;
+    e[0] = e[0].with_sms(16);
+    e[1] = e[1].with_sms(16);
+    e[2] = e[2].with_sms(26);
+    e[3] = e[3].with_sms(32);
+    e
+}
+
+/// B200, first four profiles from published `-lgip` output (NVIDIA/mig-parted#187).
+const B200_ENGINES: [Engines; 7] = [
+    units(2, 1, 0, 1, 0).with_sms(18),
+    units(2, 1, 0, 1, 1).with_sms(18),
+    units(2, 1, 0, 1, 0).with_sms(30),
+    units(4, 2, 0, 2, 0).with_sms(36),
+    Engines::UNKNOWN,
+    Engines::UNKNOWN,
+    Engines::UNKNOWN,
+];
+
+/// GB200, first four profiles from published `-lgip` output (NVIDIA/mig-parted#227,
+/// NVIDIA/gpu-operator#1303).
+const GB200_ENGINES: [Engines; 7] = [
+    units(2, 1, 0, 1, 0).with_sms(18),
+    units(2, 1, 0, 1, 1).with_sms(18),
+    units(2, 1, 0, 1, 0).with_sms(32),
+    units(4, 2, 0, 2, 0).with_sms(38),
+    Engines::UNKNOWN,
+    Engines::UNKNOWN,
+    Engines::UNKNOWN,
+];
 
 const A100_40GB_PROFILES: [GpuInstanceProfile; 7] = seven_slice!(
     STANDARD_IDS,
@@ -285,7 +329,7 @@ pub const H100_PCIE_80GB: GpuModel = GpuModel::new(
 );
 
 const H100_NVL_PROFILES: [GpuInstanceProfile; 7] = seven_slice!(
-    None,
+    FIRST_FOUR_IDS,
     "1g.12gb",
     "1g.12gb+me",
     "1g.24gb",
@@ -293,7 +337,7 @@ const H100_NVL_PROFILES: [GpuInstanceProfile; 7] = seven_slice!(
     "3g.47gb",
     "4g.47gb",
     "7g.94gb",
-    GH100_UNITS
+    gh100_first_four_sms()
 );
 
 /// NVIDIA H100 NVL 94GB (and H800 NVL).
@@ -311,7 +355,7 @@ pub const H100_NVL_94GB: GpuModel = GpuModel::new(
 );
 
 const GH100_96GB_PROFILES: [GpuInstanceProfile; 7] = seven_slice!(
-    None,
+    NO_IDS,
     "1g.12gb",
     "1g.12gb+me",
     "1g.24gb",
@@ -359,7 +403,7 @@ pub const H20_96GB: GpuModel = GpuModel::new(
 );
 
 const GH200_144GB_PROFILES: [GpuInstanceProfile; 7] = seven_slice!(
-    None,
+    FIRST_FOUR_IDS,
     "1g.18gb",
     "1g.18gb+me",
     "1g.36gb",
@@ -367,7 +411,7 @@ const GH200_144GB_PROFILES: [GpuInstanceProfile; 7] = seven_slice!(
     "3g.72gb",
     "4g.72gb",
     "7g.144gb",
-    GH100_UNITS
+    gh100_first_four_sms()
 );
 
 /// NVIDIA GH200 with 144GB HBM3e.
@@ -413,7 +457,7 @@ pub const H200_141GB: GpuModel = GpuModel::new(
 .measured_memory(143771);
 
 const H200_NVL_PROFILES: [GpuInstanceProfile; 7] = seven_slice!(
-    None,
+    NO_IDS,
     "1g.18gb",
     "1g.18gb+me",
     "1g.35gb",
@@ -436,7 +480,7 @@ pub const H200_NVL_141GB: GpuModel = GpuModel::new(
 );
 
 const B200_PROFILES: [GpuInstanceProfile; 7] = seven_slice!(
-    None,
+    FIRST_FOUR_IDS,
     "1g.23gb",
     "1g.23gb+me",
     "1g.45gb",
@@ -444,7 +488,7 @@ const B200_PROFILES: [GpuInstanceProfile; 7] = seven_slice!(
     "3g.90gb",
     "4g.90gb",
     "7g.180gb",
-    UNKNOWN7
+    B200_ENGINES
 );
 
 /// NVIDIA B200 180GB.
@@ -459,7 +503,7 @@ pub const B200_180GB: GpuModel = GpuModel::new(
 );
 
 const GB200_PROFILES: [GpuInstanceProfile; 7] = seven_slice!(
-    None,
+    FIRST_FOUR_IDS,
     "1g.23gb",
     "1g.23gb+me",
     "1g.47gb",
@@ -467,7 +511,7 @@ const GB200_PROFILES: [GpuInstanceProfile; 7] = seven_slice!(
     "3g.93gb",
     "4g.93gb",
     "7g.186gb",
-    UNKNOWN7
+    GB200_ENGINES
 );
 
 /// NVIDIA GB200 186GB.
@@ -482,7 +526,7 @@ pub const GB200_186GB: GpuModel = GpuModel::new(
 );
 
 const B300_PROFILES: [GpuInstanceProfile; 7] = seven_slice!(
-    None,
+    NO_IDS,
     "1g.34gb",
     "1g.34gb+me",
     "1g.67gb",
@@ -505,7 +549,7 @@ pub const B300_269GB: GpuModel = GpuModel::new(
 );
 
 const GB300_PROFILES: [GpuInstanceProfile; 7] = seven_slice!(
-    None,
+    NO_IDS,
     "1g.35gb",
     "1g.35gb+me",
     "1g.70gb",

@@ -1,7 +1,59 @@
-//! gpupart-topology: the node → GPU → slice model, slice occupancy and the MIG placement solver.
+//! # gpupart-topology
 //!
-//! This crate is being built (see the project's topology issue); for now it only re-exports the
-//! profile catalog it builds on.
+//! The node → GPU → slice model and MIG placement.
+//!
+//! So far: [`Occupancy`] (what a GPU's instances take: memory slices as a bit mask, compute
+//! slices, the media extensions, instances per profile) and [`solve_gpu`], an exact solver for
+//! one GPU: it finds explicit legal placements for a multiset of profiles, or proves none exist.
+//! The fleet solver, online placement and NUMA data are the next steps of the topology issue.
+//!
+//! ```
+//! use gpupart_profiles::catalog::A100_40GB;
+//! use gpupart_topology::{Occupancy, solve_gpu};
+//!
+//! let p = |n: &str| A100_40GB.profile_by_str(n).unwrap();
+//! // One 1g.5gb already sits at slice 0: a 4g.20gb no longer fits, 3g + 2g + 1g do.
+//! let mut gpu = Occupancy::new(&A100_40GB);
+//! gpu.add(p("1g.5gb"), 0)?;
+//! assert!(solve_gpu(&gpu, &[p("4g.20gb")]).is_none());
+//! let plan = solve_gpu(&gpu, &[p("1g.5gb"), p("3g.20gb"), p("2g.10gb")]).expect("fits");
+//! assert_eq!(plan.len(), 3);
+//! # Ok::<(), gpupart_topology::Error>(())
+//! ```
 #![forbid(unsafe_code)]
 
+mod occupancy;
+mod single;
+
 pub use gpupart_profiles as profiles;
+pub use gpupart_sriov::PciAddress;
+pub use occupancy::Occupancy;
+pub use single::solve_gpu;
+
+use gpupart_profiles::ProfileName;
+
+/// Errors of the topology crate.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An instance cannot go where it was asked to.
+    #[error("{profile} cannot be placed at memory slice {start} on a {model}: {reason}")]
+    Placement {
+        /// The GPU's model (catalog name).
+        model: &'static str,
+        /// The profile.
+        profile: ProfileName,
+        /// The start slice.
+        start: u8,
+        /// Why not.
+        reason: &'static str,
+    },
+    /// The profile does not belong to the GPU's model.
+    #[error("{profile} is not a profile of {model}")]
+    ForeignProfile {
+        /// The GPU's model (catalog name).
+        model: &'static str,
+        /// The profile.
+        profile: ProfileName,
+    },
+}

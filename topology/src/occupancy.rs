@@ -1,0 +1,139 @@
+//! What the instances on one GPU take.
+
+use gpupart_profiles::{GpuInstanceProfile, GpuModel, Placement};
+
+use crate::Error;
+
+/// The resources the GPU instances of one GPU take: memory slices (bit `i` = slice `i`), compute
+/// slices, the GPU's one set of media extensions, and instances per profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Occupancy {
+    model: &'static GpuModel,
+    memory_mask: u32,
+    compute_used: u8,
+    media_used: bool,
+    /// Instances per profile, in the order of `model.profiles`.
+    per_profile: Vec<u8>,
+    instances: Vec<(&'static GpuInstanceProfile, Placement)>,
+}
+
+impl Occupancy {
+    /// An empty GPU of `model`.
+    #[must_use]
+    pub fn new(model: &'static GpuModel) -> Self {
+        Occupancy {
+            model,
+            memory_mask: 0,
+            compute_used: 0,
+            media_used: false,
+            per_profile: vec![0; model.profiles.len()],
+            instances: Vec::new(),
+        }
+    }
+
+    /// The GPU's model.
+    #[must_use]
+    pub fn model(&self) -> &'static GpuModel {
+        self.model
+    }
+
+    /// Occupied memory slices.
+    #[must_use]
+    pub fn memory_mask(&self) -> u32 {
+        self.memory_mask
+    }
+
+    /// Free memory slices.
+    #[must_use]
+    pub fn free_memory_slices(&self) -> u32 {
+        u32::from(self.model.memory_slices) - self.memory_mask.count_ones()
+    }
+
+    /// Compute slices taken.
+    #[must_use]
+    pub fn compute_used(&self) -> u8 {
+        self.compute_used
+    }
+
+    /// Whether an instance holds the media extensions (`+me`, `+me.all`).
+    #[must_use]
+    pub fn media_used(&self) -> bool {
+        self.media_used
+    }
+
+    /// The instances, in the order they were added.
+    #[must_use]
+    pub fn instances(&self) -> &[(&'static GpuInstanceProfile, Placement)] {
+        &self.instances
+    }
+
+    pub(crate) fn profile_slot(&self, profile: &GpuInstanceProfile) -> Option<usize> {
+        self.model.profiles.iter().position(|p| p == profile)
+    }
+
+    /// Why `profile` cannot start at `start` now, if it cannot; `None` when it can.
+    pub(crate) fn refusal(&self, slot: usize, placement: Placement) -> Option<&'static str> {
+        let profile = &self.model.profiles[slot];
+        if self.memory_mask & placement.mask() != 0 {
+            return Some("the memory slices are taken");
+        }
+        if self.per_profile[slot] >= profile.max_instances {
+            return Some("the profile's instance limit is reached");
+        }
+        if self.compute_used + profile.compute_slices > self.model.compute_slices {
+            return Some("not enough compute slices are left");
+        }
+        if self.media_used && profile.name.attributes().has_media_extensions() {
+            return Some("the media extensions are taken");
+        }
+        None
+    }
+
+    pub(crate) fn push(&mut self, slot: usize, placement: Placement) {
+        let profile = &self.model.profiles[slot];
+        self.memory_mask |= placement.mask();
+        self.compute_used += profile.compute_slices;
+        self.media_used |= profile.name.attributes().has_media_extensions();
+        self.per_profile[slot] += 1;
+        self.instances.push((profile, placement));
+    }
+
+    pub(crate) fn pop(&mut self, slot: usize) {
+        let profile = &self.model.profiles[slot];
+        if let Some((_, placement)) = self.instances.pop() {
+            self.memory_mask &= !placement.mask();
+            self.compute_used -= profile.compute_slices;
+            if profile.name.attributes().has_media_extensions() {
+                self.media_used = false;
+            }
+            self.per_profile[slot] -= 1;
+        }
+    }
+
+    /// Adds an instance of `profile` at memory slice `start`.
+    ///
+    /// # Errors
+    /// [`Error::ForeignProfile`] when `profile` is not one of the model's;
+    /// [`Error::Placement`] when `start` is not a legal placement of it, or its slices, compute
+    /// slices, instance limit or the media extensions are taken. Nothing changes then.
+    pub fn add(&mut self, profile: &GpuInstanceProfile, start: u8) -> Result<Placement, Error> {
+        let slot = self.profile_slot(profile).ok_or(Error::ForeignProfile {
+            model: self.model.name,
+            profile: profile.name,
+        })?;
+        let err = |reason| Error::Placement {
+            model: self.model.name,
+            profile: profile.name,
+            start,
+            reason,
+        };
+        let placement = profile
+            .placement_at(start)
+            .ok_or_else(|| err("not a legal start slice for it"))?;
+        if let Some(reason) = self.refusal(slot, placement) {
+            return Err(err(reason));
+        }
+        self.push(slot, placement);
+        Ok(placement)
+    }
+}

@@ -535,7 +535,10 @@ impl ComputeInstanceProfile {
         let name = if compute_slices == gpu_instance.gpu_slices() {
             gpu_instance
         } else {
-            gpu_instance.with_compute(compute_slices)
+            match gpu_instance.with_compute(compute_slices) {
+                Some(name) => name,
+                None => panic!("a compute instance profile is larger than its GPU instance"),
+            }
         };
         ComputeInstanceProfile {
             name,
@@ -909,7 +912,15 @@ mod check_messages {
         Placement::new(3, 1),
     ];
     const CI1: [ComputeInstanceProfile; 1] = [ComputeInstanceProfile::new(GI1, 1, 1)];
-    const CI2: [ComputeInstanceProfile; 1] = [ComputeInstanceProfile::new(GI1, 2, 1)];
+    // `ComputeInstanceProfile::new` already refuses this; a struct literal gets past it, so that
+    // the model check is shown to catch it too.
+    const CI2: [ComputeInstanceProfile; 1] = [ComputeInstanceProfile {
+        name: GI1,
+        nvml_index: NvmlCiProfileIndex::Slice2,
+        compute_slices: 2,
+        max_instances: 1,
+        sms: None,
+    }];
     const BOARDS: [Board; 1] = [Board::new(0x0001_10DE, "test", None)];
 
     fn model(profiles: &'static [GpuInstanceProfile]) -> GpuModel {

@@ -209,16 +209,40 @@ macro_rules! tri {
 }
 
 impl ProfileName {
-    /// Builds a GPU instance profile name from its parts. `compute` is the compute-instance
-    /// prefix (`1c.`), if any.
-    #[must_use]
-    pub const fn new(compute: Option<u8>, gpu: u8, memory_gb: u16, attributes: Attributes) -> Self {
-        ProfileName {
+    /// Builds a name from its parts: `compute` is the compute-instance prefix (`1c.`), if any.
+    ///
+    /// # Errors
+    /// The [`NameErrorKind`] a parser would report for the printed name: a zero count, a
+    /// compute prefix larger than the GPU instance, or conflicting attributes.
+    pub const fn new(
+        compute: Option<u8>,
+        gpu: u8,
+        memory_gb: u16,
+        attributes: Attributes,
+    ) -> Result<Self, NameErrorKind> {
+        if gpu == 0 || memory_gb == 0 {
+            return Err(NameErrorKind::LeadingZeroOrZero);
+        }
+        if let Some(c) = compute {
+            if c == 0 {
+                return Err(NameErrorKind::LeadingZeroOrZero);
+            }
+            if c > gpu {
+                return Err(NameErrorKind::ComputeExceedsGpuInstance);
+            }
+        }
+        let media = attributes.contains(Attributes::ME) as u8
+            + attributes.contains(Attributes::ME_ALL) as u8
+            + attributes.contains(Attributes::NO_ME) as u8;
+        if media > 1 {
+            return Err(NameErrorKind::ConflictingAttributes);
+        }
+        Ok(ProfileName {
             compute,
             gpu,
             memory_gb,
             attributes,
-        }
+        })
     }
 
     /// Parses a name in a `const` context: the building block of [`ProfileName::from_static`]
@@ -410,13 +434,17 @@ impl ProfileName {
         }
     }
 
-    /// The same name with a compute-instance prefix of `compute` slices.
+    /// The same name with a compute-instance prefix of `compute` slices (`1c.3g.20gb`), or
+    /// `None` when `compute` is zero or larger than the GPU instance.
     #[must_use]
-    pub const fn with_compute(&self, compute: u8) -> ProfileName {
-        ProfileName {
+    pub const fn with_compute(&self, compute: u8) -> Option<ProfileName> {
+        if compute == 0 || compute > self.gpu {
+            return None;
+        }
+        Some(ProfileName {
             compute: Some(compute),
             ..*self
-        }
+        })
     }
 
     /// Compares two names as values, including the compute prefix and attributes
@@ -625,7 +653,7 @@ mod tests {
                 Attributes::ME | Attributes::GFX,
                 Attributes::NO_ME,
             ][a as usize];
-            ProfileName::new(c.map(|c| c.min(g)), g, gb, attributes)
+            ProfileName::new(c.map(|c| c.min(g)), g, gb, attributes).expect("valid parts")
         })
     }
 
@@ -642,6 +670,22 @@ mod tests {
         fn parse_then_print_is_identity_and_never_panics(s in "[0-9cgbme.+,\\-fxal]{0,24}") {
             if let Ok(n) = s.parse::<ProfileName>() {
                 prop_assert_eq!(n.to_string(), s);
+            }
+        }
+
+        #[test]
+        fn new_accepts_exactly_what_parses(c in prop::option::of(0u8..10), g in 0u8..10, gb in 0u16..3, a in 0u8..16) {
+            let attributes = Attributes::from_bits_truncate(a);
+            match ProfileName::new(c, g, gb, attributes) {
+                Ok(n) => prop_assert_eq!(n.to_string().parse::<ProfileName>().ok(), Some(n)),
+                Err(_) => {
+                    let printed = format!(
+                        "{}{g}g.{gb}gb",
+                        c.map(|c| format!("{c}c.")).unwrap_or_default()
+                    );
+                    let parsed = printed.parse::<ProfileName>();
+                    prop_assert!(parsed.is_err() || attributes.bits().count_ones() > 1, "{}", printed);
+                }
             }
         }
 

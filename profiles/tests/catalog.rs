@@ -44,7 +44,7 @@ fn every_model_is_valid_and_found_every_way() {
             }
             for ci in p.compute_profiles {
                 assert_eq!(p.compute_profile(&ci.name), Some(ci), "{}", ci.name);
-                let long = p.name.with_compute(ci.compute_slices);
+                let long = p.name.with_compute(ci.compute_slices).unwrap();
                 assert_eq!(p.compute_profile(&long), Some(ci), "{long}");
             }
         }

@@ -22,15 +22,19 @@ impl PciAddress {
     /// # Errors
     /// [`Error::InvalidPciAddress`] when `device >= 0x20` or `function >= 8`.
     pub fn new(domain: u32, bus: u8, device: u8, function: u8) -> Result<Self, Error> {
-        let bad = |reason| Error::InvalidPciAddress {
+        Self::checked(domain, bus, device, function).map_err(|reason| Error::InvalidPciAddress {
             input: format!("{domain:04x}:{bus:02x}:{device:02x}.{function}"),
             reason,
-        };
+        })
+    }
+
+    /// The one place the device and function ranges are enforced.
+    fn checked(domain: u32, bus: u8, device: u8, function: u8) -> Result<Self, &'static str> {
         if device >= 0x20 {
-            return Err(bad("device must be below 0x20"));
+            return Err("device must be below 0x20");
         }
         if function >= 8 {
-            return Err(bad("function must be below 8"));
+            return Err("function must be below 8");
         }
         Ok(PciAddress {
             domain,

@@ -1,28 +1,50 @@
 //! # gpupart-sriov
 //!
-//! Typed PCI sysfs access for SR-IOV: PCI addresses, physical and virtual functions, VF driver
-//! binding and mediated devices.
+//! Typed PCI sysfs for SR-IOV: PCI addresses, physical and virtual functions, enabling VFs by
+//! the kernel's exact contract, VF driver binding, mediated devices, NVIDIA's vendor vGPU
+//! interface, a host doctor and Nova's `nova.conf`.
 //!
-//! This crate is being built (see the project's sriov issue). It holds, so far, the family's one
-//! PCI address type, [`PciAddress`], which the topology crate uses too.
+//! Parsing ([`parse`]) is separate from I/O: [`Sysfs`] builds every path from typed values
+//! under a root (`/sys`, a directory, or [`SimulatedSysfs`], which follows the kernel's rules).
 //!
 //! ```
-//! use gpupart_sriov::PciAddress;
-//! let a: PciAddress = "0000:81:00.0".parse()?;
-//! assert_eq!((a.bus(), a.device(), a.function()), (0x81, 0, 0));
-//! // NVML writes an 8-digit domain; the kernel's form is printed.
-//! let b: PciAddress = "00000000:81:00.0".parse()?;
-//! assert_eq!(b.to_string(), "0000:81:00.0");
+//! use gpupart_sriov::{EnableOptions, PciAddress, SimulatedSysfs, Sysfs};
+//! let sysfs = Sysfs::simulated(SimulatedSysfs::gpu_host(2));
+//! let gpu = sysfs.nvidia_gpus()?[0].address;
+//! assert_eq!(gpu, "0000:07:00.0".parse::<PciAddress>()?);
+//! // `echo 4 > sriov_numvfs`, done right: checked, re-read, waited for.
+//! let report = sysfs.enable_vfs(gpu, 4, &EnableOptions::default())?;
+//! assert_eq!((report.enabled, report.vfs.len()), (4, 4));
+//! assert_eq!(sysfs.device(report.vfs[0])?.physfn, Some(gpu));
+//! // A different count while VFs are enabled is EBUSY in the kernel: refused up front.
+//! assert!(sysfs.enable_vfs(gpu, 2, &EnableOptions::default()).is_err());
 //! # Ok::<(), gpupart_sriov::Error>(())
 //! ```
 #![forbid(unsafe_code)]
 
 mod address;
+pub mod io;
+pub mod mdev;
+pub mod nova;
+pub mod parse;
+pub mod sim;
+mod sysfs;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
 
 pub use address::PciAddress;
+pub use mdev::{MdevType, MdevUuid, VgpuInterface};
+pub use parse::{CpuList, ValueError, VgpuType};
+pub use sim::SimulatedSysfs;
+pub use sysfs::{
+    EnableOptions, Finding, Mdev, NVIDIA_VENDOR, PciDevice, SriovInfo, Sysfs, VfReport,
+    errno_meaning,
+};
 
 /// Errors of the SR-IOV crate.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// A PCI address string is malformed.
@@ -32,5 +54,185 @@ pub enum Error {
         input: String,
         /// What was wrong.
         reason: &'static str,
+    },
+    /// A sysfs file could not be read.
+    #[error("cannot read {}", path.display())]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: Arc<std::io::Error>,
+    },
+    /// A sysfs file held something unexpected.
+    #[error("unexpected content in {}", path.display())]
+    Value {
+        /// The path.
+        path: PathBuf,
+        /// What was read and what was expected.
+        #[source]
+        source: ValueError,
+    },
+    /// A write was refused by the kernel.
+    #[error("writing {value:?} to {} failed with errno {errno}: {meaning}", path.display())]
+    Write {
+        /// The path.
+        path: PathBuf,
+        /// The value.
+        value: String,
+        /// The errno.
+        errno: i32,
+        /// What it means here.
+        meaning: &'static str,
+    },
+    /// No such PCI function.
+    #[error("no PCI device {address}")]
+    NoSuchDevice {
+        /// The address.
+        address: PciAddress,
+    },
+    /// The function has no SR-IOV capability.
+    #[error("{address} has no SR-IOV capability (no sriov_totalvfs)")]
+    NoSriov {
+        /// The address.
+        address: PciAddress,
+    },
+    /// More VFs than `sriov_totalvfs` (the kernel's ERANGE).
+    #[error("{address}: {requested} VFs asked, but sriov_totalvfs is {total}")]
+    TooManyVfs {
+        /// The PF.
+        address: PciAddress,
+        /// VFs asked for.
+        requested: u16,
+        /// `sriov_totalvfs`.
+        total: u16,
+    },
+    /// No driver is bound to the PF (the kernel's ENOENT).
+    #[error("{address}: no driver is bound, so VFs cannot be configured; load its driver first")]
+    NoDriver {
+        /// The PF.
+        address: PciAddress,
+    },
+    /// The PF's driver cannot configure SR-IOV (ENOENT from a driver without `sriov_configure`).
+    #[error("{address}: driver {driver} does not support configuring SR-IOV")]
+    NoSriovConfigure {
+        /// The PF.
+        address: PciAddress,
+        /// Its driver.
+        driver: String,
+    },
+    /// VFs are enabled and a different non-zero count was asked (the kernel's EBUSY).
+    #[error(
+        "{address}: {enabled} VFs are enabled; changing to {requested} needs 0 first, which removes them (allow the disruption to do it)"
+    )]
+    VfsEnabled {
+        /// The PF.
+        address: PciAddress,
+        /// VFs enabled now.
+        enabled: u16,
+        /// VFs asked for.
+        requested: u16,
+    },
+    /// The VF BARs do not fit in the MMIO window (the kernel's ENOMEM).
+    #[error(
+        "{address}: not enough MMIO space for {requested} VFs; boot with pci=realloc or enable fewer"
+    )]
+    MmioExhausted {
+        /// The PF.
+        address: PciAddress,
+        /// VFs asked for.
+        requested: u16,
+    },
+    /// VFs (or their drivers) did not appear or go in time.
+    #[error("{address}: timed out after {after:?} waiting for {waiting_for}")]
+    Timeout {
+        /// The PF.
+        address: PciAddress,
+        /// What was awaited.
+        waiting_for: &'static str,
+        /// The timeout.
+        after: Duration,
+    },
+    /// A name to be used in a path is not safe.
+    #[error("invalid {kind} name {value:?}: expected {expected}")]
+    InvalidName {
+        /// What kind of name.
+        kind: &'static str,
+        /// The name.
+        value: String,
+        /// What was expected.
+        expected: &'static str,
+    },
+    /// The driver is not loaded.
+    #[error("no driver {driver} is loaded (no /sys/bus/pci/drivers/{driver})")]
+    NoSuchDriver {
+        /// The driver.
+        driver: String,
+    },
+    /// The device did not end up with the driver.
+    #[error("{address}: binding to {driver} failed; the device now has driver {bound:?}")]
+    BindFailed {
+        /// The device.
+        address: PciAddress,
+        /// The driver asked for.
+        driver: String,
+        /// The driver it has.
+        bound: Option<String>,
+    },
+    /// The device is not an mdev parent.
+    #[error("{address} is not an mdev parent (no mdev_supported_types)")]
+    NotMdevParent {
+        /// The device.
+        address: PciAddress,
+    },
+    /// The parent does not offer the type.
+    #[error("{parent} offers no mdev type {mdev_type}")]
+    NoSuchMdevType {
+        /// The parent.
+        parent: PciAddress,
+        /// The type.
+        mdev_type: String,
+    },
+    /// The UUID is taken.
+    #[error("an mdev with UUID {uuid} exists already")]
+    MdevExists {
+        /// The UUID.
+        uuid: MdevUuid,
+    },
+    /// No mdev with that UUID.
+    #[error("no mdev {uuid}")]
+    NoSuchMdev {
+        /// The UUID.
+        uuid: MdevUuid,
+    },
+    /// `available_instances` is 0.
+    #[error("{parent}: no room for another {mdev_type} (available_instances is 0)")]
+    NoMdevRoom {
+        /// The parent.
+        parent: PciAddress,
+        /// The type.
+        mdev_type: String,
+    },
+    /// The device has no NVIDIA vendor vGPU interface.
+    #[error("{address} has no nvidia/creatable_vgpu_types")]
+    NoVendorVgpu {
+        /// The device.
+        address: PciAddress,
+    },
+    /// The vGPU type cannot be created on the VF now.
+    #[error("{address}: vGPU type {id} is not creatable now; creatable: {creatable:?}")]
+    VgpuTypeNotCreatable {
+        /// The VF.
+        address: PciAddress,
+        /// The type asked for.
+        id: u32,
+        /// The types that are.
+        creatable: Vec<u32>,
+    },
+    /// Nova would refuse this configuration.
+    #[error("nova.conf refused: {reason}")]
+    Nova {
+        /// Why.
+        reason: String,
     },
 }

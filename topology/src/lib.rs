@@ -22,18 +22,24 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod batch;
+pub mod fleet;
 mod occupancy;
+pub mod online;
 mod single;
 
+pub use batch::{Plan, Request, SolveOptions, solve};
+pub use fleet::{Fleet, Gpu, Instance};
 pub use gpupart_profiles as profiles;
 pub use gpupart_sriov::PciAddress;
 pub use occupancy::Occupancy;
+pub use online::Online;
 pub use single::solve_gpu;
 
 use gpupart_profiles::ProfileName;
 
 /// Errors of the topology crate.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// An instance cannot go where it was asked to.
@@ -53,6 +59,58 @@ pub enum Error {
     ForeignProfile {
         /// The GPU's model (catalog name).
         model: &'static str,
+        /// The profile.
+        profile: ProfileName,
+    },
+    /// A GPU has MIG off, so it holds no instances.
+    #[error("GPU {gpu} has MIG mode off")]
+    MigDisabled {
+        /// The GPU's index.
+        gpu: u32,
+    },
+    /// No such profile on the GPU's model.
+    #[error("{model} has no profile {profile:?}")]
+    UnknownProfile {
+        /// The model.
+        model: &'static str,
+        /// The name asked for.
+        profile: String,
+    },
+    /// A profile name does not parse.
+    #[error("invalid profile name {input:?}")]
+    InvalidProfileName {
+        /// The input.
+        input: String,
+        /// Why.
+        #[source]
+        source: gpupart_profiles::Error,
+    },
+    /// No instance starts at that slice.
+    #[error("GPU {gpu} has no instance at memory slice {start}")]
+    NoInstance {
+        /// The GPU's index.
+        gpu: u32,
+        /// The start slice.
+        start: u8,
+    },
+    /// No GPU at that position of the fleet.
+    #[error("the fleet has no GPU at position {position}")]
+    NoGpu {
+        /// The position.
+        position: usize,
+    },
+    /// The GPU's PCI address is not known, so its sysfs entries cannot be found.
+    #[error("GPU {gpu} has no PCI address")]
+    NoPciAddress {
+        /// The GPU's index.
+        gpu: u32,
+    },
+    /// Reading sysfs failed.
+    #[error("reading sysfs failed")]
+    Sysfs(#[from] Box<gpupart_sriov::Error>),
+    /// No GPU can take the instance now.
+    #[error("no GPU has room for a {profile} now")]
+    NoRoom {
         /// The profile.
         profile: ProfileName,
     },

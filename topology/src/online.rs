@@ -1,0 +1,269 @@
+//! Online placement: one request at a time into a live fleet, and release.
+//!
+//! GPUs in the same state (model, occupied slices, instances per profile, MIG mode, NUMA node)
+//! share a bucket; the best start for a profile in a state is computed once and cached. A
+//! placement takes the candidate that loses the least *room*, where a state's room is the sum,
+//! over the model's profiles, of the placements still open to it, each weighted by the square
+//! of its memory slices, so large profiles keep somewhere to go. Ties go to the fuller GPU
+//! (best fit), then to the lower position: the choice is deterministic.
+
+use std::collections::{BTreeSet, HashMap};
+
+use gpupart_profiles::{GpuModel, ProfileName};
+
+use crate::fleet::{Fleet, Instance};
+use crate::{Error, Occupancy};
+
+type StateKey = (usize, u32, u128, bool, Option<u32>);
+
+#[derive(Debug, Clone)]
+struct Bucket {
+    occ: Occupancy,
+    mig: bool,
+    numa: Option<u32>,
+    gpus: BTreeSet<usize>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Choice {
+    start: u8,
+    loss: u64,
+    free_after: u32,
+}
+
+/// Where [`Online::place`] put an instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Placed {
+    /// Position of the GPU in the fleet.
+    pub gpu: usize,
+    /// The instance (in use).
+    pub instance: Instance,
+}
+
+/// A fleet that takes requests one at a time.
+#[derive(Debug, Clone)]
+pub struct Online {
+    fleet: Fleet,
+    buckets: Vec<Bucket>,
+    bucket_of: HashMap<StateKey, usize>,
+    gpu_bucket: Vec<usize>,
+    by_model: HashMap<usize, Vec<usize>>,
+    choices: HashMap<(usize, usize), Option<Choice>>,
+}
+
+fn key_of(occ: &Occupancy, mig: bool, numa: Option<u32>) -> StateKey {
+    let model = occ.model();
+    let mut packed = 0u128;
+    for (p, _) in occ.instances() {
+        if let Some(slot) = model.profiles.iter().position(|q| q == *p) {
+            packed += 1u128 << (4 * (slot % 32));
+        }
+    }
+    (
+        model as *const GpuModel as usize,
+        occ.memory_mask(),
+        packed,
+        mig,
+        numa,
+    )
+}
+
+/// The room of a state (see the module docs).
+fn room(occ: &Occupancy) -> u64 {
+    let model = occ.model();
+    let mut total = 0u64;
+    for (slot, p) in model.profiles.iter().enumerate() {
+        let w = u64::from(p.memory_slices) * u64::from(p.memory_slices);
+        for &pl in p.placements {
+            if occ.refusal(slot, pl).is_none() {
+                total += w;
+            }
+        }
+    }
+    total
+}
+
+impl Online {
+    /// Takes over `fleet`.
+    #[must_use]
+    pub fn new(fleet: Fleet) -> Self {
+        let mut me = Online {
+            gpu_bucket: vec![usize::MAX; fleet.gpus().len()],
+            fleet,
+            buckets: Vec::new(),
+            bucket_of: HashMap::new(),
+            by_model: HashMap::new(),
+            choices: HashMap::new(),
+        };
+        for g in 0..me.fleet.gpus().len() {
+            me.file(g);
+        }
+        me
+    }
+
+    /// The fleet as it is now.
+    #[must_use]
+    pub fn fleet(&self) -> &Fleet {
+        &self.fleet
+    }
+
+    /// Gives the fleet back.
+    #[must_use]
+    pub fn into_fleet(self) -> Fleet {
+        self.fleet
+    }
+
+    fn file(&mut self, g: usize) {
+        let gpu = &self.fleet.gpus()[g];
+        let key = key_of(gpu.occupancy(), gpu.mig_enabled, gpu.numa_node);
+        let b = match self.bucket_of.get(&key) {
+            Some(&b) => b,
+            None => {
+                let b = self.buckets.len();
+                self.buckets.push(Bucket {
+                    occ: gpu.occupancy().clone(),
+                    mig: gpu.mig_enabled,
+                    numa: gpu.numa_node,
+                    gpus: BTreeSet::new(),
+                });
+                self.bucket_of.insert(key, b);
+                self.by_model.entry(key.0).or_default().push(b);
+                b
+            }
+        };
+        self.buckets[b].gpus.insert(g);
+        self.gpu_bucket[g] = b;
+    }
+
+    fn unfile(&mut self, g: usize) {
+        if let Some(b) = self.buckets.get_mut(self.gpu_bucket[g]) {
+            b.gpus.remove(&g);
+        }
+    }
+
+    fn choice(&mut self, b: usize, slot: usize) -> Option<Choice> {
+        if let Some(c) = self.choices.get(&(b, slot)) {
+            return *c;
+        }
+        let occ = &self.buckets[b].occ;
+        let profile = &occ.model().profiles[slot];
+        let before = room(occ);
+        let mut best: Option<Choice> = None;
+        for &pl in profile.placements {
+            if occ.refusal(slot, pl).is_some() {
+                continue;
+            }
+            let mut after = occ.clone();
+            after.push(slot, pl);
+            let c = Choice {
+                start: pl.start,
+                loss: before - room(&after).min(before),
+                free_after: after.free_memory_slices(),
+            };
+            if best.is_none_or(|x| (c.loss, c.free_after) < (x.loss, x.free_after)) {
+                best = Some(c);
+            }
+        }
+        self.choices.insert((b, slot), best);
+        best
+    }
+
+    /// Places one instance of `profile` (on a GPU of NUMA node `numa_node` if given) and marks
+    /// it in use.
+    ///
+    /// # Errors
+    /// [`Error::NoRoom`] when no GPU can take it now.
+    pub fn place(
+        &mut self,
+        profile: &ProfileName,
+        numa_node: Option<u32>,
+    ) -> Result<Placed, Error> {
+        let mut best: Option<(u64, u32, usize, usize, u8)> = None;
+        let models: Vec<usize> = self.by_model.keys().copied().collect();
+        for m in models {
+            let buckets = self.by_model.get(&m).cloned().unwrap_or_default();
+            let Some(b0) = buckets.first() else { continue };
+            let model = self.buckets[*b0].occ.model();
+            let Some(slot) = model.profiles.iter().position(|p| p.name == *profile) else {
+                continue;
+            };
+            for b in buckets {
+                let bucket = &self.buckets[b];
+                if !bucket.mig || numa_node.is_some_and(|n| bucket.numa != Some(n)) {
+                    continue;
+                }
+                let Some(&g) = bucket.gpus.first() else {
+                    continue;
+                };
+                let Some(c) = self.choice(b, slot) else {
+                    continue;
+                };
+                let cand = (c.loss, c.free_after, g, slot, c.start);
+                if best.is_none_or(|x| (cand.0, cand.1, cand.2) < (x.0, x.1, x.2)) {
+                    best = Some(cand);
+                }
+            }
+        }
+        let (_, _, g, slot, start) = best.ok_or(Error::NoRoom { profile: *profile })?;
+        self.unfile(g);
+        let gpu = self.fleet.gpu_mut(g).ok_or(Error::NoGpu { position: g })?;
+        let p = &gpu.model.profiles[slot];
+        let added = gpu.add_instance(p, start, true);
+        self.file(g);
+        added?;
+        Ok(Placed {
+            gpu: g,
+            instance: Instance::new(p, start, true),
+        })
+    }
+
+    /// Releases the instance at `start` on the GPU at `position`.
+    ///
+    /// # Errors
+    /// [`Error::NoGpu`] or [`Error::NoInstance`].
+    pub fn release(&mut self, position: usize, start: u8) -> Result<Instance, Error> {
+        if position >= self.fleet.gpus().len() {
+            return Err(Error::NoGpu { position });
+        }
+        self.unfile(position);
+        let r = self
+            .fleet
+            .gpu_mut(position)
+            .ok_or(Error::NoGpu { position })?
+            .remove_instance(start);
+        self.file(position);
+        r
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gpupart_profiles::catalog::A100_40GB;
+
+    fn name(s: &str) -> ProfileName {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn keeps_room_for_large_profiles() {
+        let mut online = Online::new(Fleet::uniform(&A100_40GB, 2));
+        // A 1g goes to the top of the GPU, away from slices 0-3 where a 4g starts.
+        let a = online.place(&name("1g.5gb"), None).unwrap();
+        assert_eq!((a.gpu, a.instance.start), (0, 6));
+        // The next 1g goes next to it, on the same GPU (best fit).
+        let b = online.place(&name("1g.5gb"), None).unwrap();
+        assert_eq!(b.gpu, 0);
+        assert!(b.instance.start >= 4);
+        // A 4g still fits on GPU 0; the 7g goes to GPU 1.
+        let c = online.place(&name("4g.20gb"), None).unwrap();
+        assert_eq!((c.gpu, c.instance.start), (0, 0));
+        let d = online.place(&name("7g.40gb"), None).unwrap();
+        assert_eq!(d.gpu, 1);
+        assert!(online.place(&name("7g.40gb"), None).is_err());
+        online.release(1, 0).unwrap();
+        assert!(online.release(1, 0).is_err());
+        assert_eq!(online.place(&name("7g.40gb"), None).unwrap().gpu, 1);
+    }
+}

@@ -1,0 +1,466 @@
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+//! The batch solver against brute force on fleets of up to 8 GPUs, and the plan's validity,
+//! determinism and bound on random fleets.
+
+use gpupart_profiles::catalog::{A100_40GB, H100_SXM_80GB};
+use gpupart_profiles::{GpuInstanceProfile, GpuModel};
+use gpupart_topology::batch::{Plan, Request, SolveOptions, UnplacedReason, solve};
+use gpupart_topology::{Fleet, Gpu};
+use proptest::prelude::*;
+
+// ---- an independent brute force -------------------------------------------------------------
+
+fn bump<'a>(c: &mut Vec<(&'a GpuInstanceProfile, u8)>, p: &'a GpuInstanceProfile) -> u8 {
+    match c.iter_mut().find(|(q, _)| *q == p) {
+        Some(e) => {
+            e.1 += 1;
+            e.1
+        }
+        None => {
+            c.push((p, 1));
+            1
+        }
+    }
+}
+
+fn unbump(c: &mut [(&GpuInstanceProfile, u8)], p: &GpuInstanceProfile) {
+    c.iter_mut().find(|(q, _)| *q == p).unwrap().1 -= 1;
+}
+
+fn rec<'a>(
+    model: &GpuModel,
+    add: &[&'a GpuInstanceProfile],
+    mask: u32,
+    compute: u32,
+    media: u32,
+    count: &mut Vec<(&'a GpuInstanceProfile, u8)>,
+) -> bool {
+    let Some((p, rest)) = add.split_first() else {
+        return true;
+    };
+    let c = compute + u32::from(p.compute_slices);
+    let m = media + u32::from(p.name.attributes().has_media_extensions());
+    if c > u32::from(model.compute_slices) || m > 1 {
+        return false;
+    }
+    let n = bump(count, p);
+    let mut ok = false;
+    if n <= p.max_instances {
+        for pl in p.placements {
+            let pm = ((1u32 << pl.size) - 1) << pl.start;
+            if pm & mask == 0 && rec(model, rest, mask | pm, c, m, count) {
+                ok = true;
+                break;
+            }
+        }
+    }
+    unbump(count, p);
+    ok
+}
+
+/// Whether `add` can be placed next to `fixed`, by trying every placement.
+fn fits(
+    model: &GpuModel,
+    fixed: &[(&GpuInstanceProfile, u8)],
+    add: &[&GpuInstanceProfile],
+) -> bool {
+    let mut mask = 0u32;
+    let mut compute = 0u32;
+    let mut media = 0;
+    let mut count: Vec<(&GpuInstanceProfile, u8)> = Vec::new();
+    for (p, s) in fixed {
+        mask |= ((1u32 << p.memory_slices) - 1) << s;
+        compute += u32::from(p.compute_slices);
+        media += u32::from(p.name.attributes().has_media_extensions());
+        bump(&mut count, p);
+    }
+    rec(model, add, mask, compute, media, &mut count)
+}
+
+fn full_and_half(
+    model: &'static GpuModel,
+) -> (&'static GpuInstanceProfile, &'static GpuInstanceProfile) {
+    let plain: Vec<&GpuInstanceProfile> = model
+        .profiles
+        .iter()
+        .filter(|p| p.name.attributes().is_empty())
+        .collect();
+    let full = *plain
+        .iter()
+        .max_by_key(|p| (p.memory_slices, p.compute_slices))
+        .unwrap();
+    let half = *plain
+        .iter()
+        .filter(|p| p.memory_slices < full.memory_slices)
+        .max_by_key(|p| (p.memory_slices, p.compute_slices))
+        .unwrap();
+    (full, half)
+}
+
+type Key = (Vec<u64>, u64, i64, i64, i64, u64);
+
+/// Best per-GPU key for serving `want` (request, profile) on `gpu`, or None.
+fn gpu_best(
+    gpu: &Gpu,
+    want: &[(usize, &'static GpuInstanceProfile)],
+    levels: &[u8],
+    prio: &[u8],
+) -> Option<Key> {
+    let free: Vec<_> = gpu.instances().iter().filter(|x| !x.in_use).collect();
+    let fixed: Vec<_> = gpu
+        .instances()
+        .iter()
+        .filter(|x| x.in_use)
+        .map(|x| (x.profile, x.start))
+        .collect();
+    let (full, half) = full_and_half(gpu.model);
+    let mut best: Option<Key> = None;
+    for mask in 0..(1u32 << free.len()) {
+        let mut kept = fixed.clone();
+        let mut remaining: Vec<(usize, &GpuInstanceProfile)> = want.to_vec();
+        let mut reused = 0u64;
+        for (k, x) in free.iter().enumerate() {
+            if mask & (1 << k) != 0 {
+                kept.push((x.profile, x.start));
+                if let Some(i) = remaining.iter().position(|(_, p)| *p == x.profile) {
+                    remaining.remove(i);
+                    reused += 1;
+                }
+            }
+        }
+        let destroyed = free.len() as i64 - i64::from(mask.count_ones());
+        let creates: Vec<&GpuInstanceProfile> = remaining.iter().map(|(_, p)| *p).collect();
+        if !fits(gpu.model, &kept, &creates) {
+            continue;
+        }
+        let room = if fits(gpu.model, &kept, &[creates.clone(), vec![full]].concat()) {
+            2
+        } else if fits(gpu.model, &kept, &[creates.clone(), vec![half]].concat()) {
+            1
+        } else {
+            0
+        };
+        let mut placed = vec![0u64; levels.len()];
+        for (r, _) in want {
+            placed[levels.iter().position(|&l| l == prio[*r]).unwrap()] += 1;
+        }
+        let reconf = !creates.is_empty() || destroyed > 0 || (!gpu.mig_enabled && !want.is_empty());
+        let after = kept.len() + creates.len();
+        let key = (
+            placed,
+            reused,
+            -i64::from(reconf),
+            -i64::from(after > 0),
+            -destroyed,
+            room,
+        );
+        if best.as_ref().is_none_or(|b| key > *b) {
+            best = Some(key);
+        }
+    }
+    best
+}
+
+fn brute_force(fleet: &Fleet, requests: &[Request]) -> Key {
+    let mut levels: Vec<u8> = requests.iter().map(|r| r.priority).collect();
+    levels.sort_unstable_by(|a, b| b.cmp(a));
+    levels.dedup();
+    let prio: Vec<u8> = requests.iter().map(|r| r.priority).collect();
+    let items: Vec<usize> = requests
+        .iter()
+        .enumerate()
+        .flat_map(|(i, r)| std::iter::repeat_n(i, r.count as usize))
+        .collect();
+    let n = fleet.gpus().len();
+    let mut best: Option<Key> = None;
+    let mut assign = vec![0usize; items.len()];
+    loop {
+        // assign[k] == n: not placed.
+        let mut total: Option<Key> = Some((vec![0; levels.len()], 0, 0, 0, 0, 0));
+        for (g, gpu) in fleet.gpus().iter().enumerate() {
+            let mut want = Vec::new();
+            let mut ok = true;
+            for (k, &r) in items.iter().enumerate() {
+                if assign[k] == g {
+                    let req = &requests[r];
+                    let admitted = gpu.mig_enabled
+                        && req.model.is_none_or(|m| m == gpu.model.name)
+                        && req.gpus.as_ref().is_none_or(|s| s.contains(&g))
+                        && req.numa_node.is_none_or(|x| gpu.numa_node == Some(x));
+                    match gpu.profile(&req.profile).filter(|_| admitted) {
+                        Some(p) => want.push((r, p)),
+                        None => ok = false,
+                    }
+                }
+            }
+            let v = if ok {
+                gpu_best(gpu, &want, &levels, &prio)
+            } else {
+                None
+            };
+            total = match (total, v) {
+                (Some(t), Some(v)) => Some((
+                    t.0.iter().zip(&v.0).map(|(a, b)| a + b).collect(),
+                    t.1 + v.1,
+                    t.2 + v.2,
+                    t.3 + v.3,
+                    t.4 + v.4,
+                    t.5 + v.5,
+                )),
+                _ => None,
+            };
+        }
+        if let Some(t) = total.filter(|t| best.as_ref().is_none_or(|b| t > b)) {
+            best = Some(t);
+        }
+        let mut k = 0;
+        loop {
+            if k == assign.len() {
+                return best.unwrap();
+            }
+            assign[k] += 1;
+            if assign[k] <= n {
+                break;
+            }
+            assign[k] = 0;
+            k += 1;
+        }
+    }
+}
+
+fn plan_key(plan: &Plan, requests: &[Request]) -> Key {
+    let mut levels: Vec<u8> = requests.iter().map(|r| r.priority).collect();
+    levels.sort_unstable_by(|a, b| b.cmp(a));
+    levels.dedup();
+    let mut placed = vec![0u64; levels.len()];
+    for c in &plan.changes {
+        for r in c
+            .create
+            .iter()
+            .map(|x| x.request)
+            .chain(c.reuse.iter().map(|x| x.request))
+        {
+            placed[levels
+                .iter()
+                .position(|&l| l == requests[r].priority)
+                .unwrap()] += 1;
+        }
+    }
+    let o = &plan.objective;
+    (
+        placed,
+        o.reused,
+        -i64::from(o.gpus_reconfigured),
+        -i64::from(o.gpus_used),
+        -(o.destroyed as i64),
+        u64::from(o.room),
+    )
+}
+
+// ---- validity ----------------------------------------------------------------------------------
+
+fn check_valid(fleet: &Fleet, requests: &[Request], plan: &Plan) {
+    let mut after = fleet.clone();
+    plan.apply_to(&mut after)
+        .expect("the plan applies: only legal placements, no overlap");
+    for (g, before) in fleet.gpus().iter().enumerate() {
+        for x in before.instances().iter().filter(|x| x.in_use) {
+            assert!(
+                after.gpus()[g].instances().contains(x),
+                "in-use instance {x:?} on GPU {g} was touched"
+            );
+        }
+    }
+    let mut served = vec![0u32; requests.len()];
+    for c in &plan.changes {
+        assert!(c.destroy.iter().all(|x| !x.in_use));
+        for x in &c.create {
+            served[x.request] += 1;
+            let gpu = &fleet.gpus()[c.gpu];
+            assert_eq!(gpu.profile(&requests[x.request].profile), Some(x.profile));
+        }
+        for x in &c.reuse {
+            served[x.request] += 1;
+        }
+    }
+    for u in &plan.unplaced {
+        served[u.request] += u.count;
+    }
+    for (r, req) in requests.iter().enumerate() {
+        assert_eq!(served[r], req.count, "request {r} accounted for exactly");
+    }
+    assert!(plan.bound.max_placed >= plan.objective.placed);
+    assert!(
+        plan.bound.min_gpus_used <= plan.objective.gpus_used,
+        "{:?} {:?}",
+        plan.bound,
+        plan.objective
+    );
+}
+
+// ---- generators ---------------------------------------------------------------------------------
+
+const NAMES: [&str; 8] = [
+    "1g.5gb", "1g.10gb", "2g.10gb", "3g.20gb", "4g.20gb", "7g.40gb", "2g.20gb", "3g.40gb",
+];
+
+fn arb_fleet(max_gpus: usize) -> impl Strategy<Value = Fleet> {
+    proptest::collection::vec(
+        (
+            any::<bool>(),
+            proptest::option::weighted(0.3, 0u32..2),
+            proptest::collection::vec((0usize..8, 0u8..8, any::<bool>()), 0..4),
+        ),
+        1..=max_gpus,
+    )
+    .prop_map(|gpus| {
+        Fleet::new(
+            gpus.into_iter()
+                .enumerate()
+                .map(|(i, (h100, numa, inst))| {
+                    let model: &'static GpuModel = if h100 { &H100_SXM_80GB } else { &A100_40GB };
+                    let mut g = Gpu::new(u32::try_from(i).unwrap(), model);
+                    if let Some(n) = numa {
+                        g = g.with_numa_node(n);
+                    }
+                    for (p, s, in_use) in inst {
+                        let _ = g.add(NAMES[p], s, in_use);
+                    }
+                    g
+                })
+                .collect(),
+        )
+    })
+}
+
+fn arb_requests(max_total: u32) -> impl Strategy<Value = Vec<Request>> {
+    proptest::collection::vec(
+        (
+            0usize..8,
+            1u32..=3,
+            0u8..2,
+            proptest::option::weighted(0.2, 0u32..2),
+        ),
+        1..=3,
+    )
+    .prop_map(move |reqs| {
+        let mut total = 0;
+        let mut out = Vec::new();
+        for (p, c, prio, numa) in reqs {
+            let c = c.min(max_total - total);
+            if c == 0 {
+                break;
+            }
+            total += c;
+            let mut r = Request::parse(NAMES[p], c).unwrap().with_priority(prio);
+            if let Some(n) = numa {
+                r = r.on_numa_node(n);
+            }
+            out.push(r);
+        }
+        out
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    #[test]
+    fn small_fleets_match_brute_force(fleet in arb_fleet(3), requests in arb_requests(4)) {
+        let plan = solve(&fleet, &requests, &SolveOptions::default());
+        prop_assert!(plan.exact);
+        check_valid(&fleet, &requests, &plan);
+        prop_assert_eq!(plan_key(&plan, &requests), brute_force(&fleet, &requests));
+        prop_assert_eq!(plan.gap(), (0, 0));
+        prop_assert_eq!(&solve(&fleet, &requests, &SolveOptions::default()), &plan, "deterministic");
+    }
+
+    #[test]
+    fn eight_gpu_fleets_match_brute_force(fleet in arb_fleet(8), requests in arb_requests(3)) {
+        let plan = solve(&fleet, &requests, &SolveOptions::default());
+        prop_assert!(plan.exact);
+        check_valid(&fleet, &requests, &plan);
+        prop_assert_eq!(plan_key(&plan, &requests), brute_force(&fleet, &requests));
+    }
+
+    #[test]
+    fn heuristic_plans_are_valid_deterministic_and_bounded(fleet in arb_fleet(8), requests in arb_requests(8)) {
+        let opts = SolveOptions::default().heuristic_only();
+        let plan = solve(&fleet, &requests, &opts);
+        check_valid(&fleet, &requests, &plan);
+        prop_assert_eq!(&solve(&fleet, &requests, &opts), &plan);
+        let exact = solve(&fleet, &requests, &SolveOptions::default());
+        if exact.exact {
+            // The bound holds against the proven optimum.
+            prop_assert!(plan.bound.max_placed >= exact.objective.placed);
+            prop_assert!(plan_key(&plan, &requests) <= plan_key(&exact, &requests));
+        }
+    }
+}
+
+#[test]
+fn reasons_for_unplaced() {
+    let mut fleet = Fleet::uniform(&A100_40GB, 2);
+    fleet.gpu_mut(1).unwrap().add("7g.40gb", 0, true).unwrap();
+    let reqs = [
+        Request::parse("3g.40gb", 1).unwrap(),
+        Request::parse("1g.5gb", 1).unwrap().on_numa_node(3),
+        Request::parse("7g.40gb", 2).unwrap(),
+    ];
+    let plan = solve(&fleet, &reqs, &SolveOptions::default());
+    let reasons: Vec<_> = plan
+        .unplaced
+        .iter()
+        .map(|u| (u.request, u.count, u.reason))
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            (0, 1, UnplacedReason::NoSuchProfile),
+            (1, 1, UnplacedReason::NoEligibleGpu),
+            (2, 1, UnplacedReason::NoRoom)
+        ]
+    );
+}
+
+#[test]
+fn reuses_free_instances_and_never_moves_in_use_ones() {
+    let mut fleet = Fleet::uniform(&A100_40GB, 2);
+    fleet.gpu_mut(0).unwrap().add("1g.5gb", 0, true).unwrap();
+    fleet.gpu_mut(1).unwrap().add("3g.20gb", 4, false).unwrap();
+    let reqs = [
+        Request::parse("3g.20gb", 1).unwrap(),
+        Request::parse("4g.20gb", 1).unwrap(),
+    ];
+    let plan = solve(&fleet, &reqs, &SolveOptions::default());
+    assert!(plan.unplaced.is_empty());
+    assert_eq!(plan.objective.reused, 1);
+    let g1 = plan.changes.iter().find(|c| c.gpu == 1).unwrap();
+    assert_eq!(g1.reuse.len(), 1);
+    assert_eq!(
+        g1.create[0].placement.start, 0,
+        "the 4g goes next to the reused 3g"
+    );
+    assert!(
+        plan.changes.iter().all(|c| c.gpu != 0),
+        "GPU 0 has an in-use 1g at 0: no 4g there"
+    );
+}
+
+#[test]
+fn large_fleet_plan_is_valid_with_a_small_gap() {
+    let fleet = Fleet::uniform(&A100_40GB, 1000);
+    let reqs = [
+        Request::parse("3g.20gb", 800).unwrap(),
+        Request::parse("2g.10gb", 900).unwrap(),
+        Request::parse("1g.5gb", 1500).unwrap(),
+        Request::parse("7g.40gb", 100).unwrap(),
+    ];
+    let plan = solve(&fleet, &reqs, &SolveOptions::default());
+    assert!(!plan.exact);
+    check_valid(&fleet, &reqs, &plan);
+    assert_eq!(plan.objective.placed, 3300);
+    let (placed_gap, gpu_gap) = plan.gap();
+    assert_eq!(placed_gap, 0);
+    assert!(gpu_gap <= 3, "{:?} vs {:?}", plan.objective, plan.bound);
+}

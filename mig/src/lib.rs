@@ -1,8 +1,186 @@
-//! gpupart-mig: MIG mode and GPU/compute instances through NVML (real backend) and a simulated
-//! backend, with declarative, transactional apply.
+//! # gpupart-mig
 //!
-//! This crate is being built (see the project's mig issue); for now it only re-exports the
-//! topology model it builds on.
-#![forbid(unsafe_code)]
+//! MIG mode and GPU/compute instances through NVML, a faithful simulator, and safe
+//! declarative apply.
+//!
+//! - [`Backend`]: what gpupart asks of NVML; [`NvmlBackend`] (libnvidia-ml, loaded at run
+//!   time; no driver → [`Error::LibraryNotFound`]) and [`SimulatedNvml`] implement it.
+//! - [`state`]: what each GPU holds now, tied to the catalog.
+//! - [`apply`]: desired state → minimal ordered operations with explicit placements →
+//!   run, re-read after each step, roll back on failure, serialized by a lock file.
+//! - [`config`]: NVIDIA mig-parted's v1 format.
+//!
+//! ```
+//! use gpupart_mig::apply::{ApplyOptions, DesiredGpu, DesiredInstance, apply};
+//! use gpupart_mig::{Backend, SimulatedNvml};
+//!
+//! let node = SimulatedNvml::hgx_h100(); // MIG off; Hopper switches without a reset
+//! let want = DesiredGpu::new(0, true, vec![
+//!     DesiredInstance::new("3g.40gb".parse()?),
+//!     DesiredInstance::new("4g.40gb".parse()?),
+//! ]);
+//! let opts = ApplyOptions::default().lock_path(None);
+//! let report = apply(&node, &[want.clone()], &opts)?;
+//! assert!(report.resets_needed.is_empty());
+//! assert_eq!(node.gpu_instances(0)?.len(), 2);
+//! // The same desired state again: nothing to do.
+//! assert_eq!(apply(&node, &[want], &opts)?.performed, 0);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![deny(unsafe_code)]
 
+pub mod apply;
+pub mod backend;
+pub mod config;
+mod nvml;
+pub mod sim;
+pub mod state;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub use backend::{
+    Backend, ComputeInstanceInfo, GpuInfo, GpuInstanceInfo, MigMode, NvmlCode, ProfileInfo,
+};
 pub use gpupart_topology as topology;
+pub use nvml::NvmlBackend;
+pub use sim::{SimGpu, SimOp, SimulatedNvml};
+
+use gpupart_profiles::ProfileName;
+
+/// Errors of the MIG crate.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An NVML call failed.
+    #[error("NVML {op} failed{}: {code}", gpu.map(|g| format!(" on GPU {g}")).unwrap_or_default())]
+    Nvml {
+        /// The GPU.
+        gpu: Option<u32>,
+        /// The operation.
+        op: &'static str,
+        /// NVML's code.
+        code: NvmlCode,
+    },
+    /// libnvidia-ml could not be loaded.
+    #[error("libnvidia-ml could not be loaded (is the NVIDIA driver installed?): {detail}")]
+    LibraryNotFound {
+        /// The loader's message.
+        detail: String,
+    },
+    /// No GPU with that index.
+    #[error("no GPU {gpu}")]
+    NoSuchGpu {
+        /// The index.
+        gpu: u32,
+    },
+    /// The GPU has no MIG (or is not in the catalog).
+    #[error("GPU {gpu} ({name}) does not support MIG or is not in the catalog")]
+    NotMigCapable {
+        /// The GPU.
+        gpu: u32,
+        /// Its name.
+        name: String,
+    },
+    /// The driver reported a profile ID the catalog lacks.
+    #[error("GPU {gpu} ({model}) reports profile ID {id}, which the catalog lacks")]
+    UnknownProfileId {
+        /// The GPU.
+        gpu: u32,
+        /// Its model.
+        model: &'static str,
+        /// The ID.
+        id: u32,
+    },
+    /// No such profile on the GPU's model.
+    #[error("GPU {gpu} ({model}) has no profile {profile}")]
+    UnknownProfile {
+        /// The GPU.
+        gpu: u32,
+        /// Its model.
+        model: &'static str,
+        /// The name.
+        profile: String,
+    },
+    /// The instances cannot be placed.
+    #[error("GPU {gpu} ({model}): {reason}")]
+    Unplaceable {
+        /// The GPU.
+        gpu: u32,
+        /// Its model.
+        model: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// An in-use instance would be destroyed.
+    #[error(
+        "GPU {gpu}: {profile} at {start} is in use by processes {processes:?}; refusing to destroy it without force"
+    )]
+    InUse {
+        /// The GPU.
+        gpu: u32,
+        /// The profile.
+        profile: ProfileName,
+        /// Its start.
+        start: u8,
+        /// The processes.
+        processes: Vec<u32>,
+    },
+    /// The topology model refused an instance.
+    #[error("GPU {gpu}: the driver reports a layout the catalog's rules refuse")]
+    Topology {
+        /// The GPU.
+        gpu: u32,
+        /// Why.
+        #[source]
+        source: gpupart_topology::Error,
+    },
+    /// The device did not show an operation's effect.
+    #[error("GPU {gpu}: re-reading after the operation: {what}")]
+    Verify {
+        /// The GPU.
+        gpu: u32,
+        /// What was wrong.
+        what: String,
+    },
+    /// The lock file could not be taken.
+    #[error("cannot lock {}", path.display())]
+    Lock {
+        /// The path.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: Arc<std::io::Error>,
+    },
+    /// Applying failed at an operation.
+    #[error("apply failed at step {step} ({op}); {}; the GPUs now: {}", if *rolled_back { "rolled back to the state before" } else { "ROLLBACK FAILED" }, now.join(" | "))]
+    ApplyFailed {
+        /// 1-based step.
+        step: usize,
+        /// The operation.
+        op: String,
+        /// What failed.
+        #[source]
+        cause: Box<Error>,
+        /// Whether every GPU is back to where it started.
+        rolled_back: bool,
+        /// What each GPU holds now.
+        now: Vec<String>,
+    },
+    /// A configuration is malformed or names nothing.
+    #[error("mig-parted config: {reason}")]
+    Config {
+        /// Why.
+        reason: String,
+    },
+    /// A GPU does not match a configuration.
+    #[error("GPU {gpu} does not match: expected {expected}, found {found}")]
+    Mismatch {
+        /// The GPU.
+        gpu: u32,
+        /// What the configuration says.
+        expected: String,
+        /// What the GPU holds.
+        found: String,
+    },
+}

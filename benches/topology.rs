@@ -1,0 +1,536 @@
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::cast_possible_truncation
+)]
+//! The placement solver against baselines written here:
+//! (a) first fit: GPUs in order, the lowest free legal start (NVML's default placement, what
+//!     mig-parted gets); (b) HAMi's rule: GPUs in order, 1g and 3g from the highest free
+//!     slice, others from the lowest; (c) brute force on a small fleet; (d) an exact MILP
+//!     (microlp, pure Rust) on 100 GPUs.
+//! Before the timings it prints the quality table of a seeded churn trace on 1,000 A100s.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use criterion::{BenchmarkId, Criterion, black_box, criterion_group, criterion_main};
+use gpupart::profiles::catalog::{A100_40GB, H100_SXM_80GB};
+use gpupart::profiles::{GpuInstanceProfile, ProfileName};
+use gpupart::topology::batch::{Request, SolveOptions, solve};
+use gpupart::topology::{Fleet, Gpu, Online, solve_gpu};
+
+// ---- baselines -----------------------------------------------------------------------------------
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Rule {
+    FirstFit,
+    Hami,
+}
+
+fn place_rule(fleet: &mut Fleet, name: &ProfileName, rule: Rule) -> Option<(usize, u8)> {
+    for g in 0..fleet.gpus().len() {
+        let gpu = fleet.gpu_mut(g).unwrap();
+        let Some(p) = gpu.profile(name) else { continue };
+        let high_first = rule == Rule::Hami && matches!(p.compute_slices, 1 | 3);
+        let starts: Vec<u8> = if high_first {
+            p.placements.iter().rev().map(|pl| pl.start).collect()
+        } else {
+            p.placements.iter().map(|pl| pl.start).collect()
+        };
+        for s in starts {
+            if gpu.add_instance(p, s, true).is_ok() {
+                return Some((g, s));
+            }
+        }
+    }
+    None
+}
+
+fn batch_rule(fleet: &Fleet, reqs: &[Request], rule: Rule) -> (u64, usize) {
+    let mut f = fleet.clone();
+    let mut placed = 0;
+    for r in reqs {
+        for _ in 0..r.count {
+            if place_rule(&mut f, &r.profile, rule).is_some() {
+                placed += 1;
+            }
+        }
+    }
+    let used = f
+        .gpus()
+        .iter()
+        .filter(|g| !g.instances().is_empty())
+        .count();
+    (placed, used)
+}
+
+/// Brute force: every assignment of instances to GPUs, each GPU checked by the exact one-GPU
+/// solver; the most placed, then the fewest GPUs.
+fn brute_force(fleet: &Fleet, reqs: &[Request]) -> (u64, usize) {
+    let items: Vec<&'static GpuInstanceProfile> = reqs
+        .iter()
+        .flat_map(|r| {
+            std::iter::repeat_n(
+                fleet.gpus()[0].profile(&r.profile).unwrap(),
+                r.count as usize,
+            )
+        })
+        .collect();
+    let n = fleet.gpus().len();
+    let mut assign = vec![0usize; items.len()];
+    let mut best = (0u64, 0usize);
+    loop {
+        let mut ok = true;
+        let mut placed = 0;
+        let mut used = 0;
+        for g in 0..n {
+            let list: Vec<_> = items
+                .iter()
+                .zip(&assign)
+                .filter(|(_, a)| **a == g)
+                .map(|(p, _)| *p)
+                .collect();
+            if !list.is_empty() {
+                used += 1;
+                placed += list.len() as u64;
+                ok &= solve_gpu(fleet.gpus()[g].occupancy(), &list).is_some();
+            }
+        }
+        if ok && (placed > best.0 || (placed == best.0 && used < best.1)) {
+            best = (placed, used);
+        }
+        let mut k = 0;
+        loop {
+            if k == assign.len() {
+                return best;
+            }
+            assign[k] += 1;
+            if assign[k] <= n {
+                break;
+            }
+            assign[k] = 0;
+            k += 1;
+        }
+    }
+}
+
+/// The exact MILP: binary x[g][p][s] per legal placement, memory slices and compute slices per
+/// GPU, counts per request, y[g] for GPUs used; maximize placed - 0.001 * used.
+/// `None` when the time limit passes with no solution; the flag says whether it is optimal.
+fn milp(fleet: &Fleet, reqs: &[Request], limit: std::time::Duration) -> Option<(u64, usize, bool)> {
+    use microlp::{ComparisonOp, OptimizationDirection, Problem};
+    let mut pb = Problem::new(OptimizationDirection::Maximize);
+    pb.set_time_limit(limit);
+    let mut per_req: Vec<Vec<microlp::Variable>> = vec![Vec::new(); reqs.len()];
+    let mut ys = Vec::new();
+    for gpu in fleet.gpus() {
+        let y = pb.add_binary_var(-0.001);
+        ys.push(y);
+        let mut slice_vars: Vec<Vec<(microlp::Variable, f64)>> = vec![Vec::new(); 8];
+        let mut compute: Vec<(microlp::Variable, f64)> = Vec::new();
+        let mut all = Vec::new();
+        for (r, req) in reqs.iter().enumerate() {
+            let p = gpu.profile(&req.profile).unwrap();
+            for pl in p.placements {
+                let x = pb.add_binary_var(1.0);
+                per_req[r].push(x);
+                for s in pl.start..pl.start + pl.size {
+                    slice_vars[usize::from(s)].push((x, 1.0));
+                }
+                compute.push((x, f64::from(p.compute_slices)));
+                all.push(x);
+            }
+        }
+        for v in slice_vars.iter().filter(|v| !v.is_empty()) {
+            pb.add_constraint(v.as_slice(), ComparisonOp::Le, 1.0);
+        }
+        pb.add_constraint(compute.as_slice(), ComparisonOp::Le, 7.0);
+        for x in all {
+            pb.add_constraint([(x, 1.0), (y, -1.0)], ComparisonOp::Le, 0.0);
+        }
+    }
+    for (r, req) in reqs.iter().enumerate() {
+        let v: Vec<(microlp::Variable, f64)> = per_req[r].iter().map(|x| (*x, 1.0)).collect();
+        pb.add_constraint(v.as_slice(), ComparisonOp::Le, f64::from(req.count));
+    }
+    let outcome = pb.solve().expect("the MILP is well formed");
+    let optimal = outcome.is_optimal();
+    let sol = outcome.into_solution().ok()?;
+    let placed: f64 = per_req.iter().flatten().map(|x| sol[*x]).sum();
+    let used = ys.iter().filter(|y| sol[**y] > 0.5).count();
+    Some((placed.round() as u64, used, optimal))
+}
+
+// ---- the churn trace -----------------------------------------------------------------------------
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        // splitmix64
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+const MIX: [(&str, f64); 6] = [
+    ("1g.5gb", 0.30),
+    ("1g.10gb", 0.10),
+    ("2g.10gb", 0.20),
+    ("3g.20gb", 0.20),
+    ("4g.20gb", 0.10),
+    ("7g.40gb", 0.10),
+];
+
+#[derive(Clone, Copy)]
+enum Event {
+    Arrive { id: usize, kind: usize },
+    Depart { id: usize },
+}
+
+/// Poisson arrivals of the mix with exponential lifetimes; offered load `load` times the
+/// fleet's memory slices.
+fn churn_trace(seed: u64, gpus: u32, arrivals: usize, load: f64) -> Vec<Event> {
+    let mut rng = Rng(seed);
+    let mean_slices: f64 = MIX
+        .iter()
+        .map(|(n, w)| w * f64::from(A100_40GB.profile_by_str(n).unwrap().memory_slices))
+        .sum();
+    let rate = load * f64::from(gpus) * 8.0 / mean_slices; // arrivals per unit lifetime
+    let mut t = 0.0;
+    let mut timed: Vec<(f64, Event)> = Vec::new();
+    for id in 0..arrivals {
+        t += -(1.0 - rng.unit()).ln() / rate;
+        let u = rng.unit();
+        let mut acc = 0.0;
+        let mut kind = MIX.len() - 1;
+        for (k, (_, w)) in MIX.iter().enumerate() {
+            acc += w;
+            if u < acc {
+                kind = k;
+                break;
+            }
+        }
+        let life = -(1.0 - rng.unit()).ln();
+        timed.push((t, Event::Arrive { id, kind }));
+        timed.push((t + life, Event::Depart { id }));
+    }
+    timed.sort_by(|a, b| a.0.total_cmp(&b.0));
+    timed.into_iter().map(|(_, e)| e).collect()
+}
+
+#[derive(Clone, Copy)]
+enum Policy {
+    Ours,
+    Rule(Rule),
+}
+
+struct Quality {
+    accepted: u64,
+    arrivals: u64,
+    stranded: f64,
+}
+
+fn run_trace(trace: &[Event], gpus: u32, policy: Policy) -> Quality {
+    let names: Vec<ProfileName> = MIX.iter().map(|(n, _)| n.parse().unwrap()).collect();
+    let profiles: Vec<&'static GpuInstanceProfile> = MIX
+        .iter()
+        .map(|(n, _)| A100_40GB.profile_by_str(n).unwrap())
+        .collect();
+    let mut online = Online::new(Fleet::uniform(&A100_40GB, gpus));
+    let mut fleet = Fleet::uniform(&A100_40GB, gpus);
+    let mut held: HashMap<usize, (usize, u8)> = HashMap::new();
+    let (mut accepted, mut arrivals) = (0u64, 0u64);
+    let mut recent_rejects: Vec<(u64, usize)> = Vec::new();
+    let (mut stranded_sum, mut samples) = (0.0, 0u64);
+    let total_arrivals = trace
+        .iter()
+        .filter(|e| matches!(e, Event::Arrive { .. }))
+        .count() as u64;
+    for e in trace {
+        match *e {
+            Event::Arrive { id, kind } => {
+                arrivals += 1;
+                let got = match policy {
+                    Policy::Ours => online
+                        .place(&names[kind], None)
+                        .ok()
+                        .map(|p| (p.gpu, p.instance.start)),
+                    Policy::Rule(r) => place_rule(&mut fleet, &names[kind], r),
+                };
+                match got {
+                    Some(at) => {
+                        accepted += 1;
+                        held.insert(id, at);
+                    }
+                    None => recent_rejects.push((arrivals, kind)),
+                }
+                // Sample stranded capacity after warm-up, every 500 arrivals.
+                if arrivals > total_arrivals / 5 && arrivals % 500 == 0 {
+                    recent_rejects.retain(|&(a, _)| a + 1000 > arrivals);
+                    let mut pending: Vec<usize> = recent_rejects.iter().map(|&(_, k)| k).collect();
+                    pending.sort_unstable();
+                    pending.dedup();
+                    let f = match policy {
+                        Policy::Ours => online.fleet(),
+                        Policy::Rule(_) => &fleet,
+                    };
+                    let mut stranded = 0u64;
+                    for g in f.gpus() {
+                        let free = u64::from(g.occupancy().free_memory_slices());
+                        if free > 0
+                            && !pending
+                                .iter()
+                                .any(|&k| solve_gpu(g.occupancy(), &[profiles[k]]).is_some())
+                        {
+                            stranded += free;
+                        }
+                    }
+                    stranded_sum += stranded as f64 / (f64::from(gpus) * 8.0);
+                    samples += 1;
+                }
+            }
+            Event::Depart { id } => {
+                if let Some((g, s)) = held.remove(&id) {
+                    match policy {
+                        Policy::Ours => {
+                            online.release(g, s).unwrap();
+                        }
+                        Policy::Rule(_) => {
+                            fleet.gpu_mut(g).unwrap().remove_instance(s).unwrap();
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Quality {
+        accepted,
+        arrivals,
+        stranded: if samples == 0 {
+            0.0
+        } else {
+            stranded_sum / samples as f64
+        },
+    }
+}
+
+fn request_mix(total: u32) -> Vec<Request> {
+    // 10 % 7g, 20 % 3g, 20 % 2g, 10 % 4g, 10 % 1g.10gb, 30 % 1g.5gb.
+    MIX.iter()
+        .map(|(n, w)| Request::parse(n, (f64::from(total) * w).round() as u32).unwrap())
+        .collect()
+}
+
+fn quality_table() {
+    println!("\n== churn trace: 1,000 A100-40GB, 60,000 arrivals, offered load 1.3, seed 7 ==");
+    let trace = churn_trace(7, 1000, 60_000, 1.3);
+    let t = Instant::now();
+    let ours = run_trace(&trace, 1000, Policy::Ours);
+    let ours_time = t.elapsed();
+    let t = Instant::now();
+    let ff = run_trace(&trace, 1000, Policy::Rule(Rule::FirstFit));
+    let ff_time = t.elapsed();
+    let t = Instant::now();
+    let hami = run_trace(&trace, 1000, Policy::Rule(Rule::Hami));
+    let hami_time = t.elapsed();
+    println!(
+        "{:<26} {:>9} {:>11} {:>10} {:>10}",
+        "policy", "accepted", "acceptance", "stranded", "trace time"
+    );
+    for (name, q, time) in [
+        ("gpupart online", &ours, ours_time),
+        ("(a) first fit", &ff, ff_time),
+        ("(b) HAMi rule", &hami, hami_time),
+    ] {
+        println!(
+            "{:<26} {:>9} {:>10.2}% {:>9.2}% {:>9.0?}",
+            name,
+            q.accepted,
+            100.0 * q.accepted as f64 / q.arrivals as f64,
+            100.0 * q.stranded,
+            time
+        );
+    }
+    println!(
+        "accepted vs (a): {:+.1}%   vs (b): {:+.1}%",
+        100.0 * (ours.accepted as f64 / ff.accepted as f64 - 1.0),
+        100.0 * (ours.accepted as f64 / hami.accepted as f64 - 1.0)
+    );
+
+    println!("\n== batch: GPUs used and placed ==");
+    for gpus in [100u32, 1000] {
+        let fleet = Fleet::uniform(&A100_40GB, gpus);
+        let reqs = request_mix(gpus * 3);
+        let plan = solve(&fleet, &reqs, &SolveOptions::default());
+        let ff = batch_rule(&fleet, &reqs, Rule::FirstFit);
+        let hami = batch_rule(&fleet, &reqs, Rule::Hami);
+        println!(
+            "{gpus} GPUs, {} instances asked: gpupart placed {} on {} GPUs (bound: <= {} placed, >= {} GPUs); first fit {} on {}; HAMi {} on {}",
+            reqs.iter().map(|r| r.count).sum::<u32>(),
+            plan.objective.placed,
+            plan.objective.gpus_used,
+            plan.bound.max_placed,
+            plan.bound.min_gpus_used,
+            ff.0,
+            ff.1,
+            hami.0,
+            hami.1
+        );
+    }
+    for gpus in [MILP_GPUS, 6, 10, 100] {
+        let fleet = Fleet::uniform(&A100_40GB, gpus);
+        let reqs = request_mix(gpus * 3);
+        let t = Instant::now();
+        let m = milp(&fleet, &reqs, std::time::Duration::from_secs(20));
+        let milp_time = t.elapsed();
+        let t = Instant::now();
+        let plan = solve(&fleet, &reqs, &SolveOptions::default());
+        let ours_time = t.elapsed();
+        let m = match m {
+            Some((p, u, true)) => format!("optimal: placed {p} on {u} GPUs"),
+            Some((p, u, false)) => {
+                format!("stopped at the limit: placed {p} on {u} GPUs, unproven")
+            }
+            None => "no solution within the 20 s limit".to_owned(),
+        };
+        println!(
+            "{gpus} GPUs: MILP (microlp) {m} in {milp_time:.2?}; gpupart placed {} on {} GPUs (exact: {}) in {ours_time:.2?} ({:.0}x faster)",
+            plan.objective.placed,
+            plan.objective.gpus_used,
+            plan.exact,
+            milp_time.as_secs_f64() / ours_time.as_secs_f64()
+        );
+    }
+    println!();
+}
+
+/// The MILP's fleet size (see the closing note for how far microlp gets).
+const MILP_GPUS: u32 = 3;
+
+fn mixed_fleet(n: u32) -> Fleet {
+    // A100s and H100s, every tenth GPU holding an in-use 3g instance.
+    Fleet::new(
+        (0..n)
+            .map(|i| {
+                let mut g = Gpu::new(
+                    i,
+                    if i % 2 == 0 {
+                        &A100_40GB
+                    } else {
+                        &H100_SXM_80GB
+                    },
+                );
+                if i % 10 == 0 {
+                    let name = if i % 2 == 0 { "3g.20gb" } else { "3g.40gb" };
+                    g.add(name, 4, true).unwrap();
+                }
+                g
+            })
+            .collect(),
+    )
+}
+
+fn bench(c: &mut Criterion) {
+    if std::env::args().any(|a| a == "--bench") {
+        quality_table();
+    }
+    let mut g = c.benchmark_group("batch");
+    for gpus in [1_000u32, 10_000] {
+        let fleet = Fleet::uniform(&A100_40GB, gpus);
+        let reqs = request_mix(gpus);
+        g.bench_with_input(
+            BenchmarkId::new("gpupart", format!("{gpus} A100 x {gpus} requests")),
+            &(),
+            |b, ()| b.iter(|| black_box(solve(&fleet, &reqs, &SolveOptions::default()))),
+        );
+        let mixed = mixed_fleet(gpus);
+        let reqs_mixed: Vec<Request> = [
+            "1g.10gb", "2g.20gb", "3g.40gb", "1g.5gb", "2g.10gb", "3g.20gb",
+        ]
+        .iter()
+        .map(|n| Request::parse(n, gpus / 6).unwrap())
+        .collect();
+        g.bench_with_input(
+            BenchmarkId::new(
+                "gpupart",
+                format!("{gpus} mixed A100+H100, partly in use x {gpus} requests"),
+            ),
+            &(),
+            |b, ()| b.iter(|| black_box(solve(&mixed, &reqs_mixed, &SolveOptions::default()))),
+        );
+    }
+    let fleet = Fleet::uniform(&A100_40GB, 1000);
+    let reqs = request_mix(1000);
+    g.bench_function("(a) first fit, 1000 A100 x 1000 requests", |b| {
+        b.iter(|| black_box(batch_rule(&fleet, &reqs, Rule::FirstFit)))
+    });
+    g.bench_function("(b) HAMi rule, 1000 A100 x 1000 requests", |b| {
+        b.iter(|| black_box(batch_rule(&fleet, &reqs, Rule::Hami)))
+    });
+    let small = Fleet::uniform(&A100_40GB, 3);
+    let small_reqs = vec![
+        Request::parse("3g.20gb", 2).unwrap(),
+        Request::parse("2g.10gb", 2).unwrap(),
+        Request::parse("1g.5gb", 2).unwrap(),
+    ];
+    assert_eq!(
+        brute_force(&small, &small_reqs).0,
+        solve(&small, &small_reqs, &SolveOptions::default())
+            .objective
+            .placed
+    );
+    g.bench_function("gpupart exact, 3 A100 x 6 requests", |b| {
+        b.iter(|| black_box(solve(&small, &small_reqs, &SolveOptions::default())))
+    });
+    g.bench_function("(c) brute force, 3 A100 x 6 requests", |b| {
+        b.iter(|| black_box(brute_force(&small, &small_reqs)))
+    });
+    let fm = Fleet::uniform(&A100_40GB, MILP_GPUS);
+    let rm = request_mix(MILP_GPUS * 3);
+    g.bench_function(
+        format!("gpupart, {MILP_GPUS} A100 x {} requests", MILP_GPUS * 3),
+        |b| b.iter(|| black_box(solve(&fm, &rm, &SolveOptions::default()))),
+    );
+    g.sample_size(10);
+    g.bench_function(
+        format!(
+            "(d) MILP (microlp), {MILP_GPUS} A100 x {} requests",
+            MILP_GPUS * 3
+        ),
+        |b| b.iter(|| black_box(milp(&fm, &rm, std::time::Duration::from_secs(60)))),
+    );
+    g.finish();
+
+    let mut g = c.benchmark_group("online");
+    // 10,000 GPUs driven to ~70 % by the mix, then place+release pairs.
+    let mut online = Online::new(Fleet::uniform(&A100_40GB, 10_000));
+    let names: Vec<ProfileName> = MIX.iter().map(|(n, _)| n.parse().unwrap()).collect();
+    let mut rng = Rng(3);
+    let mut live = Vec::new();
+    for _ in 0..20_000 {
+        if let Ok(p) = online.place(&names[(rng.next() % 6) as usize], None) {
+            live.push(p);
+        }
+    }
+    g.bench_function("place + release, 10000 A100 at ~70%", |b| {
+        let mut k = 0usize;
+        b.iter(|| {
+            k += 1;
+            let p = online.place(&names[k % 6], None);
+            if let Ok(p) = p {
+                online.release(p.gpu, p.instance.start).unwrap();
+            }
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

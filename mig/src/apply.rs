@@ -1,0 +1,789 @@
+//! Declarative apply: desired state → minimal ordered operations with explicit placements →
+//! run, re-read after each step, roll back on failure.
+
+use std::fs::{File, OpenOptions};
+use std::path::{Path, PathBuf};
+
+use gpupart_profiles::{GpuInstanceProfile, GpuModel, ProfileName};
+use gpupart_topology::{Occupancy, solve_gpu};
+
+use crate::Error;
+use crate::backend::Backend;
+use crate::state::{GpuState, read_gpu};
+
+/// One GPU instance wanted: profile, optional explicit start, compute instances (by default
+/// one spanning the whole instance, as `nvidia-smi mig -cgi … -C` makes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DesiredInstance {
+    /// GPU instance profile.
+    pub profile: ProfileName,
+    /// Start slice; `None` lets the solver choose.
+    pub start: Option<u8>,
+    /// Compute instance profiles (`3g.20gb` for the full one, `1c.3g.20gb`, …).
+    pub compute: Vec<ProfileName>,
+}
+
+impl DesiredInstance {
+    /// An instance of `profile` with one full compute instance, start chosen by the solver.
+    #[must_use]
+    pub fn new(profile: ProfileName) -> Self {
+        DesiredInstance {
+            profile,
+            start: None,
+            compute: vec![profile],
+        }
+    }
+
+    /// At an explicit start slice.
+    #[must_use]
+    pub fn at(mut self, start: u8) -> Self {
+        self.start = Some(start);
+        self
+    }
+
+    /// With these compute instances instead.
+    #[must_use]
+    pub fn with_compute(mut self, compute: Vec<ProfileName>) -> Self {
+        self.compute = compute;
+        self
+    }
+}
+
+/// What one GPU should be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DesiredGpu {
+    /// NVML index.
+    pub gpu: u32,
+    /// MIG mode.
+    pub mig_enabled: bool,
+    /// GPU instances (ignored with MIG off).
+    pub instances: Vec<DesiredInstance>,
+}
+
+impl DesiredGpu {
+    /// GPU `gpu` with MIG `mig_enabled` and these instances.
+    #[must_use]
+    pub fn new(gpu: u32, mig_enabled: bool, instances: Vec<DesiredInstance>) -> Self {
+        DesiredGpu {
+            gpu,
+            mig_enabled,
+            instances,
+        }
+    }
+
+    /// Exactly what `state` holds (explicit starts and compute instances): the target of a
+    /// rollback.
+    #[must_use]
+    pub fn from_state(state: &GpuState) -> Self {
+        DesiredGpu {
+            gpu: state.info.index,
+            mig_enabled: state.mig.is_some_and(|m| m.pending),
+            instances: state
+                .instances
+                .iter()
+                .map(|x| DesiredInstance {
+                    profile: x.profile.name,
+                    start: Some(x.placement.start),
+                    compute: x.compute.iter().map(|(_, c)| c.name).collect(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// One NVML mutation. GPU instances are named by their start slice, which is unique on a GPU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Op {
+    /// Set MIG mode (pending until a reset where the driver needs one).
+    SetMigMode {
+        /// GPU.
+        gpu: u32,
+        /// On or off.
+        enabled: bool,
+    },
+    /// Destroy a compute instance.
+    DestroyComputeInstance {
+        /// GPU.
+        gpu: u32,
+        /// The GPU instance's start.
+        gi_start: u8,
+        /// Compute instance ID.
+        ci: u32,
+    },
+    /// Destroy a GPU instance.
+    DestroyGpuInstance {
+        /// GPU.
+        gpu: u32,
+        /// Its profile.
+        profile: &'static GpuInstanceProfile,
+        /// Its start.
+        start: u8,
+    },
+    /// Create a GPU instance at an explicit start.
+    CreateGpuInstance {
+        /// GPU.
+        gpu: u32,
+        /// Profile.
+        profile: &'static GpuInstanceProfile,
+        /// Start.
+        start: u8,
+    },
+    /// Create a compute instance.
+    CreateComputeInstance {
+        /// GPU.
+        gpu: u32,
+        /// The GPU instance's start.
+        gi_start: u8,
+        /// Compute profile.
+        profile: &'static gpupart_profiles::ComputeInstanceProfile,
+    },
+}
+
+impl core::fmt::Display for Op {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Op::SetMigMode { gpu, enabled } => write!(
+                f,
+                "GPU {gpu}: set MIG mode {}",
+                if *enabled { "on" } else { "off" }
+            ),
+            Op::DestroyComputeInstance { gpu, gi_start, ci } => write!(
+                f,
+                "GPU {gpu}: destroy compute instance {ci} of the GPU instance at {gi_start}"
+            ),
+            Op::DestroyGpuInstance {
+                gpu,
+                profile,
+                start,
+            } => write!(f, "GPU {gpu}: destroy {} at {start}", profile.name),
+            Op::CreateGpuInstance {
+                gpu,
+                profile,
+                start,
+            } => write!(f, "GPU {gpu}: create {} at {start}", profile.name),
+            Op::CreateComputeInstance {
+                gpu,
+                gi_start,
+                profile,
+            } => write!(
+                f,
+                "GPU {gpu}: create compute instance {} in the GPU instance at {gi_start}",
+                profile.name
+            ),
+        }
+    }
+}
+
+/// The operations for a desired state, and the GPUs that need a reset first.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct Changes {
+    /// Ordered operations.
+    pub ops: Vec<Op>,
+    /// GPUs whose MIG mode is pending until a reset; their instance operations wait.
+    pub resets_needed: Vec<u32>,
+}
+
+fn resolve(
+    model: &'static GpuModel,
+    gpu: u32,
+    name: &ProfileName,
+) -> Result<&'static GpuInstanceProfile, Error> {
+    model
+        .profile_by_name(name)
+        .map_err(|_| Error::UnknownProfile {
+            gpu,
+            model: model.name,
+            profile: name.to_string(),
+        })
+}
+
+/// Plans the operations that take `current` to `desired`: instances that already match stay;
+/// only what must go is destroyed (compute instances first); creations carry explicit
+/// placements, chosen by the exact solver where `desired` leaves them open.
+///
+/// # Errors
+/// [`Error::NoSuchGpu`], [`Error::NotMigCapable`], [`Error::UnknownProfile`],
+/// [`Error::Unplaceable`] when the instances cannot all be placed, [`Error::InUse`] when an
+/// in-use instance would have to go and `force` is off.
+pub fn plan(current: &[GpuState], desired: &[DesiredGpu], force: bool) -> Result<Changes, Error> {
+    let mut out = Changes::default();
+    for d in desired {
+        let cur = current
+            .iter()
+            .find(|c| c.info.index == d.gpu)
+            .ok_or(Error::NoSuchGpu { gpu: d.gpu })?;
+        let not_capable = || Error::NotMigCapable {
+            gpu: d.gpu,
+            name: cur.info.name.clone(),
+        };
+        let Some(mode) = cur.mig else {
+            if d.mig_enabled {
+                return Err(not_capable());
+            }
+            continue;
+        };
+        let model = cur.model.ok_or_else(not_capable)?;
+        if !d.mig_enabled {
+            destroy_all(cur, d.gpu, force, &mut out.ops)?;
+            if mode.pending {
+                out.ops.push(Op::SetMigMode {
+                    gpu: d.gpu,
+                    enabled: false,
+                });
+            }
+            if mode.current {
+                out.resets_needed.push(d.gpu);
+            }
+            continue;
+        }
+        if !mode.current {
+            // Validate now, create once MIG mode is on.
+            place(model, d, &[], d.gpu)?;
+            if !mode.pending {
+                out.ops.push(Op::SetMigMode {
+                    gpu: d.gpu,
+                    enabled: true,
+                });
+            }
+            out.resets_needed.push(d.gpu);
+            continue;
+        }
+        plan_instances(cur, model, d, force, &mut out.ops)?;
+    }
+    Ok(out)
+}
+
+fn destroy_all(cur: &GpuState, gpu: u32, force: bool, ops: &mut Vec<Op>) -> Result<(), Error> {
+    for x in &cur.instances {
+        destroy(x, gpu, force, ops)?;
+    }
+    Ok(())
+}
+
+fn destroy(
+    x: &crate::state::InstanceState,
+    gpu: u32,
+    force: bool,
+    ops: &mut Vec<Op>,
+) -> Result<(), Error> {
+    if x.in_use() && !force {
+        return Err(Error::InUse {
+            gpu,
+            profile: x.profile.name,
+            start: x.placement.start,
+            processes: x.processes.clone(),
+        });
+    }
+    for (ci, _) in &x.compute {
+        ops.push(Op::DestroyComputeInstance {
+            gpu,
+            gi_start: x.placement.start,
+            ci: *ci,
+        });
+    }
+    ops.push(Op::DestroyGpuInstance {
+        gpu,
+        profile: x.profile,
+        start: x.placement.start,
+    });
+    Ok(())
+}
+
+/// Starts for the desired instances not kept, next to `kept` (profile, start).
+fn place(
+    model: &'static GpuModel,
+    d: &DesiredGpu,
+    kept: &[(&'static GpuInstanceProfile, u8)],
+    gpu: u32,
+) -> Result<Vec<(usize, &'static GpuInstanceProfile, u8)>, Error> {
+    place_subset(
+        model,
+        d,
+        kept,
+        &(0..d.instances.len()).collect::<Vec<_>>(),
+        gpu,
+    )
+}
+
+fn place_subset(
+    model: &'static GpuModel,
+    d: &DesiredGpu,
+    kept: &[(&'static GpuInstanceProfile, u8)],
+    todo: &[usize],
+    gpu: u32,
+) -> Result<Vec<(usize, &'static GpuInstanceProfile, u8)>, Error> {
+    let mut occ = Occupancy::new(model);
+    for (p, s) in kept {
+        occ.add(p, *s).map_err(|e| Error::Unplaceable {
+            gpu,
+            model: model.name,
+            reason: e.to_string(),
+        })?;
+    }
+    let mut out = Vec::new();
+    let mut open = Vec::new();
+    for &i in todo {
+        let want = &d.instances[i];
+        let p = resolve(model, gpu, &want.profile)?;
+        for c in &want.compute {
+            p.compute_profile(c).ok_or_else(|| Error::UnknownProfile {
+                gpu,
+                model: model.name,
+                profile: c.to_string(),
+            })?;
+        }
+        match want.start {
+            Some(s) => {
+                occ.add(p, s).map_err(|e| Error::Unplaceable {
+                    gpu,
+                    model: model.name,
+                    reason: e.to_string(),
+                })?;
+                out.push((i, p, s));
+            }
+            None => open.push((i, p)),
+        }
+    }
+    let profiles: Vec<&'static GpuInstanceProfile> = open.iter().map(|(_, p)| *p).collect();
+    let sol = solve_gpu(&occ, &profiles).ok_or_else(|| Error::Unplaceable {
+        gpu,
+        model: model.name,
+        reason: unplaceable_reason(&occ, &profiles),
+    })?;
+    for ((i, p), (_, pl)) in open.iter().zip(sol) {
+        out.push((*i, p, pl.start));
+    }
+    Ok(out)
+}
+
+/// Why `profiles` cannot join `occ`, in words.
+fn unplaceable_reason(occ: &Occupancy, profiles: &[&'static GpuInstanceProfile]) -> String {
+    let model = occ.model();
+    let names: Vec<String> = profiles.iter().map(|p| p.name.to_string()).collect();
+    let mem: u32 = profiles.iter().map(|p| u32::from(p.memory_slices)).sum();
+    let comp: u32 = profiles.iter().map(|p| u32::from(p.compute_slices)).sum();
+    let free_c = u32::from(model.compute_slices - occ.compute_used());
+    let detail = if mem > occ.free_memory_slices() {
+        format!(
+            "they need {mem} memory slices and {} are free",
+            occ.free_memory_slices()
+        )
+    } else if comp > free_c {
+        format!("they need {comp} compute slices and {free_c} are free")
+    } else {
+        "no set of legal placements holds them all (placement rules or instance limits)".to_owned()
+    };
+    format!(
+        "{} cannot be placed on a {}: {detail}",
+        names.join(" + "),
+        model.name
+    )
+}
+
+fn plan_instances(
+    cur: &GpuState,
+    model: &'static GpuModel,
+    d: &DesiredGpu,
+    force: bool,
+    ops: &mut Vec<Op>,
+) -> Result<(), Error> {
+    let gpu = d.gpu;
+    let n = d.instances.len();
+    let mut matched: Vec<Option<usize>> = vec![None; n];
+    let mut taken = vec![false; cur.instances.len()];
+    // Explicit starts first, then open ones; same profile; prefer identical compute sets.
+    for pass in 0..2 {
+        for (i, want) in d.instances.iter().enumerate() {
+            if matched[i].is_some() || (pass == 0) != want.start.is_some() {
+                continue;
+            }
+            let p = resolve(model, gpu, &want.profile)?;
+            let mut want_ci: Vec<ProfileName> = want.compute.clone();
+            want_ci.sort_by_key(ToString::to_string);
+            let candidates = cur.instances.iter().enumerate().filter(|(k, x)| {
+                !taken[*k] && x.profile == p && want.start.is_none_or(|s| s == x.placement.start)
+            });
+            let mut best: Option<(bool, bool, usize)> = None;
+            for (k, x) in candidates {
+                let mut have: Vec<ProfileName> = x.compute.iter().map(|(_, c)| c.name).collect();
+                have.sort_by_key(ToString::to_string);
+                let key = (have == want_ci, x.in_use(), usize::MAX - k);
+                if best.is_none_or(|b| key > b) {
+                    best = Some(key);
+                }
+            }
+            if let Some((_, _, inv)) = best {
+                let k = usize::MAX - inv;
+                taken[k] = true;
+                matched[i] = Some(k);
+            }
+        }
+    }
+    let kept = |taken: &[bool]| -> Vec<(&'static GpuInstanceProfile, u8)> {
+        cur.instances
+            .iter()
+            .zip(taken)
+            .filter(|(_, t)| **t)
+            .map(|(x, _)| (x.profile, x.placement.start))
+            .collect()
+    };
+    let todo: Vec<usize> = (0..n).filter(|i| matched[*i].is_none()).collect();
+    let placed = match place_subset(model, d, &kept(&taken), &todo, gpu) {
+        Ok(p) => p,
+        Err(first) => {
+            // Keeping every open-start match may block the rest: give up the free ones and
+            // place them again with the others.
+            let mut taken2 = taken.clone();
+            let mut todo2 = todo.clone();
+            for (i, m) in matched.iter_mut().enumerate() {
+                if let Some(k) =
+                    m.filter(|&k| d.instances[i].start.is_none() && !cur.instances[k].in_use())
+                {
+                    taken2[k] = false;
+                    *m = None;
+                    todo2.push(i);
+                }
+            }
+            todo2.sort_unstable();
+            match place_subset(model, d, &kept(&taken2), &todo2, gpu) {
+                Ok(p) => {
+                    taken = taken2;
+                    p
+                }
+                Err(_) => return Err(first),
+            }
+        }
+    };
+    // Destroy what is not kept (compute instances first, all before any creation).
+    for (k, x) in cur.instances.iter().enumerate() {
+        if !taken[k] {
+            destroy(x, gpu, force, ops)?;
+        }
+    }
+    // Kept instances whose compute instances differ: destroy the extra, create the missing.
+    let mut ci_creates = Vec::new();
+    for (i, m) in matched.iter().enumerate() {
+        let Some(k) = *m else { continue };
+        let x = &cur.instances[k];
+        let mut missing: Vec<ProfileName> = d.instances[i].compute.clone();
+        let mut extra = Vec::new();
+        for (id, c) in &x.compute {
+            match missing.iter().position(|m| *m == c.name) {
+                Some(pos) => {
+                    missing.remove(pos);
+                }
+                None => extra.push(*id),
+            }
+        }
+        if !extra.is_empty() && x.in_use() && !force {
+            return Err(Error::InUse {
+                gpu,
+                profile: x.profile.name,
+                start: x.placement.start,
+                processes: x.processes.clone(),
+            });
+        }
+        for ci in extra {
+            ops.push(Op::DestroyComputeInstance {
+                gpu,
+                gi_start: x.placement.start,
+                ci,
+            });
+        }
+        for c in missing {
+            let cp = x
+                .profile
+                .compute_profile(&c)
+                .ok_or_else(|| Error::UnknownProfile {
+                    gpu,
+                    model: model.name,
+                    profile: c.to_string(),
+                })?;
+            ci_creates.push(Op::CreateComputeInstance {
+                gpu,
+                gi_start: x.placement.start,
+                profile: cp,
+            });
+        }
+    }
+    ops.extend(ci_creates);
+    let mut placed = placed;
+    placed.sort_by_key(|(i, _, s)| (*s, *i));
+    for (i, p, s) in placed {
+        ops.push(Op::CreateGpuInstance {
+            gpu,
+            profile: p,
+            start: s,
+        });
+        for c in &d.instances[i].compute {
+            let cp = p.compute_profile(c).ok_or_else(|| Error::UnknownProfile {
+                gpu,
+                model: model.name,
+                profile: c.to_string(),
+            })?;
+            ops.push(Op::CreateComputeInstance {
+                gpu,
+                gi_start: s,
+                profile: cp,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// How [`apply`] acts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ApplyOptions {
+    /// Plan and report, change nothing.
+    pub dry_run: bool,
+    /// Destroy in-use instances too (the driver may still refuse while processes run).
+    pub force: bool,
+    /// The advisory lock file that serializes appliers on a host; `None`: no lock.
+    pub lock_path: Option<PathBuf>,
+}
+
+impl Default for ApplyOptions {
+    fn default() -> Self {
+        ApplyOptions {
+            dry_run: false,
+            force: false,
+            lock_path: Some(PathBuf::from("/run/lock/gpupart-mig.lock")),
+        }
+    }
+}
+
+impl ApplyOptions {
+    /// Dry run.
+    #[must_use]
+    pub fn dry_run(mut self, on: bool) -> Self {
+        self.dry_run = on;
+        self
+    }
+
+    /// Force.
+    #[must_use]
+    pub fn force(mut self, on: bool) -> Self {
+        self.force = on;
+        self
+    }
+
+    /// Lock file path (`None`: no lock).
+    #[must_use]
+    pub fn lock_path(mut self, path: Option<PathBuf>) -> Self {
+        self.lock_path = path;
+        self
+    }
+}
+
+/// What [`apply`] did.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct ApplyReport {
+    /// The operations planned (all of them in a dry run).
+    pub ops: Vec<Op>,
+    /// How many were performed.
+    pub performed: usize,
+    /// GPUs that need a reset for their pending MIG mode (never done here).
+    pub resets_needed: Vec<u32>,
+    /// The GPUs afterwards.
+    pub after: Vec<GpuState>,
+}
+
+/// An advisory lock held while applying.
+#[derive(Debug)]
+pub struct ApplyLock {
+    _file: File,
+}
+
+/// Takes the advisory lock at `path`, waiting for another applier to finish.
+///
+/// # Errors
+/// [`Error::Lock`] when the file cannot be opened or locked.
+pub fn lock(path: &Path) -> Result<ApplyLock, Error> {
+    let err = |source| Error::Lock {
+        path: path.to_path_buf(),
+        source: std::sync::Arc::new(source),
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(err)?;
+    }
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(err)?;
+    file.lock().map_err(err)?;
+    Ok(ApplyLock { _file: file })
+}
+
+fn run_op(backend: &dyn Backend, op: &Op) -> Result<(), Error> {
+    let gi_id = |gpu: u32, start: u8| -> Result<u32, Error> {
+        backend
+            .gpu_instances(gpu)?
+            .into_iter()
+            .find(|g| g.placement.start == start)
+            .map(|g| g.id)
+            .ok_or(Error::Verify {
+                gpu,
+                what: format!("no GPU instance at {start}"),
+            })
+    };
+    match *op {
+        Op::SetMigMode { gpu, enabled } => {
+            backend.set_mig_mode(gpu, enabled)?;
+            let m = backend.mig_mode(gpu)?;
+            if m.pending != enabled {
+                return Err(Error::Verify {
+                    gpu,
+                    what: format!("MIG mode pending {} after setting {enabled}", m.pending),
+                });
+            }
+        }
+        Op::DestroyComputeInstance { gpu, gi_start, ci } => {
+            let gi = gi_id(gpu, gi_start)?;
+            backend.destroy_compute_instance(gpu, gi, ci)?;
+            if backend
+                .compute_instances(gpu, gi)?
+                .iter()
+                .any(|c| c.id == ci)
+            {
+                return Err(Error::Verify {
+                    gpu,
+                    what: format!("compute instance {ci} still there"),
+                });
+            }
+        }
+        Op::DestroyGpuInstance { gpu, start, .. } => {
+            let gi = gi_id(gpu, start)?;
+            backend.destroy_gpu_instance(gpu, gi)?;
+            if backend
+                .gpu_instances(gpu)?
+                .iter()
+                .any(|g| g.placement.start == start)
+            {
+                return Err(Error::Verify {
+                    gpu,
+                    what: format!("GPU instance at {start} still there"),
+                });
+            }
+        }
+        Op::CreateGpuInstance {
+            gpu,
+            profile,
+            start,
+        } => {
+            let id = profile.nvml_id.ok_or(Error::UnknownProfile {
+                gpu,
+                model: "",
+                profile: format!("{} (no NVML ID known)", profile.name),
+            })?;
+            backend.create_gpu_instance(gpu, id, start)?;
+            if !backend
+                .gpu_instances(gpu)?
+                .iter()
+                .any(|g| g.placement.start == start && g.profile_id == id)
+            {
+                return Err(Error::Verify {
+                    gpu,
+                    what: format!("{} at {start} missing after create", profile.name),
+                });
+            }
+        }
+        Op::CreateComputeInstance {
+            gpu,
+            gi_start,
+            profile,
+        } => {
+            let gi = gi_id(gpu, gi_start)?;
+            let before = backend.compute_instances(gpu, gi)?.len();
+            backend.create_compute_instance(gpu, gi, profile.nvml_index.as_u32())?;
+            if backend.compute_instances(gpu, gi)?.len() != before + 1 {
+                return Err(Error::Verify {
+                    gpu,
+                    what: format!("compute instance {} missing after create", profile.name),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Applies `desired`: takes the lock, reads the GPUs, plans, runs each operation and re-reads
+/// the device after it. On a failure it rolls every touched GPU back to the state it started
+/// from; where that fails too, the error says exactly what each GPU holds now. MIG mode
+/// changes that need a reset are reported, never done. Applying the same desired state twice
+/// performs no operation the second time.
+///
+/// # Errors
+/// Those of [`plan`]; [`Error::Lock`]; [`Error::ApplyFailed`] with the failing operation,
+/// its cause, whether the rollback succeeded and the GPUs' state now.
+pub fn apply(
+    backend: &dyn Backend,
+    desired: &[DesiredGpu],
+    options: &ApplyOptions,
+) -> Result<ApplyReport, Error> {
+    let _lock = options.lock_path.as_deref().map(lock).transpose()?;
+    let gpus: Vec<u32> = desired.iter().map(|d| d.gpu).collect();
+    let read = |gs: &[u32]| -> Result<Vec<GpuState>, Error> {
+        gs.iter().map(|&g| read_gpu(backend, g)).collect()
+    };
+    let original = read(&gpus)?;
+    let mut report = ApplyReport::default();
+    // Two rounds: MIG modes first; where a mode took effect at once, the instances next.
+    for _round in 0..2 {
+        let current = read(&gpus)?;
+        let changes = plan(&current, desired, options.force)?;
+        report.resets_needed = changes.resets_needed.clone();
+        if changes.ops.is_empty() {
+            break;
+        }
+        report.ops.extend(changes.ops.iter().copied());
+        if options.dry_run {
+            break;
+        }
+        for (step, op) in changes.ops.iter().enumerate() {
+            if let Err(cause) = run_op(backend, op) {
+                let rolled_back = rollback(backend, &original).is_ok();
+                let now = read(&gpus)
+                    .map(|s| s.iter().map(GpuState::summary).collect())
+                    .unwrap_or_else(|e| vec![format!("cannot read the GPUs: {e}")]);
+                return Err(Error::ApplyFailed {
+                    step: report.performed + 1,
+                    op: op.to_string(),
+                    cause: Box::new(cause),
+                    rolled_back,
+                    now,
+                });
+            }
+            let _ = step;
+            report.performed += 1;
+        }
+    }
+    report.after = read(&gpus)?;
+    Ok(report)
+}
+
+fn rollback(backend: &dyn Backend, original: &[GpuState]) -> Result<(), Error> {
+    let target: Vec<DesiredGpu> = original.iter().map(DesiredGpu::from_state).collect();
+    let gpus: Vec<u32> = original.iter().map(|s| s.info.index).collect();
+    for _ in 0..2 {
+        let current: Vec<GpuState> = gpus
+            .iter()
+            .map(|&g| read_gpu(backend, g))
+            .collect::<Result<_, _>>()?;
+        let changes = plan(&current, &target, false)?;
+        if changes.ops.is_empty() {
+            return Ok(());
+        }
+        for op in &changes.ops {
+            run_op(backend, op)?;
+        }
+    }
+    Ok(())
+}

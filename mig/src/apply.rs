@@ -384,6 +384,48 @@ fn unplaceable_reason(occ: &Occupancy, profiles: &[&'static GpuInstanceProfile])
     )
 }
 
+/// Matches desired instances to existing ones of the same profile (and start, where given),
+/// identical compute sets first, then in-use ones, then by start (low or high first).
+#[allow(clippy::type_complexity)]
+fn match_instances(
+    cur: &GpuState,
+    model: &'static GpuModel,
+    d: &DesiredGpu,
+    prefer_high: bool,
+) -> Result<(Vec<Option<usize>>, Vec<bool>), Error> {
+    let mut matched: Vec<Option<usize>> = vec![None; d.instances.len()];
+    let mut taken = vec![false; cur.instances.len()];
+    for pass in 0..2 {
+        for (i, want) in d.instances.iter().enumerate() {
+            if matched[i].is_some() || (pass == 0) != want.start.is_some() {
+                continue;
+            }
+            let p = resolve(model, d.gpu, &want.profile)?;
+            let mut want_ci: Vec<ProfileName> = want.compute.clone();
+            want_ci.sort_by_key(ToString::to_string);
+            let mut best: Option<((bool, bool, usize), usize)> = None;
+            for (k, x) in cur.instances.iter().enumerate() {
+                if taken[k] || x.profile != p || want.start.is_some_and(|s| s != x.placement.start)
+                {
+                    continue;
+                }
+                let mut have: Vec<ProfileName> = x.compute.iter().map(|(_, c)| c.name).collect();
+                have.sort_by_key(ToString::to_string);
+                let order = if prefer_high { k } else { usize::MAX - k };
+                let key = (have == want_ci, x.in_use(), order);
+                if best.is_none_or(|(b, _)| key > b) {
+                    best = Some((key, k));
+                }
+            }
+            if let Some((_, k)) = best {
+                taken[k] = true;
+                matched[i] = Some(k);
+            }
+        }
+    }
+    Ok((matched, taken))
+}
+
 fn plan_instances(
     cur: &GpuState,
     model: &'static GpuModel,
@@ -393,36 +435,6 @@ fn plan_instances(
 ) -> Result<(), Error> {
     let gpu = d.gpu;
     let n = d.instances.len();
-    let mut matched: Vec<Option<usize>> = vec![None; n];
-    let mut taken = vec![false; cur.instances.len()];
-    // Explicit starts first, then open ones; same profile; prefer identical compute sets.
-    for pass in 0..2 {
-        for (i, want) in d.instances.iter().enumerate() {
-            if matched[i].is_some() || (pass == 0) != want.start.is_some() {
-                continue;
-            }
-            let p = resolve(model, gpu, &want.profile)?;
-            let mut want_ci: Vec<ProfileName> = want.compute.clone();
-            want_ci.sort_by_key(ToString::to_string);
-            let candidates = cur.instances.iter().enumerate().filter(|(k, x)| {
-                !taken[*k] && x.profile == p && want.start.is_none_or(|s| s == x.placement.start)
-            });
-            let mut best: Option<(bool, bool, usize)> = None;
-            for (k, x) in candidates {
-                let mut have: Vec<ProfileName> = x.compute.iter().map(|(_, c)| c.name).collect();
-                have.sort_by_key(ToString::to_string);
-                let key = (have == want_ci, x.in_use(), usize::MAX - k);
-                if best.is_none_or(|b| key > b) {
-                    best = Some(key);
-                }
-            }
-            if let Some((_, _, inv)) = best {
-                let k = usize::MAX - inv;
-                taken[k] = true;
-                matched[i] = Some(k);
-            }
-        }
-    }
     let kept = |taken: &[bool]| -> Vec<(&'static GpuInstanceProfile, u8)> {
         cur.instances
             .iter()
@@ -431,32 +443,39 @@ fn plan_instances(
             .map(|(x, _)| (x.profile, x.placement.start))
             .collect()
     };
-    let todo: Vec<usize> = (0..n).filter(|i| matched[*i].is_none()).collect();
-    let placed = match place_subset(model, d, &kept(&taken), &todo, gpu) {
-        Ok(p) => p,
-        Err(first) => {
-            // Keeping every open-start match may block the rest: give up the free ones and
-            // place them again with the others.
-            let mut taken2 = taken.clone();
-            let mut todo2 = todo.clone();
+    // Keep existing instances where they fit the desired ones: low starts first, then high
+    // starts, then (when keeping blocks the rest) only the in-use and explicit ones.
+    let mut first_err = None;
+    let mut chosen = None;
+    for attempt in 0..3 {
+        let (mut matched, mut taken) = match_instances(cur, model, d, attempt == 1)?;
+        if attempt == 2 {
             for (i, m) in matched.iter_mut().enumerate() {
                 if let Some(k) =
                     m.filter(|&k| d.instances[i].start.is_none() && !cur.instances[k].in_use())
                 {
-                    taken2[k] = false;
+                    taken[k] = false;
                     *m = None;
-                    todo2.push(i);
                 }
-            }
-            todo2.sort_unstable();
-            match place_subset(model, d, &kept(&taken2), &todo2, gpu) {
-                Ok(p) => {
-                    taken = taken2;
-                    p
-                }
-                Err(_) => return Err(first),
             }
         }
+        let todo: Vec<usize> = (0..n).filter(|i| matched[*i].is_none()).collect();
+        match place_subset(model, d, &kept(&taken), &todo, gpu) {
+            Ok(p) => {
+                chosen = Some((matched, taken, p));
+                break;
+            }
+            Err(e) => {
+                first_err.get_or_insert(e);
+            }
+        }
+    }
+    let Some((matched, taken, placed)) = chosen else {
+        return Err(first_err.unwrap_or(Error::Unplaceable {
+            gpu,
+            model: model.name,
+            reason: "no placement".to_owned(),
+        }));
     };
     // Destroy what is not kept (compute instances first, all before any creation).
     for (k, x) in cur.instances.iter().enumerate() {

@@ -88,6 +88,13 @@ impl SimGpu {
         }
     }
 
+    /// Reports this PCI device ID (another board of the same model).
+    #[must_use]
+    pub fn with_pci_device_id(mut self, id: u32) -> Self {
+        self.pci_device_id = id;
+        self
+    }
+
     /// MIG on from the start.
     #[must_use]
     pub fn mig_enabled(mut self) -> Self {
@@ -124,6 +131,8 @@ impl SimGpu {
 #[derive(Debug, Default)]
 struct Faults {
     calls: BTreeMap<SimOp, u64>,
+    any_calls: u64,
+    nth_any: Vec<(u64, NvmlCode)>,
     nth: Vec<(SimOp, u64, NvmlCode)>,
     random: Option<(u64, u32)>,
 }
@@ -263,6 +272,13 @@ impl SimulatedNvml {
         s.faults.nth.push((op, base + n, code));
     }
 
+    /// Fails the `n`th (0-based, counted from now) mutating call of any kind with `code`.
+    pub fn fail_nth_mutation(&self, n: u64, code: NvmlCode) {
+        let mut s = self.lock();
+        let base = s.faults.any_calls;
+        s.faults.nth_any.push((base + n, code));
+    }
+
     /// Fails each mutating call with probability `per_mille`/1000, from `seed`.
     pub fn fail_randomly(&self, seed: u64, per_mille: u32) {
         self.lock().faults.random = Some((seed, per_mille));
@@ -272,6 +288,7 @@ impl SimulatedNvml {
     pub fn clear_faults(&self) {
         let mut s = self.lock();
         s.faults.nth.clear();
+        s.faults.nth_any.clear();
         s.faults.random = None;
     }
 
@@ -282,6 +299,17 @@ impl SimulatedNvml {
     }
 
     fn fault(s: &mut State, op: SimOp) -> Option<NvmlCode> {
+        let any = s.faults.any_calls;
+        s.faults.any_calls += 1;
+        if let Some(i) = s.faults.nth_any.iter().position(|(k, _)| *k == any) {
+            let (_, code) = s.faults.nth_any.remove(i);
+            s.faults
+                .calls
+                .entry(op)
+                .and_modify(|n| *n += 1)
+                .or_insert(1);
+            return Some(code);
+        }
         let n = s.faults.calls.entry(op).or_insert(0);
         let call = *n;
         *n += 1;

@@ -177,3 +177,61 @@ pub fn read_all(backend: &dyn Backend) -> Result<Vec<GpuState>, Error> {
         .map(|g| read_gpu(backend, g))
         .collect()
 }
+
+/// The GPU instances of `gpus` in the layout of `nvidia-smi mig -lgi`.
+#[must_use]
+pub fn lgi_table(gpus: &[GpuState]) -> String {
+    let mut s = String::new();
+    s.push_str("+-------------------------------------------------------+\n");
+    s.push_str("| GPU instances:                                        |\n");
+    s.push_str("| GPU   Name             Profile  Instance   Placement  |\n");
+    s.push_str("|                          ID       ID       Start:Size |\n");
+    s.push_str("|=======================================================|\n");
+    for g in gpus {
+        for x in &g.instances {
+            s.push_str(&format!(
+                "|  {:>2}   MIG {:<13} {:>3}      {:>3}         {}:{}     |\n",
+                g.info.index,
+                x.profile.name.to_string(),
+                x.profile.nvml_id.unwrap_or(0),
+                x.id,
+                x.placement.start,
+                x.placement.size
+            ));
+        }
+    }
+    s.push_str("+-------------------------------------------------------+\n");
+    s
+}
+
+/// The compute instances of `gpus` in the layout of `nvidia-smi mig -lci`.
+#[must_use]
+pub fn lci_table(gpus: &[GpuState]) -> String {
+    let mut s = String::new();
+    s.push_str("+--------------------------------------------------------------------+\n");
+    s.push_str("| Compute instances:                                                 |\n");
+    s.push_str("| GPU     GPU       Name             Profile   Instance   Placement  |\n");
+    s.push_str("|       Instance                       ID        ID       Start:Size |\n");
+    s.push_str("|         ID                                                         |\n");
+    s.push_str("|====================================================================|\n");
+    for g in gpus {
+        for x in &g.instances {
+            let mut offset = 0u8;
+            for (id, c) in &x.compute {
+                s.push_str(&format!(
+                    "|  {:>2}    {:>3}       MIG {:<14} {:>3}       {:>3}        {}:{}     |\n",
+                    g.info.index,
+                    x.id,
+                    c.name.to_string(),
+                    c.nvml_index.as_u32(),
+                    id,
+                    offset,
+                    c.compute_slices
+                ));
+                offset += c.compute_slices;
+            }
+        }
+    }
+    s.push_str("+--------------------------------------------------------------------+\n");
+    s
+}

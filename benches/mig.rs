@@ -71,7 +71,8 @@ fn transitions_table(configs: &[(String, Vec<DesiredGpu>)]) {
 fn bench(c: &mut Criterion) {
     let cfg = MigPartedConfig::parse(DEFAULT).unwrap();
     let configs = a100_configs(&cfg);
-    if std::env::args().any(|a| a == "--bench") {
+    let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|a| a == "--bench") && !args.iter().any(|a| a == "--test") {
         transitions_table(&configs);
     }
     let eight = node(8);

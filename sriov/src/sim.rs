@@ -290,6 +290,8 @@ impl SimulatedSysfs {
                     .sriov_configure()
                     .ids(&[(0x144d, 0xffff)]),
             );
+        // Time-sliced types and MIG-backed ones (`A100-3-20C` runs on a 3g.20gb instance).
+        // The IDs are the simulator's own.
         let vgpu: Vec<VgpuType> = [
             (697, "NVIDIA A100-4C"),
             (698, "NVIDIA A100-5C"),
@@ -297,6 +299,11 @@ impl SimulatedSysfs {
             (700, "NVIDIA A100-10C"),
             (701, "NVIDIA A100-20C"),
             (702, "NVIDIA A100-40C"),
+            (703, "NVIDIA A100-1-5C"),
+            (704, "NVIDIA A100-2-10C"),
+            (705, "NVIDIA A100-3-20C"),
+            (706, "NVIDIA A100-4-20C"),
+            (707, "NVIDIA A100-7-40C"),
         ]
         .iter()
         .map(|&(id, name)| VgpuType {

@@ -832,6 +832,8 @@ impl Exact<'_, '_> {
                 }
             }
         }
+        // Fuller options first: among equal plans the lower GPUs get the work.
+        out.sort_by_key(|w| core::cmp::Reverse(w.iter().map(|(_, c)| *c).sum::<u32>()));
         Some(out)
     }
 

@@ -19,7 +19,10 @@ fn no_lock() -> ApplyOptions {
     ApplyOptions::default().lock_path(None)
 }
 
-fn layout(node: &SimulatedNvml) -> Vec<(bool, Vec<(String, u8, Vec<String>)>)> {
+/// Per GPU: MIG on, and (profile, start, compute profiles) per instance.
+type Layout = Vec<(bool, Vec<(String, u8, Vec<String>)>)>;
+
+fn layout(node: &SimulatedNvml) -> Layout {
     read_all(node)
         .unwrap()
         .iter()
@@ -432,10 +435,8 @@ proptest! {
         let setup = || {
             let node = two_gpus();
             apply(&node, &[s0.clone(), s1.clone()], &no_lock()).unwrap();
-            if busy {
-                if let Some(gi) = node.gpu_instances(1).unwrap().first() {
-                    node.start_process(1, gi.id, 7).unwrap();
-                }
+            if let Some(gi) = node.gpu_instances(1).unwrap().first().filter(|_| busy) {
+                node.start_process(1, gi.id, 7).unwrap();
             }
             node
         };
@@ -445,7 +446,8 @@ proptest! {
         let want = [w0, w1];
         let dry = match apply(&probe, &want, &no_lock().dry_run(true)) {
             Ok(r) => r,
-            Err(Error::InUse { .. }) => return Ok(()),
+            // Refused up front (an in-use instance would have to go or blocks the layout).
+            Err(Error::InUse { .. } | Error::Unplaceable { .. }) => return Ok(()),
             Err(e) => panic!("{e}"),
         };
         let clean = setup();

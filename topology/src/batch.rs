@@ -123,7 +123,7 @@ impl Default for SolveOptions {
         SolveOptions {
             enable_mig: false,
             exact_gpu_limit: 16,
-            exact_budget: 200_000,
+            exact_budget: 20_000,
         }
     }
 }

@@ -2,10 +2,15 @@
 //!
 //! The node → GPU → slice model and MIG placement.
 //!
-//! So far: [`Occupancy`] (what a GPU's instances take: memory slices as a bit mask, compute
-//! slices, the media extensions, instances per profile) and [`solve_gpu`], an exact solver for
-//! one GPU: it finds explicit legal placements for a multiset of profiles, or proves none exist.
-//! The fleet solver, online placement and NUMA data are the next steps of the topology issue.
+//! - [`Fleet`] of [`Gpu`]s: identity (index, UUID, PCI address), model, MIG mode, instances
+//!   (in use or free), NUMA node and local CPUs read from sysfs.
+//! - [`Occupancy`]: what a GPU's instances take (memory slices as a bit mask, compute slices,
+//!   the media extensions, instances per profile).
+//! - [`solve_gpu`]: exact for one GPU — explicit legal placements for a multiset of profiles,
+//!   or a proof that none exist.
+//! - [`solve`]: a batch of requests on a fleet, lexicographic objective, deterministic
+//!   [`Plan`] with a bound on the optimum (see [`batch`]).
+//! - [`Online`]: one request at a time, fragmentation-aware, and release.
 //!
 //! ```
 //! use gpupart_profiles::catalog::A100_40GB;

@@ -298,6 +298,20 @@ impl SimulatedNvml {
         self.lock().mutations
     }
 
+    /// Takes the node for a mutating call, failing it first if a fault is due.
+    fn begin(
+        &self,
+        op: SimOp,
+        gpu: u32,
+        name: &'static str,
+    ) -> Result<MutexGuard<'_, State>, Error> {
+        let mut s = self.lock();
+        match Self::fault(&mut s, op) {
+            Some(code) => Err(nvml(gpu, name, code)),
+            None => Ok(s),
+        }
+    }
+
     fn fault(s: &mut State, op: SimOp) -> Option<NvmlCode> {
         let any = s.faults.any_calls;
         s.faults.any_calls += 1;
@@ -391,10 +405,7 @@ impl Backend for SimulatedNvml {
 
     fn set_mig_mode(&self, gpu: u32, enabled: bool) -> Result<(), Error> {
         const OP: &str = "set MIG mode";
-        let mut s = self.lock();
-        if let Some(code) = Self::fault(&mut s, SimOp::SetMigMode) {
-            return Err(nvml(gpu, OP, code));
-        }
+        let mut s = self.begin(SimOp::SetMigMode, gpu, OP)?;
         let g = gpu_mut(&mut s, gpu, OP)?;
         g.model.ok_or(nvml(gpu, OP, NvmlCode::NotSupported))?;
         if !enabled && !g.instances.is_empty() {
@@ -511,10 +522,7 @@ impl Backend for SimulatedNvml {
         start: u8,
     ) -> Result<GpuInstanceInfo, Error> {
         const OP: &str = "create GPU instance";
-        let mut s = self.lock();
-        if let Some(code) = Self::fault(&mut s, SimOp::CreateGpuInstance) {
-            return Err(nvml(gpu, OP, code));
-        }
+        let mut s = self.begin(SimOp::CreateGpuInstance, gpu, OP)?;
         let g = gpu_mut(&mut s, gpu, OP)?;
         let model = mig_model(g, gpu, OP)?;
         let slot = model
@@ -551,10 +559,7 @@ impl Backend for SimulatedNvml {
 
     fn destroy_gpu_instance(&self, gpu: u32, gi: u32) -> Result<(), Error> {
         const OP: &str = "destroy GPU instance";
-        let mut s = self.lock();
-        if let Some(code) = Self::fault(&mut s, SimOp::DestroyGpuInstance) {
-            return Err(nvml(gpu, OP, code));
-        }
+        let mut s = self.begin(SimOp::DestroyGpuInstance, gpu, OP)?;
         let g = gpu_mut(&mut s, gpu, OP)?;
         mig_model(g, gpu, OP)?;
         let inst = g
@@ -595,10 +600,7 @@ impl Backend for SimulatedNvml {
         profile_index: u32,
     ) -> Result<ComputeInstanceInfo, Error> {
         const OP: &str = "create compute instance";
-        let mut s = self.lock();
-        if let Some(code) = Self::fault(&mut s, SimOp::CreateComputeInstance) {
-            return Err(nvml(gpu, OP, code));
-        }
+        let mut s = self.begin(SimOp::CreateComputeInstance, gpu, OP)?;
         let g = gpu_mut(&mut s, gpu, OP)?;
         let model = mig_model(g, gpu, OP)?;
         let inst = g
@@ -641,10 +643,7 @@ impl Backend for SimulatedNvml {
 
     fn destroy_compute_instance(&self, gpu: u32, gi: u32, ci: u32) -> Result<(), Error> {
         const OP: &str = "destroy compute instance";
-        let mut s = self.lock();
-        if let Some(code) = Self::fault(&mut s, SimOp::DestroyComputeInstance) {
-            return Err(nvml(gpu, OP, code));
-        }
+        let mut s = self.begin(SimOp::DestroyComputeInstance, gpu, OP)?;
         let g = gpu_mut(&mut s, gpu, OP)?;
         mig_model(g, gpu, OP)?;
         let inst = g

@@ -336,6 +336,20 @@ struct Realization {
     instances_after: usize,
 }
 
+impl Realization {
+    /// Nothing done to `gpu` (yet).
+    fn unchanged(gpu: &Gpu) -> Self {
+        Realization {
+            reuse: Vec::new(),
+            destroy: Vec::new(),
+            create: Vec::new(),
+            room: 0,
+            enable_mig: false,
+            instances_after: gpu.instances().len(),
+        }
+    }
+}
+
 /// Objective as a comparable value: larger is better.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Default)]
 struct Value {
@@ -961,14 +975,7 @@ impl<'c, 'a> Greedy<'c, 'a> {
                         claimed[g][k] = true;
                         rem[r] -= 1;
                         out[g]
-                            .get_or_insert_with(|| Realization {
-                                reuse: Vec::new(),
-                                destroy: Vec::new(),
-                                create: Vec::new(),
-                                room: 0,
-                                enable_mig: false,
-                                instances_after: gpu.instances().len(),
-                            })
+                            .get_or_insert_with(|| Realization::unchanged(gpu))
                             .reuse
                             .push((r, *x));
                     }
@@ -1028,14 +1035,7 @@ impl<'c, 'a> Greedy<'c, 'a> {
                 };
                 for &g in &members[next..next + times] {
                     let gpu = &gpus[g];
-                    let entry = out[g].get_or_insert_with(|| Realization {
-                        reuse: Vec::new(),
-                        destroy: Vec::new(),
-                        create: Vec::new(),
-                        room: 0,
-                        enable_mig: false,
-                        instances_after: gpu.instances().len(),
-                    });
+                    let entry = out[g].get_or_insert_with(|| Realization::unchanged(gpu));
                     entry.enable_mig = !gpu.mig_enabled;
                     entry.room = room;
                     entry.instances_after += creates.len();

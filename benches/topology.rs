@@ -196,9 +196,15 @@ enum Event {
 
 /// Poisson arrivals of the mix with exponential lifetimes; offered load `load` times the
 /// fleet's memory slices.
-fn churn_trace(seed: u64, gpus: u32, arrivals: usize, load: f64) -> Vec<Event> {
+fn churn_trace(
+    mix: &[(&str, f64)],
+    seed: u64,
+    gpus: u32,
+    arrivals: usize,
+    load: f64,
+) -> Vec<Event> {
     let mut rng = Rng(seed);
-    let mean_slices: f64 = MIX
+    let mean_slices: f64 = mix
         .iter()
         .map(|(n, w)| w * f64::from(A100_40GB.profile_by_str(n).unwrap().memory_slices))
         .sum();
@@ -209,8 +215,8 @@ fn churn_trace(seed: u64, gpus: u32, arrivals: usize, load: f64) -> Vec<Event> {
         t += -(1.0 - rng.unit()).ln() / rate;
         let u = rng.unit();
         let mut acc = 0.0;
-        let mut kind = MIX.len() - 1;
-        for (k, (_, w)) in MIX.iter().enumerate() {
+        let mut kind = mix.len() - 1;
+        for (k, (_, w)) in mix.iter().enumerate() {
             acc += w;
             if u < acc {
                 kind = k;
@@ -235,11 +241,13 @@ struct Quality {
     accepted: u64,
     arrivals: u64,
     stranded: f64,
+    /// Per profile of the mix: (accepted, arrived).
+    per_kind: Vec<(u64, u64)>,
 }
 
-fn run_trace(trace: &[Event], gpus: u32, policy: Policy) -> Quality {
-    let names: Vec<ProfileName> = MIX.iter().map(|(n, _)| n.parse().unwrap()).collect();
-    let profiles: Vec<&'static GpuInstanceProfile> = MIX
+fn run_trace(mix: &[(&str, f64)], trace: &[Event], gpus: u32, policy: Policy) -> Quality {
+    let names: Vec<ProfileName> = mix.iter().map(|(n, _)| n.parse().unwrap()).collect();
+    let profiles: Vec<&'static GpuInstanceProfile> = mix
         .iter()
         .map(|(n, _)| A100_40GB.profile_by_str(n).unwrap())
         .collect();
@@ -247,6 +255,7 @@ fn run_trace(trace: &[Event], gpus: u32, policy: Policy) -> Quality {
     let mut fleet = Fleet::uniform(&A100_40GB, gpus);
     let mut held: HashMap<usize, (usize, u8)> = HashMap::new();
     let (mut accepted, mut arrivals) = (0u64, 0u64);
+    let mut per_kind = vec![(0u64, 0u64); mix.len()];
     let mut recent_rejects: Vec<(u64, usize)> = Vec::new();
     let (mut stranded_sum, mut samples) = (0.0, 0u64);
     let total_arrivals = trace
@@ -257,6 +266,7 @@ fn run_trace(trace: &[Event], gpus: u32, policy: Policy) -> Quality {
         match *e {
             Event::Arrive { id, kind } => {
                 arrivals += 1;
+                per_kind[kind].1 += 1;
                 let got = match policy {
                     Policy::Ours => online
                         .place(&names[kind], None)
@@ -267,6 +277,7 @@ fn run_trace(trace: &[Event], gpus: u32, policy: Policy) -> Quality {
                 match got {
                     Some(at) => {
                         accepted += 1;
+                        per_kind[kind].0 += 1;
                         held.insert(id, at);
                     }
                     None => recent_rejects.push((arrivals, kind)),
@@ -318,6 +329,7 @@ fn run_trace(trace: &[Event], gpus: u32, policy: Policy) -> Quality {
         } else {
             stranded_sum / samples as f64
         },
+        per_kind,
     }
 }
 
@@ -328,41 +340,66 @@ fn request_mix(total: u32) -> Vec<Request> {
         .collect()
 }
 
-fn quality_table() {
-    println!("\n== churn trace: 1,000 A100-40GB, 60,000 arrivals, offered load 1.3, seed 7 ==");
-    let trace = churn_trace(7, 1000, 60_000, 1.3);
-    let t = Instant::now();
-    let ours = run_trace(&trace, 1000, Policy::Ours);
-    let ours_time = t.elapsed();
-    let t = Instant::now();
-    let ff = run_trace(&trace, 1000, Policy::Rule(Rule::FirstFit));
-    let ff_time = t.elapsed();
-    let t = Instant::now();
-    let hami = run_trace(&trace, 1000, Policy::Rule(Rule::Hami));
-    let hami_time = t.elapsed();
+/// A mix with more whole and half GPUs asked for.
+const LARGE_MIX: [(&str, f64); 5] = [
+    ("1g.5gb", 0.35),
+    ("2g.10gb", 0.15),
+    ("3g.20gb", 0.15),
+    ("4g.20gb", 0.15),
+    ("7g.40gb", 0.20),
+];
+
+fn churn_scenario(title: &str, mix: &[(&str, f64)], load: f64, per_kind: bool) {
     println!(
-        "{:<26} {:>9} {:>11} {:>10} {:>10}",
+        "\n== churn trace: 1,000 A100-40GB, 60,000 arrivals, {title}, offered load {load}, seed 7 =="
+    );
+    let trace = churn_trace(mix, 7, 1000, 60_000, load);
+    let mut rows = Vec::new();
+    for (name, policy) in [
+        ("gpupart online", Policy::Ours),
+        ("(a) first fit", Policy::Rule(Rule::FirstFit)),
+        ("(b) HAMi rule", Policy::Rule(Rule::Hami)),
+    ] {
+        let t = Instant::now();
+        let q = run_trace(mix, &trace, 1000, policy);
+        rows.push((name, q, t.elapsed()));
+    }
+    println!(
+        "{:<16} {:>9} {:>11} {:>9} {:>10}",
         "policy", "accepted", "acceptance", "stranded", "trace time"
     );
-    for (name, q, time) in [
-        ("gpupart online", &ours, ours_time),
-        ("(a) first fit", &ff, ff_time),
-        ("(b) HAMi rule", &hami, hami_time),
-    ] {
+    for (name, q, time) in &rows {
         println!(
-            "{:<26} {:>9} {:>10.2}% {:>9.2}% {:>9.0?}",
+            "{:<16} {:>9} {:>10.2}% {:>8.2}% {:>9.0?}",
             name,
             q.accepted,
             100.0 * q.accepted as f64 / q.arrivals as f64,
             100.0 * q.stranded,
             time
         );
+        if per_kind {
+            let parts: Vec<String> = mix
+                .iter()
+                .zip(&q.per_kind)
+                .map(|((n, _), (a, t))| {
+                    format!("{n} {:.1}%", 100.0 * *a as f64 / (*t).max(1) as f64)
+                })
+                .collect();
+            println!("                 per profile: {}", parts.join(", "));
+        }
     }
+    let (ours, ff, hami) = (&rows[0].1, &rows[1].1, &rows[2].1);
     println!(
-        "accepted vs (a): {:+.1}%   vs (b): {:+.1}%",
+        "accepted vs (a): {:+.2}%   vs (b): {:+.2}%",
         100.0 * (ours.accepted as f64 / ff.accepted as f64 - 1.0),
         100.0 * (ours.accepted as f64 / hami.accepted as f64 - 1.0)
     );
+}
+
+fn quality_table() {
+    churn_scenario("mixed profiles", &MIX, 1.3, true);
+    churn_scenario("mixed profiles", &MIX, 1.0, false);
+    churn_scenario("more 4g and 7g", &LARGE_MIX, 1.3, true);
 
     println!("\n== batch: GPUs used and placed ==");
     for gpus in [100u32, 1000] {

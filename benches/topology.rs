@@ -390,9 +390,10 @@ fn churn_scenario(title: &str, mix: &[(&str, f64)], load: f64, per_kind: bool) {
     }
     let (ours, ff, hami) = (&rows[0].1, &rows[1].1, &rows[2].1);
     println!(
-        "accepted vs (a): {:+.2}%   vs (b): {:+.2}%",
+        "accepted vs (a): {:+.2}%   vs (b): {:+.2}%   (accepting every arrival would be {:+.2}% vs (a))",
         100.0 * (ours.accepted as f64 / ff.accepted as f64 - 1.0),
-        100.0 * (ours.accepted as f64 / hami.accepted as f64 - 1.0)
+        100.0 * (ours.accepted as f64 / hami.accepted as f64 - 1.0),
+        100.0 * (ff.arrivals as f64 / ff.accepted as f64 - 1.0)
     );
 }
 

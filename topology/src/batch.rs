@@ -385,6 +385,8 @@ struct Ctx<'a> {
     levels: Vec<u8>,
     /// Per GPU: (request, the profile on this GPU's model) for every request it admits.
     eligible: Vec<Vec<(usize, &'static GpuInstanceProfile)>>,
+    /// Room of an occupancy, by its signature: identical GPUs are asked once.
+    room_cache: std::cell::RefCell<HashMap<(usize, u32, u128), u8>>,
 }
 
 fn half_profile(model: &'static GpuModel) -> Option<&'static GpuInstanceProfile> {
@@ -445,7 +447,19 @@ impl<'a> Ctx<'a> {
             requests,
             levels,
             eligible,
+            room_cache: std::cell::RefCell::new(HashMap::new()),
         }
+    }
+
+    /// The room left on `occ` (2 full, 1 half, 0), cached by signature.
+    fn room_of(&self, occ: &Occupancy) -> u8 {
+        let key = signature(occ);
+        if let Some(&r) = self.room_cache.borrow().get(&key) {
+            return r;
+        }
+        let r = place_with_room(occ, &[]).map_or(0, |(_, r)| r);
+        self.room_cache.borrow_mut().insert(key, r);
+        r
     }
 
     fn level(&self, request: usize) -> usize {
@@ -580,11 +594,7 @@ impl<'a> Ctx<'a> {
     fn idle(&self, g: usize) -> Realization {
         // Keep everything: always legal.
         let gpu = &self.fleet.gpus()[g];
-        let mut occ = Occupancy::new(gpu.model);
-        for x in gpu.instances() {
-            let _ = occ.add(x.profile, x.start);
-        }
-        let room = place_with_room(&occ, &[]).map_or(0, |(_, r)| r);
+        let room = self.room_of(gpu.occupancy());
         Realization {
             reuse: Vec::new(),
             destroy: Vec::new(),
@@ -1094,13 +1104,11 @@ impl<'c, 'a> Greedy<'c, 'a> {
         // Room for GPUs the phases touched.
         for (g, o) in out.iter_mut().enumerate() {
             if let Some(real) = o.as_mut().filter(|r| r.destroy.is_empty()) {
-                {
-                    let mut occ = gpus[g].occupancy().clone();
-                    for c in &real.create {
-                        let _ = occ.add(c.profile, c.placement.start);
-                    }
-                    real.room = place_with_room(&occ, &[]).map_or(0, |(_, r)| r);
+                let mut occ = gpus[g].occupancy().clone();
+                for c in &real.create {
+                    let _ = occ.add(c.profile, c.placement.start);
                 }
+                real.room = self.ctx.room_of(&occ);
             }
         }
         out

@@ -351,6 +351,12 @@ impl SimulatedNvml {
     }
 }
 
+fn gpu_ref<'a>(s: &'a State, gpu: u32, op: &'static str) -> Result<&'a SimGpu, Error> {
+    s.gpus
+        .get(gpu as usize)
+        .ok_or(nvml(gpu, op, NvmlCode::InvalidArgument))
+}
+
 fn gpu_mut<'a>(s: &'a mut State, gpu: u32, op: &'static str) -> Result<&'a mut SimGpu, Error> {
     s.gpus
         .get_mut(gpu as usize)
@@ -456,10 +462,7 @@ impl Backend for SimulatedNvml {
     fn possible_placements(&self, gpu: u32, profile_id: u32) -> Result<Vec<Placement>, Error> {
         const OP: &str = "get possible placements";
         let s = self.lock();
-        let g = s
-            .gpus
-            .get(gpu as usize)
-            .ok_or(nvml(gpu, OP, NvmlCode::InvalidArgument))?;
+        let g = gpu_ref(&s, gpu, OP)?;
         let model = g.model.ok_or(nvml(gpu, OP, NvmlCode::NotSupported))?;
         let p = model
             .profile_by_nvml_id(profile_id)
@@ -475,10 +478,7 @@ impl Backend for SimulatedNvml {
     fn remaining_capacity(&self, gpu: u32, profile_id: u32) -> Result<u32, Error> {
         const OP: &str = "get remaining capacity";
         let s = self.lock();
-        let g = s
-            .gpus
-            .get(gpu as usize)
-            .ok_or(nvml(gpu, OP, NvmlCode::InvalidArgument))?;
+        let g = gpu_ref(&s, gpu, OP)?;
         let model = g.model.ok_or(nvml(gpu, OP, NvmlCode::NotSupported))?;
         let p = model
             .profile_by_nvml_id(profile_id)
@@ -500,10 +500,7 @@ impl Backend for SimulatedNvml {
     fn gpu_instances(&self, gpu: u32) -> Result<Vec<GpuInstanceInfo>, Error> {
         const OP: &str = "get GPU instances";
         let s = self.lock();
-        let g = s
-            .gpus
-            .get(gpu as usize)
-            .ok_or(nvml(gpu, OP, NvmlCode::InvalidArgument))?;
+        let g = gpu_ref(&s, gpu, OP)?;
         let model = mig_model(g, gpu, OP)?;
         Ok(g.instances
             .iter()
@@ -577,10 +574,7 @@ impl Backend for SimulatedNvml {
     fn compute_instances(&self, gpu: u32, gi: u32) -> Result<Vec<ComputeInstanceInfo>, Error> {
         const OP: &str = "get compute instances";
         let s = self.lock();
-        let g = s
-            .gpus
-            .get(gpu as usize)
-            .ok_or(nvml(gpu, OP, NvmlCode::InvalidArgument))?;
+        let g = gpu_ref(&s, gpu, OP)?;
         mig_model(g, gpu, OP)?;
         let inst = g
             .instances
@@ -663,10 +657,7 @@ impl Backend for SimulatedNvml {
     fn processes(&self, gpu: u32, gi: u32) -> Result<Vec<u32>, Error> {
         const OP: &str = "get running processes";
         let s = self.lock();
-        let g = s
-            .gpus
-            .get(gpu as usize)
-            .ok_or(nvml(gpu, OP, NvmlCode::InvalidArgument))?;
+        let g = gpu_ref(&s, gpu, OP)?;
         mig_model(g, gpu, OP)?;
         Ok(g.instances
             .get(&gi)

@@ -17,6 +17,44 @@
 //! shows its distance from the optimum.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// A fast hasher for the solver's internal tables (keys are small integers and slices of
+/// them, never outside input): the multiply-rotate step of rustc's FxHash.
+#[derive(Default)]
+struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    fn write_usize(&mut self, v: usize) {
+        self.write_u64(v as u64);
+    }
+
+    fn write_u32(&mut self, v: u32) {
+        self.write_u64(u64::from(v));
+    }
+
+    fn write_u8(&mut self, v: u8) {
+        self.write_u64(u64::from(v));
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 use gpupart_profiles::{GpuInstanceProfile, GpuModel, Placement, ProfileName};
 
@@ -113,8 +151,8 @@ pub struct SolveOptions {
     pub enable_mig: bool,
     /// Fleets up to this many GPUs are solved exactly (within `exact_budget`).
     pub exact_gpu_limit: usize,
-    /// Most per-GPU evaluations the exact search may make before it gives up for the
-    /// class-based solver.
+    /// Most options (a GPU and what it would serve) the exact search may weigh before it
+    /// gives up for the class-based solver.
     pub exact_budget: u64,
 }
 
@@ -300,8 +338,8 @@ pub fn solve(fleet: &Fleet, requests: &[Request], options: &SolveOptions) -> Pla
     if fleet.gpus().len() <= options.exact_gpu_limit {
         let mut dp = Exact {
             ctx: &ctx,
-            memo: HashMap::new(),
-            real_memo: HashMap::new(),
+            memo: FastMap::default(),
+            real_memo: FastMap::default(),
             budget: options.exact_budget,
         };
         if dp.best(0, &demand).is_some() {
@@ -312,9 +350,15 @@ pub fn solve(fleet: &Fleet, requests: &[Request], options: &SolveOptions) -> Pla
     if !exact {
         // Pack by size first (fewest GPUs when everything fits); if something is left over,
         // also pack by count (most instances when capacity binds) and keep the better plan.
-        choice = Greedy::new(&ctx, Mode::Size).run(demand.clone());
-        if ctx.placed(&choice) < demand.iter().map(|&d| u64::from(d)).sum::<u64>() {
-            let by_count = Greedy::new(&ctx, Mode::Count).run(demand.clone());
+        let mut greedy = Greedy::new(&ctx, Mode::Size);
+        choice = greedy.run(demand.clone());
+        let asked: u64 = demand.iter().map(|&d| u64::from(d)).sum();
+        if ctx.placed(&choice) < asked
+            && ctx.placed(&choice) < ctx.bound(&demand, (0, 0)).max_placed
+        {
+            // Same classes, same patterns: only the scoring changes.
+            greedy.mode = Mode::Count;
+            let by_count = greedy.run(demand.clone());
             if ctx.total(&by_count) > ctx.total(&choice) {
                 choice = by_count;
             }
@@ -362,6 +406,17 @@ struct Value {
 }
 
 impl Value {
+    fn add_assign(&mut self, o: &Value) {
+        for (a, b) in self.placed.iter_mut().zip(&o.placed) {
+            *a += b;
+        }
+        self.reused += o.reused;
+        self.neg_reconf += o.neg_reconf;
+        self.neg_used += o.neg_used;
+        self.room += o.room;
+        self.neg_destroyed += o.neg_destroyed;
+    }
+
     fn add(&self, o: &Value) -> Value {
         Value {
             placed: self
@@ -386,7 +441,20 @@ struct Ctx<'a> {
     /// Per GPU: (request, the profile on this GPU's model) for every request it admits.
     eligible: Vec<Vec<(usize, &'static GpuInstanceProfile)>>,
     /// Room of an occupancy, by its signature: identical GPUs are asked once.
-    room_cache: std::cell::RefCell<HashMap<(usize, u32, u128), u8>>,
+    room_cache: std::cell::RefCell<FastMap<(usize, u32, u128), u8>>,
+    /// The part of the bound that does not depend on the plan, once computed.
+    capacity: std::cell::OnceCell<Capacity>,
+}
+
+/// What the fleet can hold at most, whatever the plan.
+#[derive(Debug, Clone, Copy)]
+struct Capacity {
+    max_placed: u64,
+    fixed_gpus: u32,
+    free_on_fixed: u64,
+    free_compute_on_fixed: u64,
+    max_slices: u64,
+    max_compute: u64,
 }
 
 fn half_profile(model: &'static GpuModel) -> Option<&'static GpuInstanceProfile> {
@@ -447,7 +515,8 @@ impl<'a> Ctx<'a> {
             requests,
             levels,
             eligible,
-            room_cache: std::cell::RefCell::new(HashMap::new()),
+            room_cache: std::cell::RefCell::new(FastMap::default()),
+            capacity: std::cell::OnceCell::new(),
         }
     }
 
@@ -574,11 +643,11 @@ impl<'a> Ctx<'a> {
             ..Value::default()
         };
         for g in 0..self.fleet.gpus().len() {
-            let v = match choice.get(g).cloned().flatten() {
-                Some(r) => self.value(&r),
+            let v = match choice.get(g).and_then(Option::as_ref) {
+                Some(r) => self.value(r),
                 None => self.value(&self.idle(g)),
             };
-            total = total.add(&v);
+            total.add_assign(&v);
         }
         total
     }
@@ -619,11 +688,15 @@ impl<'a> Ctx<'a> {
         let mut placed_memory = 0u64;
         let mut placed_compute = 0u64;
         for (g, _) in self.fleet.gpus().iter().enumerate() {
-            let r = match choice.get(g).cloned().flatten() {
+            let idle;
+            let r = match choice.get(g).and_then(Option::as_ref) {
                 Some(r) => r,
-                None => self.idle(g),
+                None => {
+                    idle = self.idle(g);
+                    &idle
+                }
             };
-            total = total.add(&self.value(&r));
+            total.add_assign(&self.value(r));
             for c in &r.create {
                 placed_per_request[c.request] += 1;
                 placed_memory += u64::from(c.profile.memory_slices);
@@ -707,7 +780,24 @@ impl<'a> Ctx<'a> {
     /// profile at a time (free instances destroyed); overall, at most the smallest instances
     /// that fit in the memory and compute slices not held by in-use instances.
     fn bound(&self, demand: &[u32], (placed_memory, placed_compute): (u64, u64)) -> Bound {
-        let mut cap_cache: HashMap<(usize, u32, usize), u32> = HashMap::new();
+        let c = *self.capacity.get_or_init(|| self.capacity(demand));
+        let extra = placed_memory.saturating_sub(c.free_on_fixed);
+        let extra_compute = placed_compute.saturating_sub(c.free_compute_on_fixed);
+        let need = if c.max_slices == 0 || c.max_compute == 0 {
+            0
+        } else {
+            extra
+                .div_ceil(c.max_slices)
+                .max(extra_compute.div_ceil(c.max_compute))
+        };
+        Bound {
+            max_placed: c.max_placed,
+            min_gpus_used: c.fixed_gpus + u32::try_from(need).unwrap_or(u32::MAX),
+        }
+    }
+
+    fn capacity(&self, demand: &[u32]) -> Capacity {
+        let mut cap_cache: FastMap<(usize, u32, usize), u32> = FastMap::default();
         let mut per_request_cap = vec![0u64; demand.len()];
         let mut free_memory = 0u64;
         let mut free_compute = 0u64;
@@ -717,10 +807,18 @@ impl<'a> Ctx<'a> {
         let mut max_compute = 0u64;
         let mut free_compute_on_fixed = 0u64;
         for (g, gpu) in self.fleet.gpus().iter().enumerate() {
-            let mut fixed = Occupancy::new(gpu.model);
-            for x in gpu.instances().iter().filter(|x| x.in_use) {
-                let _ = fixed.add(x.profile, x.start);
-            }
+            // What stays whatever the plan does: the in-use instances.
+            let owned;
+            let fixed = if gpu.instances().iter().all(|x| x.in_use) {
+                gpu.occupancy()
+            } else {
+                let mut o = Occupancy::new(gpu.model);
+                for x in gpu.instances().iter().filter(|x| x.in_use) {
+                    let _ = o.add(x.profile, x.start);
+                }
+                owned = o;
+                &owned
+            };
             let mem = u64::from(fixed.free_memory_slices());
             max_slices = max_slices.max(u64::from(gpu.model.memory_slices));
             max_compute = max_compute.max(u64::from(gpu.model.compute_slices));
@@ -747,7 +845,7 @@ impl<'a> Ctx<'a> {
                     let mut list = Vec::new();
                     while n < demand[r] {
                         list.push(p);
-                        if solve_gpu(&fixed, &list).is_none() {
+                        if solve_gpu(fixed, &list).is_none() {
                             break;
                         }
                         n += 1;
@@ -757,12 +855,12 @@ impl<'a> Ctx<'a> {
                 per_request_cap[r] += u64::from(cap);
             }
         }
-        let mut items: Vec<(u64, u64)> = Vec::new();
+        // (size, how many) per request, by the smallest footprint over the eligible models.
+        let mut items: Vec<((u64, u64), u64)> = Vec::new();
         let mut ub1 = 0u64;
         for (r, &d) in demand.iter().enumerate() {
             let n = u64::from(d).min(per_request_cap[r]);
             ub1 += n;
-            // Smallest footprint of the profile over the eligible models.
             let size = self
                 .eligible
                 .iter()
@@ -773,33 +871,39 @@ impl<'a> Ctx<'a> {
                 })
                 .min();
             if let Some(s) = size {
-                for _ in 0..n.min(100_000) {
-                    items.push(s);
+                items.push((s, n));
+            }
+        }
+        // One resource at a time, the most instances fit when the smallest go first: each is
+        // an upper bound, and so is the smaller of the two.
+        let most = |mut sizes: Vec<(u64, u64)>, capacity: u64| -> u64 {
+            sizes.sort_unstable();
+            let (mut left, mut n) = (capacity, 0u64);
+            for (size, count) in sizes {
+                let take = left.checked_div(size).map_or(count, |fit| count.min(fit));
+                n += take;
+                left -= take * size;
+                if take < count {
+                    break;
                 }
             }
-        }
-        items.sort_unstable();
-        let (mut m, mut c, mut ub2) = (0u64, 0u64, 0u64);
-        for (mem, comp) in items {
-            if m + mem > free_memory || c + comp > free_compute {
-                continue;
-            }
-            m += mem;
-            c += comp;
-            ub2 += 1;
-        }
-        let extra = placed_memory.saturating_sub(free_on_fixed);
-        let extra_compute = placed_compute.saturating_sub(free_compute_on_fixed);
-        let need = if max_slices == 0 || max_compute == 0 {
-            0
-        } else {
-            extra
-                .div_ceil(max_slices)
-                .max(extra_compute.div_ceil(max_compute))
+            n
         };
-        Bound {
+        let ub2 = most(
+            items.iter().map(|&((m, _), n)| (m, n)).collect(),
+            free_memory,
+        )
+        .min(most(
+            items.iter().map(|&((_, c), n)| (c, n)).collect(),
+            free_compute,
+        ));
+        Capacity {
             max_placed: ub1.min(ub2),
-            min_gpus_used: fixed_gpus + u32::try_from(need).unwrap_or(u32::MAX),
+            fixed_gpus,
+            free_on_fixed,
+            free_compute_on_fixed,
+            max_slices,
+            max_compute,
         }
     }
 }
@@ -811,8 +915,8 @@ type Want = Vec<(usize, u32)>;
 
 struct Exact<'c, 'a> {
     ctx: &'c Ctx<'a>,
-    memo: HashMap<(usize, Vec<u32>), (Value, Want)>,
-    real_memo: HashMap<(usize, Want), Option<Realization>>,
+    memo: FastMap<(usize, Vec<u32>), (Value, Want)>,
+    real_memo: FastMap<(usize, Want), Option<Realization>>,
     budget: u64,
 }
 
@@ -874,6 +978,8 @@ impl Exact<'_, '_> {
         }
         let mut best: Option<(Value, Vec<(usize, u32)>)> = None;
         for want in self.options(g, rem)? {
+            // Every option weighed counts against the budget, memoized or not.
+            self.budget = self.budget.checked_sub(1)?;
             let real = match self.realize(g, &want)? {
                 Some(r) => r,
                 None => continue,
@@ -935,7 +1041,7 @@ enum Mode {
 struct Greedy<'c, 'a> {
     ctx: &'c Ctx<'a>,
     mode: Mode,
-    patterns: HashMap<(usize, u32, u128, u64), Vec<Pattern>>,
+    patterns: FastMap<(usize, u32, u128, u64), Vec<Pattern>>,
 }
 
 fn signature(occ: &Occupancy) -> (usize, u32, u128) {
@@ -954,7 +1060,7 @@ impl<'c, 'a> Greedy<'c, 'a> {
         Greedy {
             ctx,
             mode,
-            patterns: HashMap::new(),
+            patterns: FastMap::default(),
         }
     }
 
@@ -1006,7 +1112,7 @@ impl<'c, 'a> Greedy<'c, 'a> {
             )
         });
         let mut classes: Vec<(Vec<usize>, Occupancy)> = Vec::new();
-        let mut class_of: HashMap<(usize, u32, u128, bool, Vec<usize>), usize> = HashMap::new();
+        let mut class_of: FastMap<(usize, u32, u128, bool, Vec<usize>), usize> = FastMap::default();
         for &g in &fill {
             let gpu = &gpus[g];
             let key = {
@@ -1071,8 +1177,8 @@ impl<'c, 'a> Greedy<'c, 'a> {
                 }
                 let mut exact = Exact {
                     ctx: self.ctx,
-                    memo: HashMap::new(),
-                    real_memo: HashMap::new(),
+                    memo: FastMap::default(),
+                    real_memo: FastMap::default(),
                     budget: 5_000,
                 };
                 let Some(options) = exact.options(g, &rem) else {
@@ -1140,10 +1246,11 @@ impl<'c, 'a> Greedy<'c, 'a> {
             return None;
         }
         let (m, mask, packed) = signature(base);
+        let _ = m;
         let patterns = self
             .patterns
-            .entry((m, mask, packed, slot_mask))
-            .or_insert_with(|| enumerate_patterns(base, slot_mask))
+            .entry((model.name.as_ptr() as usize, mask, packed, slot_mask))
+            .or_insert_with(|| shared_patterns(base, (model.name, mask, packed, slot_mask)))
             .clone();
         let (total_mem, total_comp) = (
             u64::from(model.memory_slices),
@@ -1203,7 +1310,34 @@ impl<'c, 'a> Greedy<'c, 'a> {
     }
 }
 
-/// Every maximal multiset of the profiles in `slot_mask` that fits on `base`.
+type PatternKey = (&'static str, u32, u128, u64);
+
+/// Patterns depend only on the model, the occupancy and the profiles asked for, so they are
+/// shared by every solve in the process (a scheduler asks about the same few models again and
+/// again). Bounded: cleared when it grows past 4,096 entries.
+fn shared_patterns(base: &Occupancy, key: PatternKey) -> Vec<Pattern> {
+    static CACHE: std::sync::OnceLock<std::sync::Mutex<FastMap<PatternKey, Vec<Pattern>>>> =
+        std::sync::OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(p) = cache
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .get(&key)
+    {
+        return p.clone();
+    }
+    let patterns = enumerate_patterns(base, key.3);
+    let mut c = cache
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if c.len() >= 4096 {
+        c.clear();
+    }
+    c.insert(key, patterns.clone());
+    patterns
+}
+
+/// Every multiset of the profiles in `slot_mask` that fits on `base`.
 fn enumerate_patterns(base: &Occupancy, slot_mask: u64) -> Vec<Pattern> {
     let model = base.model();
     let slots: Vec<usize> = (0..model.profiles.len())

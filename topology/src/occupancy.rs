@@ -68,7 +68,12 @@ impl Occupancy {
     }
 
     pub(crate) fn profile_slot(&self, profile: &GpuInstanceProfile) -> Option<usize> {
-        self.model.profiles.iter().position(|p| p == profile)
+        // Names are unique within a model (checked at compile time): compare them first, the
+        // whole entry only to make sure it is this model's.
+        self.model
+            .profiles
+            .iter()
+            .position(|p| core::ptr::eq(p, profile) || (p.name == profile.name && p == profile))
     }
 
     /// Why `profile` cannot start at `start` now, if it cannot; `None` when it can.

@@ -7,8 +7,8 @@
 //! The placement solver against baselines written here:
 //! (a) first fit: GPUs in order, the lowest free legal start (NVML's default placement, what
 //!     mig-parted gets); (b) HAMi's rule: GPUs in order, 1g and 3g from the highest free
-//!     slice, others from the lowest; (c) brute force on a small fleet; (d) an exact MILP
-//!     (microlp, pure Rust) on 100 GPUs.
+//!     slice, others from the lowest; (c) brute force on a small fleet; (d) the exact MILP,
+//!     solved by HiGHS (C++, one thread) and by microlp (pure Rust), up to 1,000 GPUs.
 //! Before the timings it prints the quality table of a seeded churn trace on 1,000 A100s.
 
 use std::collections::HashMap;

@@ -361,7 +361,10 @@ fn place_subset(
 }
 
 /// Why `profiles` cannot join `occ`, in words.
-fn unplaceable_reason(occ: &Occupancy, profiles: &[&'static GpuInstanceProfile]) -> String {
+pub(crate) fn unplaceable_reason(
+    occ: &Occupancy,
+    profiles: &[&'static GpuInstanceProfile],
+) -> String {
     let model = occ.model();
     let names: Vec<String> = profiles.iter().map(|p| p.name.to_string()).collect();
     let mem: u32 = profiles.iter().map(|p| u32::from(p.memory_slices)).sum();
@@ -755,8 +758,13 @@ pub fn apply(
     let original = read(&gpus)?;
     let mut report = ApplyReport::default();
     // Two rounds: MIG modes first; where a mode took effect at once, the instances next.
-    for _round in 0..2 {
-        let current = read(&gpus)?;
+    for round in 0..2 {
+        // The first round plans from the state just read; the second re-reads after it.
+        let current = if round == 0 {
+            original.clone()
+        } else {
+            read(&gpus)?
+        };
         let changes = plan(&current, desired, options.force)?;
         report.resets_needed = changes.resets_needed.clone();
         if changes.ops.is_empty() {
@@ -766,7 +774,7 @@ pub fn apply(
         if options.dry_run {
             break;
         }
-        for (step, op) in changes.ops.iter().enumerate() {
+        for op in &changes.ops {
             if let Err(cause) = run_op(backend, op) {
                 let rolled_back = rollback(backend, &original).is_ok();
                 let now = read(&gpus)
@@ -780,7 +788,6 @@ pub fn apply(
                     now,
                 });
             }
-            let _ = step;
             report.performed += 1;
         }
     }

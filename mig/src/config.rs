@@ -13,7 +13,7 @@ use gpupart_topology::{Occupancy, solve_gpu};
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
-use crate::apply::{DesiredGpu, DesiredInstance};
+use crate::apply::{DesiredGpu, DesiredInstance, unplaceable_reason};
 use crate::state::GpuState;
 
 /// A mig-parted configuration file.
@@ -180,7 +180,7 @@ impl ConfigEntry {
 /// # Errors
 /// [`Error::Config`] for an unknown name; [`Error::NotMigCapable`], [`Error::UnknownProfile`],
 /// [`Error::Unplaceable`] with the reason (e.g. `3g.20gb + 3g.20gb + 1g.5gb cannot be placed
-/// on a A100-40GB: they need 7 compute slices…`).
+/// on a A100-40GB: they need 9 memory slices and 8 are free`).
 pub fn desired_state(
     config: &MigPartedConfig,
     name: &str,
@@ -232,27 +232,10 @@ pub fn desired_state(
         }
         let occ = Occupancy::new(model);
         if solve_gpu(&occ, &profiles).is_none() {
-            let names: Vec<String> = profiles.iter().map(|p| p.name.to_string()).collect();
-            let mem: u32 = profiles.iter().map(|p| u32::from(p.memory_slices)).sum();
-            let comp: u32 = profiles.iter().map(|p| u32::from(p.compute_slices)).sum();
-            let why = if mem > u32::from(model.memory_slices) {
-                format!("they need {mem} memory slices of {}", model.memory_slices)
-            } else if comp > u32::from(model.compute_slices) {
-                format!(
-                    "they need {comp} compute slices of {}",
-                    model.compute_slices
-                )
-            } else {
-                "no set of legal placements holds them all".to_owned()
-            };
             return Err(Error::Unplaceable {
                 gpu,
                 model: model.name,
-                reason: format!(
-                    "config {name:?}: {} cannot be placed on a {}: {why}",
-                    names.join(" + "),
-                    model.name
-                ),
+                reason: format!("config {name:?}: {}", unplaceable_reason(&occ, &profiles)),
             });
         }
         out.push(DesiredGpu::new(gpu, true, instances));

@@ -363,8 +363,7 @@ fn gpu_mut<'a>(s: &'a mut State, gpu: u32, op: &'static str) -> Result<&'a mut S
         .ok_or(nvml(gpu, op, NvmlCode::InvalidArgument))
 }
 
-fn mig_model<'a>(g: &'a SimGpu, gpu: u32, op: &'static str) -> Result<&'static GpuModel, Error> {
-    let _: &'a SimGpu = g;
+fn mig_model(g: &SimGpu, gpu: u32, op: &'static str) -> Result<&'static GpuModel, Error> {
     let model = g.model.ok_or(nvml(gpu, op, NvmlCode::NotSupported))?;
     if !g.mode.current {
         // The driver refuses instance calls while MIG is off.

@@ -522,7 +522,7 @@ impl<'a> Ctx<'a> {
 
     /// The room left on `occ` (2 full, 1 half, 0), cached by signature.
     fn room_of(&self, occ: &Occupancy) -> u8 {
-        let key = signature(occ);
+        let key = occ.signature();
         if let Some(&r) = self.room_cache.borrow().get(&key) {
             return r;
         }
@@ -1044,17 +1044,6 @@ struct Greedy<'c, 'a> {
     patterns: FastMap<(usize, u32, u128, u64), Vec<Pattern>>,
 }
 
-fn signature(occ: &Occupancy) -> (usize, u32, u128) {
-    let model = occ.model();
-    let mut packed = 0u128;
-    for (p, _) in occ.instances() {
-        if let Some(slot) = model.profiles.iter().position(|q| q == *p) {
-            packed += 1u128 << (4 * (slot % 32));
-        }
-    }
-    (model as *const GpuModel as usize, occ.memory_mask(), packed)
-}
-
 impl<'c, 'a> Greedy<'c, 'a> {
     fn new(ctx: &'c Ctx<'a>, mode: Mode) -> Self {
         Greedy {
@@ -1116,7 +1105,7 @@ impl<'c, 'a> Greedy<'c, 'a> {
         for &g in &fill {
             let gpu = &gpus[g];
             let key = {
-                let (m, mask, packed) = signature(gpu.occupancy());
+                let (m, mask, packed) = gpu.occupancy().signature();
                 let elig: Vec<usize> = self.ctx.eligible[g].iter().map(|(r, _)| *r).collect();
                 (m, mask, packed, gpu.mig_enabled, elig)
             };
@@ -1245,8 +1234,7 @@ impl<'c, 'a> Greedy<'c, 'a> {
         if slot_mask == 0 {
             return None;
         }
-        let (m, mask, packed) = signature(base);
-        let _ = m;
+        let (_, mask, packed) = base.signature();
         let patterns = self
             .patterns
             .entry((model.name.as_ptr() as usize, mask, packed, slot_mask))

@@ -67,6 +67,23 @@ impl Occupancy {
         &self.instances
     }
 
+    /// What identifies the state for the solver's tables: the model, the occupied slices and
+    /// the instances per profile (4 bits each; no profile allows more than 15).
+    pub(crate) fn signature(&self) -> (usize, u32, u128) {
+        let packed = self
+            .per_profile
+            .iter()
+            .enumerate()
+            .fold(0u128, |acc, (slot, &n)| {
+                acc | (u128::from(n & 0xf) << (4 * (slot % 32)))
+            });
+        (
+            core::ptr::from_ref(self.model) as usize,
+            self.memory_mask,
+            packed,
+        )
+    }
+
     pub(crate) fn profile_slot(&self, profile: &GpuInstanceProfile) -> Option<usize> {
         // Names are unique within a model (checked at compile time): compare them first, the
         // whole entry only to make sure it is this model's.

@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use gpupart_profiles::{GpuModel, ProfileName};
+use gpupart_profiles::ProfileName;
 
 use crate::fleet::{Fleet, Instance};
 use crate::{Error, Occupancy};
@@ -53,20 +53,8 @@ pub struct Online {
 }
 
 fn key_of(occ: &Occupancy, mig: bool, numa: Option<u32>) -> StateKey {
-    let model = occ.model();
-    let mut packed = 0u128;
-    for (p, _) in occ.instances() {
-        if let Some(slot) = model.profiles.iter().position(|q| q == *p) {
-            packed += 1u128 << (4 * (slot % 32));
-        }
-    }
-    (
-        model as *const GpuModel as usize,
-        occ.memory_mask(),
-        packed,
-        mig,
-        numa,
-    )
+    let (model, mask, packed) = occ.signature();
+    (model, mask, packed, mig, numa)
 }
 
 /// The room of a state (see the module docs).

@@ -7,9 +7,12 @@
 //! The placement solver against baselines written here:
 //! (a) first fit: GPUs in order, the lowest free legal start (NVML's default placement, what
 //!     mig-parted gets); (b) HAMi's rule: GPUs in order, 1g and 3g from the highest free
-//!     slice, others from the lowest; (c) brute force on a small fleet; (d) the exact MILP,
-//!     solved by HiGHS (C++, one thread) and by microlp (pure Rust), up to 1,000 GPUs.
-//! Before the timings it prints the quality table of a seeded churn trace on 1,000 A100s.
+//!     slice, others from the lowest; (b') the same rule with HAMi's chart defaults for the
+//!     GPU choice (`nodeSchedulerPolicy: binpack`, `gpuSchedulerPolicy: spread`, nodes of 8
+//!     GPUs); (c) brute force on a small fleet; (d) the exact MILP, solved by HiGHS (C++, one
+//!     thread) and by microlp (pure Rust), up to 1,000 GPUs.
+//! Before the timings it prints the quality tables of seeded churn traces on 1,000 A100s,
+//! each with the long-run acceptance bound that no policy can beat (see `fluid_bound`).
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -18,21 +21,61 @@ use criterion::{BenchmarkId, Criterion, black_box, criterion_group, criterion_ma
 use gpupart::profiles::catalog::{A100_40GB, H100_SXM_80GB};
 use gpupart::profiles::{GpuInstanceProfile, ProfileName};
 use gpupart::topology::batch::{Request, SolveOptions, solve};
-use gpupart::topology::{Fleet, Gpu, Online, solve_gpu};
+use gpupart::topology::{Fleet, Gpu, Occupancy, Online, solve_gpu};
 
 // ---- baselines -----------------------------------------------------------------------------------
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Rule {
     FirstFit,
+    /// HAMi's start rule, GPUs in order.
     Hami,
+    /// HAMi's start rule with its chart's default GPU choice: the most used node of 8 GPUs
+    /// first (binpack), in it the least used GPU first (spread).
+    HamiDefaults,
+}
+
+/// HAMi's usage score of a GPU (or, summed, of a node): the share of compute plus the share
+/// of memory taken.
+fn usage(g: &Gpu) -> f64 {
+    let o = g.occupancy();
+    f64::from(o.compute_used()) / f64::from(g.model.compute_slices)
+        + f64::from(o.memory_mask().count_ones()) / f64::from(g.model.memory_slices)
+}
+
+/// The order in which a rule tries the GPUs.
+fn gpu_order(fleet: &Fleet, rule: Rule) -> Vec<usize> {
+    let n = fleet.gpus().len();
+    if rule != Rule::HamiDefaults {
+        return (0..n).collect();
+    }
+    const NODE: usize = 8;
+    let mut nodes: Vec<(f64, usize)> = (0..n.div_ceil(NODE))
+        .map(|k| {
+            let used: f64 = fleet.gpus()[k * NODE..(k * NODE + NODE).min(n)]
+                .iter()
+                .map(usage)
+                .sum();
+            (-used, k)
+        })
+        .collect();
+    nodes.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    let mut order = Vec::with_capacity(n);
+    for (_, k) in nodes {
+        let mut gpus: Vec<(f64, usize)> = (k * NODE..(k * NODE + NODE).min(n))
+            .map(|g| (usage(&fleet.gpus()[g]), g))
+            .collect();
+        gpus.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        order.extend(gpus.into_iter().map(|(_, g)| g));
+    }
+    order
 }
 
 fn place_rule(fleet: &mut Fleet, name: &ProfileName, rule: Rule) -> Option<(usize, u8)> {
-    for g in 0..fleet.gpus().len() {
+    for g in gpu_order(fleet, rule) {
         let gpu = fleet.gpu_mut(g).unwrap();
         let Some(p) = gpu.profile(name) else { continue };
-        let high_first = rule == Rule::Hami && matches!(p.compute_slices, 1 | 3);
+        let high_first = rule != Rule::FirstFit && matches!(p.compute_slices, 1 | 3);
         let starts: Vec<u8> = if high_first {
             p.placements.iter().rev().map(|pl| pl.start).collect()
         } else {
@@ -250,8 +293,17 @@ enum Event {
     Depart { id: usize },
 }
 
-/// Poisson arrivals of the mix with exponential lifetimes; offered load `load` times the
-/// fleet's memory slices.
+/// Arrivals per mean lifetime that offer `load` times the fleet's memory slices.
+fn arrival_rate(mix: &[(&str, f64)], gpus: u32, load: f64) -> f64 {
+    let mean_slices: f64 = mix
+        .iter()
+        .map(|(n, w)| w * f64::from(A100_40GB.profile_by_str(n).unwrap().memory_slices))
+        .sum();
+    load * f64::from(gpus) * 8.0 / mean_slices
+}
+
+/// Poisson arrivals of the mix with exponential lifetimes (mean 1, whatever the profile);
+/// offered load `load` times the fleet's memory slices.
 fn churn_trace(
     mix: &[(&str, f64)],
     seed: u64,
@@ -260,11 +312,7 @@ fn churn_trace(
     load: f64,
 ) -> Vec<Event> {
     let mut rng = Rng(seed);
-    let mean_slices: f64 = mix
-        .iter()
-        .map(|(n, w)| w * f64::from(A100_40GB.profile_by_str(n).unwrap().memory_slices))
-        .sum();
-    let rate = load * f64::from(gpus) * 8.0 / mean_slices; // arrivals per unit lifetime
+    let rate = arrival_rate(mix, gpus, load);
     let mut t = 0.0;
     let mut timed: Vec<(f64, Event)> = Vec::new();
     for id in 0..arrivals {
@@ -296,9 +344,108 @@ enum Policy {
 struct Quality {
     accepted: u64,
     arrivals: u64,
+    /// Accepted and arrived after the warm-up (the first fifth of the arrivals): the fleet at
+    /// saturation.
+    saturated: (u64, u64),
+    /// Memory slices asked for and accepted after the warm-up: (accepted, asked).
+    saturated_slices: (u64, u64),
     stranded: f64,
     /// Per profile of the mix: (accepted, arrived).
     per_kind: Vec<(u64, u64)>,
+}
+
+impl Quality {
+    fn at_saturation(&self) -> f64 {
+        self.saturated.0 as f64 / self.saturated.1.max(1) as f64
+    }
+    fn slices_at_saturation(&self) -> f64 {
+        self.saturated_slices.0 as f64 / self.saturated_slices.1.max(1) as f64
+    }
+}
+
+/// The maximal multisets of `profiles` that one empty A100 can hold (counts per profile),
+/// each checked by the exact one-GPU solver.
+fn configurations(profiles: &[&'static GpuInstanceProfile]) -> Vec<Vec<u8>> {
+    fn fits(profiles: &[&'static GpuInstanceProfile], counts: &[u8]) -> bool {
+        let list: Vec<&'static GpuInstanceProfile> = profiles
+            .iter()
+            .zip(counts)
+            .flat_map(|(p, &n)| std::iter::repeat_n(*p, usize::from(n)))
+            .collect();
+        solve_gpu(&Occupancy::new(&A100_40GB), &list).is_some()
+    }
+    fn walk(
+        profiles: &[&'static GpuInstanceProfile],
+        counts: &mut Vec<u8>,
+        k: usize,
+        out: &mut Vec<Vec<u8>>,
+    ) {
+        if k == profiles.len() {
+            let maximal = (0..profiles.len()).all(|j| {
+                counts[j] += 1;
+                let more = fits(profiles, counts);
+                counts[j] -= 1;
+                !more
+            });
+            if maximal {
+                out.push(counts.clone());
+            }
+            return;
+        }
+        loop {
+            walk(profiles, counts, k + 1, out);
+            counts[k] += 1;
+            if !fits(profiles, counts) {
+                counts[k] = 0;
+                return;
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(profiles, &mut vec![0; profiles.len()], 0, &mut out);
+    out
+}
+
+/// The long-run acceptance that no placement policy can beat unless it knows lifetimes in
+/// advance. Lifetimes are exponential with mean 1 whatever the profile, so by Little's law
+/// the mean number of live instances of profile p is its accepted rate a_p. At every instant
+/// the live instances fit on the GPUs, so the live counts are a sum of `gpus` one-GPU
+/// configurations, and so is their time average: it lies in `gpus` times the convex hull of
+/// the configurations. The LP: maximise sum a_p with 0 <= a_p <= offered rate of p and
+/// a_p <= sum_c lambda_c * count_p(c), lambda_c >= 0, sum lambda_c <= gpus.
+fn fluid_bound(mix: &[(&str, f64)], gpus: u32, load: f64) -> f64 {
+    use highs::{RowProblem, Sense};
+    let profiles: Vec<&'static GpuInstanceProfile> = mix
+        .iter()
+        .map(|(n, _)| A100_40GB.profile_by_str(n).unwrap())
+        .collect();
+    let configs = configurations(&profiles);
+    let rate = arrival_rate(mix, gpus, load);
+    let mut pb = RowProblem::default();
+    let a: Vec<highs::Col> = mix
+        .iter()
+        .map(|(_, w)| pb.add_column(1.0, 0.0..=w * rate))
+        .collect();
+    let lambda: Vec<highs::Col> = configs.iter().map(|_| pb.add_column(0.0, 0.0..)).collect();
+    let all: Vec<(highs::Col, f64)> = lambda.iter().map(|&c| (c, 1.0)).collect();
+    pb.add_row(..=f64::from(gpus), &all);
+    for (k, &ak) in a.iter().enumerate() {
+        let mut row = vec![(ak, 1.0)];
+        for (c, &l) in configs.iter().zip(&lambda) {
+            if c[k] > 0 {
+                row.push((l, -f64::from(c[k])));
+            }
+        }
+        pb.add_row(..=0.0, &row);
+    }
+    let mut model = pb.optimise(Sense::Maximise);
+    model.set_option("output_flag", false);
+    // One thread, as for the MILP: HiGHS's thread pool is per process, and asking for another
+    // size once it runs is an error.
+    model.set_option("threads", 1);
+    let solved = model.solve();
+    assert_eq!(solved.status(), highs::HighsModelStatus::Optimal);
+    solved.objective_value() / rate
 }
 
 fn run_trace(mix: &[(&str, f64)], trace: &[Event], gpus: u32, policy: Policy) -> Quality {
@@ -308,9 +455,13 @@ fn run_trace(mix: &[(&str, f64)], trace: &[Event], gpus: u32, policy: Policy) ->
         .map(|(n, _)| A100_40GB.profile_by_str(n).unwrap())
         .collect();
     let mut online = Online::new(Fleet::uniform(&A100_40GB, gpus));
+    // The scheduler knows which profiles its workload asks for.
+    online.expect(&names);
     let mut fleet = Fleet::uniform(&A100_40GB, gpus);
     let mut held: HashMap<usize, (usize, u8)> = HashMap::new();
     let (mut accepted, mut arrivals) = (0u64, 0u64);
+    let mut saturated = (0u64, 0u64);
+    let mut saturated_slices = (0u64, 0u64);
     let mut per_kind = vec![(0u64, 0u64); mix.len()];
     let mut recent_rejects: Vec<(u64, usize)> = Vec::new();
     let (mut stranded_sum, mut samples) = (0.0, 0u64);
@@ -330,6 +481,13 @@ fn run_trace(mix: &[(&str, f64)], trace: &[Event], gpus: u32, policy: Policy) ->
                         .map(|p| (p.gpu, p.instance.start)),
                     Policy::Rule(r) => place_rule(&mut fleet, &names[kind], r),
                 };
+                if arrivals > total_arrivals / 5 {
+                    saturated.1 += 1;
+                    saturated.0 += u64::from(got.is_some());
+                    let slices = u64::from(profiles[kind].memory_slices);
+                    saturated_slices.1 += slices;
+                    saturated_slices.0 += if got.is_some() { slices } else { 0 };
+                }
                 match got {
                     Some(at) => {
                         accepted += 1;
@@ -349,7 +507,8 @@ fn run_trace(mix: &[(&str, f64)], trace: &[Event], gpus: u32, policy: Policy) ->
                         Policy::Rule(_) => &fleet,
                     };
                     let mut stranded = 0u64;
-                    for g in f.gpus() {
+                    // Nothing waits: nothing is stranded.
+                    for g in f.gpus().iter().filter(|_| !pending.is_empty()) {
                         let free = u64::from(g.occupancy().free_memory_slices());
                         if free > 0
                             && !pending
@@ -380,6 +539,8 @@ fn run_trace(mix: &[(&str, f64)], trace: &[Event], gpus: u32, policy: Policy) ->
     Quality {
         accepted,
         arrivals,
+        saturated,
+        saturated_slices,
         stranded: if samples == 0 {
             0.0
         } else {
@@ -405,6 +566,35 @@ const LARGE_MIX: [(&str, f64); 5] = [
     ("7g.40gb", 0.20),
 ];
 
+/// A production shape: the GPU tasks of Alibaba's cluster-trace-gpu-v2023
+/// (`openb_pod_list_default.csv`; a 222-row sample, rows 2839-3060, plus the sub-1/7 GPU
+/// share of its first rows), each mapped to the smallest A100 profile with at least its
+/// `gpu_milli` share of compute (1/7 per slice): whole GPUs and 650/810 milli -> 7g,
+/// 460-550 -> 4g, 320-350 -> 3g, 220-230 -> 2g, up to 143 -> 1g. Multi-GPU tasks (2 %)
+/// are left out: they are gangs of whole GPUs.
+const ALIBABA_MIX: [(&str, f64); 5] = [
+    ("7g.40gb", 0.74),
+    ("4g.20gb", 0.15),
+    ("3g.20gb", 0.06),
+    ("2g.10gb", 0.04),
+    ("1g.5gb", 0.01),
+];
+
+/// Small profiles among half GPUs: where the start slice decides most.
+const HALF_MIX: [(&str, f64); 3] = [
+    ("1g.5gb", 1.0 / 3.0),
+    ("2g.10gb", 1.0 / 3.0),
+    ("4g.20gb", 1.0 / 3.0),
+];
+
+fn pct(x: f64) -> String {
+    format!("{:.2}%", 100.0 * x)
+}
+
+fn gain(a: f64, b: f64) -> String {
+    format!("{:+.2}%", 100.0 * (a / b - 1.0))
+}
+
 fn churn_scenario(title: &str, mix: &[(&str, f64)], load: f64, per_kind: bool) {
     println!(
         "\n== churn trace: 1,000 A100-40GB, 60,000 arrivals, {title}, offered load {load}, seed 7 =="
@@ -415,22 +605,26 @@ fn churn_scenario(title: &str, mix: &[(&str, f64)], load: f64, per_kind: bool) {
         ("gpupart online", Policy::Ours),
         ("(a) first fit", Policy::Rule(Rule::FirstFit)),
         ("(b) HAMi rule", Policy::Rule(Rule::Hami)),
+        ("(b') HAMi dflt", Policy::Rule(Rule::HamiDefaults)),
     ] {
         let t = Instant::now();
         let q = run_trace(mix, &trace, 1000, policy);
         rows.push((name, q, t.elapsed()));
     }
+    let bound = fluid_bound(mix, 1000, load);
     println!(
-        "{:<16} {:>9} {:>11} {:>9} {:>10}",
-        "policy", "accepted", "acceptance", "stranded", "trace time"
+        "{:<16} {:>9} {:>11} {:>13} {:>10} {:>9} {:>10}",
+        "policy", "accepted", "acceptance", "at saturation", "(slices)", "stranded", "trace time"
     );
     for (name, q, time) in &rows {
         println!(
-            "{:<16} {:>9} {:>10.2}% {:>8.2}% {:>9.0?}",
+            "{:<16} {:>9} {:>11} {:>13} {:>10} {:>9} {:>9.0?}",
             name,
             q.accepted,
-            100.0 * q.accepted as f64 / q.arrivals as f64,
-            100.0 * q.stranded,
+            pct(q.accepted as f64 / q.arrivals as f64),
+            pct(q.at_saturation()),
+            pct(q.slices_at_saturation()),
+            pct(q.stranded),
             time
         );
         if per_kind {
@@ -444,12 +638,114 @@ fn churn_scenario(title: &str, mix: &[(&str, f64)], load: f64, per_kind: bool) {
             println!("                 per profile: {}", parts.join(", "));
         }
     }
-    let (ours, ff, hami) = (&rows[0].1, &rows[1].1, &rows[2].1);
     println!(
-        "accepted vs (a): {:+.2}%   vs (b): {:+.2}%   (accepting every arrival would be {:+.2}% vs (a))",
-        100.0 * (ours.accepted as f64 / ff.accepted as f64 - 1.0),
-        100.0 * (ours.accepted as f64 / hami.accepted as f64 - 1.0),
-        100.0 * (ff.arrivals as f64 / ff.accepted as f64 - 1.0)
+        "{:<16} {:>9} {:>11} {:>13}   (no policy that does not know lifetimes accepts more in the long run)",
+        "bound",
+        "",
+        "",
+        pct(bound)
+    );
+    let s: Vec<f64> = rows.iter().map(|(_, q, _)| q.at_saturation()).collect();
+    let w: Vec<f64> = rows
+        .iter()
+        .map(|(_, q, _)| q.slices_at_saturation())
+        .collect();
+    println!(
+        "at saturation, gpupart vs (a) {}, vs (b) {}, vs (b') {} (slices: {}, {}, {}); \
+         the bound vs (a) {}, vs (b) {}: the most any policy could gain; gpupart reaches {:.1}% of the bound",
+        gain(s[0], s[1]),
+        gain(s[0], s[2]),
+        gain(s[0], s[3]),
+        gain(w[0], w[1]),
+        gain(w[0], w[2]),
+        gain(w[0], w[3]),
+        gain(bound, s[1]),
+        gain(bound, s[2]),
+        100.0 * s[0] / bound
+    );
+}
+
+/// Every mix of two A100 profiles (1:3, 1:1, 3:1) and of three (equal shares) at the given
+/// loads: acceptance at saturation of each policy and the bound (`GPUPART_BENCH_SWEEP=1`).
+fn sweep(loads: &[f64]) {
+    let names = [
+        "1g.5gb", "1g.10gb", "2g.10gb", "3g.20gb", "4g.20gb", "7g.40gb",
+    ];
+    let mut mixes: Vec<Vec<(&str, f64)>> = Vec::new();
+    for i in 0..names.len() {
+        for j in i + 1..names.len() {
+            for w in [0.25, 0.5, 0.75] {
+                mixes.push(vec![(names[i], w), (names[j], 1.0 - w)]);
+            }
+            for k in j + 1..names.len() {
+                mixes.push(vec![
+                    (names[i], 1.0 / 3.0),
+                    (names[j], 1.0 / 3.0),
+                    (names[k], 1.0 / 3.0),
+                ]);
+            }
+        }
+    }
+    println!(
+        "\n== sweep: {} mixes x {} loads, 1,000 A100-40GB, 60,000 arrivals each; acceptance at saturation ==",
+        mixes.len(),
+        loads.len()
+    );
+    println!(
+        "{:<44} {:>4} {:>7} {:>7} {:>7} {:>7} {:>7} {:>8} {:>8} {:>9}",
+        "mix", "load", "bound", "gpupart", "(a)", "(b)", "(b')", "vs (a)", "vs (b)", "bound/(a)"
+    );
+    let mut worst_vs_bound = (f64::MAX, String::new());
+    let mut best_possible = (0.0f64, String::new());
+    let (mut reach_a, mut reach_b, mut cells) = (0, 0, 0);
+    for &load in loads {
+        for mix in &mixes {
+            let trace = churn_trace(mix, 7, 1000, 60_000, load);
+            let bound = fluid_bound(mix, 1000, load);
+            let r: Vec<f64> = [
+                Policy::Ours,
+                Policy::Rule(Rule::FirstFit),
+                Policy::Rule(Rule::Hami),
+                Policy::Rule(Rule::HamiDefaults),
+            ]
+            .into_iter()
+            .map(|p| run_trace(mix, &trace, 1000, p).at_saturation())
+            .collect();
+            let label: Vec<String> = mix.iter().map(|(n, w)| format!("{n} {w:.2}")).collect();
+            let label = label.join(", ");
+            println!(
+                "{:<44} {:>4} {:>7} {:>7} {:>7} {:>7} {:>7} {:>8} {:>8} {:>9}",
+                label,
+                load,
+                pct(bound),
+                pct(r[0]),
+                pct(r[1]),
+                pct(r[2]),
+                pct(r[3]),
+                gain(r[0], r[1]),
+                gain(r[0], r[2]),
+                gain(bound, r[1])
+            );
+            cells += 1;
+            reach_a += usize::from(bound / r[1] >= 1.15);
+            reach_b += usize::from(bound / r[2] >= 1.05);
+            if r[0] / bound < worst_vs_bound.0 {
+                worst_vs_bound = (r[0] / bound, format!("{label} at {load}"));
+            }
+            if bound / r[1] > best_possible.0 {
+                best_possible = (bound / r[1], format!("{label} at {load}"));
+            }
+        }
+    }
+    println!(
+        "cells where any policy could reach +15% over (a): {reach_a} of {cells}; +5% over (b): {reach_b} of {cells}"
+    );
+    println!(
+        "largest possible gain over (a): {} ({}); gpupart's lowest share of the bound: {:.1}% ({})",
+        gain(best_possible.0, 1.0),
+        best_possible.1,
+        100.0 * worst_vs_bound.0,
+        worst_vs_bound.1
     );
 }
 
@@ -457,6 +753,13 @@ fn quality_table() {
     churn_scenario("mixed profiles", &MIX, 1.3, true);
     churn_scenario("mixed profiles", &MIX, 1.0, false);
     churn_scenario("more 4g and 7g", &LARGE_MIX, 1.3, true);
+    churn_scenario("Alibaba GPU v2023 shape", &ALIBABA_MIX, 1.0, true);
+    churn_scenario("Alibaba GPU v2023 shape", &ALIBABA_MIX, 1.2, false);
+    churn_scenario("1g + 2g + 4g", &HALF_MIX, 0.9, true);
+    churn_scenario("1g + 2g + 4g", &HALF_MIX, 1.0, false);
+    if std::env::var("GPUPART_BENCH_SWEEP").is_ok_and(|v| v == "1") {
+        sweep(&[0.9, 1.0, 1.2, 1.5]);
+    }
 
     println!("\n== batch: GPUs used and placed ==");
     for gpus in [100u32, 1000] {

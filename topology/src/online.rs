@@ -3,8 +3,9 @@
 //! GPUs in the same state (model, occupied slices, instances per profile, MIG mode, NUMA node)
 //! share a bucket; the best start for a profile in a state is computed once and cached. A
 //! placement takes the candidate that loses the least *room*, where a state's room is the sum,
-//! over the model's profiles, of the placements still open to it, each weighted by the square
-//! of its memory slices, so large profiles keep somewhere to go. Ties go to the fuller GPU
+//! over the model's profiles (or those the workload asks for, [`Online::expect`]), of the
+//! placements still open to it, each weighted by the square of its memory slices, so large
+//! profiles keep somewhere to go. Ties go to the fuller GPU
 //! (best fit), then to the lower position: the choice is deterministic.
 
 use std::collections::{BTreeSet, HashMap};
@@ -50,6 +51,8 @@ pub struct Online {
     gpu_bucket: Vec<usize>,
     by_model: HashMap<usize, Vec<usize>>,
     choices: HashMap<(usize, usize), Option<Choice>>,
+    /// The profiles whose room counts; `None`: every profile of the model.
+    expected: Option<Vec<ProfileName>>,
 }
 
 fn key_of(occ: &Occupancy, mig: bool, numa: Option<u32>) -> StateKey {
@@ -57,11 +60,14 @@ fn key_of(occ: &Occupancy, mig: bool, numa: Option<u32>) -> StateKey {
     (model, mask, packed, mig, numa)
 }
 
-/// The room of a state (see the module docs).
-fn room(occ: &Occupancy) -> u64 {
+/// The room of a state (see the module docs), over the `expected` profiles if given.
+fn room(occ: &Occupancy, expected: Option<&[ProfileName]>) -> u64 {
     let model = occ.model();
     let mut total = 0u64;
     for (slot, p) in model.profiles.iter().enumerate() {
+        if expected.is_some_and(|e| !e.contains(&p.name)) {
+            continue;
+        }
         let w = u64::from(p.memory_slices) * u64::from(p.memory_slices);
         for &pl in p.placements {
             if occ.refusal(slot, pl).is_none() {
@@ -83,11 +89,20 @@ impl Online {
             bucket_of: HashMap::new(),
             by_model: HashMap::new(),
             choices: HashMap::new(),
+            expected: None,
         };
         for g in 0..me.fleet.gpus().len() {
             me.file(g);
         }
         me
+    }
+
+    /// Keeps room only for `profiles` from now on: the profiles the workload asks for. By
+    /// default every profile of each model counts, so a placement also spares profiles that
+    /// nobody asks for (a 7g in a fleet that only runs 1g and 2g instances).
+    pub fn expect(&mut self, profiles: &[ProfileName]) {
+        self.expected = Some(profiles.to_vec());
+        self.choices.clear();
     }
 
     /// The fleet as it is now.
@@ -136,7 +151,8 @@ impl Online {
         }
         let occ = &self.buckets[b].occ;
         let profile = &occ.model().profiles[slot];
-        let before = room(occ);
+        let expected = self.expected.as_deref();
+        let before = room(occ, expected);
         let mut best: Option<Choice> = None;
         for &pl in profile.placements {
             if occ.refusal(slot, pl).is_some() {
@@ -146,7 +162,7 @@ impl Online {
             after.push(slot, pl);
             let c = Choice {
                 start: pl.start,
-                loss: before - room(&after).min(before),
+                loss: before - room(&after, expected).min(before),
                 free_after: after.free_memory_slices(),
             };
             if best.is_none_or(|x| (c.loss, c.free_after) < (x.loss, x.free_after)) {
@@ -253,5 +269,30 @@ mod tests {
         online.release(1, 0).unwrap();
         assert!(online.release(1, 0).is_err());
         assert_eq!(online.place(&name("7g.40gb"), None).unwrap().gpu, 1);
+    }
+
+    #[test]
+    fn room_counts_only_expected_profiles() {
+        // By default a 1g keeps away from the slices a 4g or a 7g needs.
+        let mut online = Online::new(Fleet::uniform(&A100_40GB, 1));
+        assert_eq!(
+            online.place(&name("1g.5gb"), None).unwrap().instance.start,
+            6
+        );
+        // A workload of 2g and 1g: the 1g still spares the 2g starts 0, 2 and 4.
+        let mut online = Online::new(Fleet::uniform(&A100_40GB, 1));
+        online.expect(&[name("1g.5gb"), name("2g.10gb")]);
+        assert_eq!(
+            online.place(&name("1g.5gb"), None).unwrap().instance.start,
+            6
+        );
+        // Only 1g instances expected: every start loses the same, the lowest wins.
+        let mut online = Online::new(Fleet::uniform(&A100_40GB, 1));
+        online.place(&name("1g.5gb"), None).unwrap();
+        online.expect(&[name("1g.5gb")]);
+        assert_eq!(
+            online.place(&name("1g.5gb"), None).unwrap().instance.start,
+            0
+        );
     }
 }

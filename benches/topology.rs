@@ -50,20 +50,17 @@ fn gpu_order(fleet: &Fleet, rule: Rule) -> Vec<usize> {
         return (0..n).collect();
     }
     const NODE: usize = 8;
-    let mut nodes: Vec<(f64, usize)> = (0..n.div_ceil(NODE))
-        .map(|k| {
-            let used: f64 = fleet.gpus()[k * NODE..(k * NODE + NODE).min(n)]
-                .iter()
-                .map(usage)
-                .sum();
-            (-used, k)
-        })
+    let used: Vec<f64> = fleet.gpus().iter().map(usage).collect();
+    let mut nodes: Vec<(f64, usize)> = used
+        .chunks(NODE)
+        .enumerate()
+        .map(|(k, node)| (-node.iter().sum::<f64>(), k))
         .collect();
     nodes.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
     let mut order = Vec::with_capacity(n);
     for (_, k) in nodes {
         let mut gpus: Vec<(f64, usize)> = (k * NODE..(k * NODE + NODE).min(n))
-            .map(|g| (usage(&fleet.gpus()[g]), g))
+            .map(|g| (used[g], g))
             .collect();
         gpus.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
         order.extend(gpus.into_iter().map(|(_, g)| g));
@@ -293,11 +290,19 @@ enum Event {
     Depart { id: usize },
 }
 
+/// The A100 profiles of a mix, in its order.
+fn mix_profiles(mix: &[(&str, f64)]) -> Vec<&'static GpuInstanceProfile> {
+    mix.iter()
+        .map(|(n, _)| A100_40GB.profile_by_str(n).unwrap())
+        .collect()
+}
+
 /// Arrivals per mean lifetime that offer `load` times the fleet's memory slices.
 fn arrival_rate(mix: &[(&str, f64)], gpus: u32, load: f64) -> f64 {
-    let mean_slices: f64 = mix
+    let mean_slices: f64 = mix_profiles(mix)
         .iter()
-        .map(|(n, w)| w * f64::from(A100_40GB.profile_by_str(n).unwrap().memory_slices))
+        .zip(mix)
+        .map(|(p, (_, w))| w * f64::from(p.memory_slices))
         .sum();
     load * f64::from(gpus) * 8.0 / mean_slices
 }
@@ -340,6 +345,14 @@ enum Policy {
     Ours,
     Rule(Rule),
 }
+
+/// The policies of the churn tables, in their column order.
+const POLICIES: [(&str, Policy); 4] = [
+    ("gpupart online", Policy::Ours),
+    ("(a) first fit", Policy::Rule(Rule::FirstFit)),
+    ("(b) HAMi rule", Policy::Rule(Rule::Hami)),
+    ("(b') HAMi dflt", Policy::Rule(Rule::HamiDefaults)),
+];
 
 struct Quality {
     accepted: u64,
@@ -415,10 +428,7 @@ fn configurations(profiles: &[&'static GpuInstanceProfile]) -> Vec<Vec<u8>> {
 /// a_p <= sum_c lambda_c * count_p(c), lambda_c >= 0, sum lambda_c <= gpus.
 fn fluid_bound(mix: &[(&str, f64)], gpus: u32, load: f64) -> f64 {
     use highs::{RowProblem, Sense};
-    let profiles: Vec<&'static GpuInstanceProfile> = mix
-        .iter()
-        .map(|(n, _)| A100_40GB.profile_by_str(n).unwrap())
-        .collect();
+    let profiles = mix_profiles(mix);
     let configs = configurations(&profiles);
     let rate = arrival_rate(mix, gpus, load);
     let mut pb = RowProblem::default();
@@ -450,10 +460,7 @@ fn fluid_bound(mix: &[(&str, f64)], gpus: u32, load: f64) -> f64 {
 
 fn run_trace(mix: &[(&str, f64)], trace: &[Event], gpus: u32, policy: Policy) -> Quality {
     let names: Vec<ProfileName> = mix.iter().map(|(n, _)| n.parse().unwrap()).collect();
-    let profiles: Vec<&'static GpuInstanceProfile> = mix
-        .iter()
-        .map(|(n, _)| A100_40GB.profile_by_str(n).unwrap())
-        .collect();
+    let profiles = mix_profiles(mix);
     let mut online = Online::new(Fleet::uniform(&A100_40GB, gpus));
     // The scheduler knows which profiles its workload asks for.
     online.expect(&names);
@@ -508,7 +515,12 @@ fn run_trace(mix: &[(&str, f64)], trace: &[Event], gpus: u32, policy: Policy) ->
                     };
                     let mut stranded = 0u64;
                     // Nothing waits: nothing is stranded.
-                    for g in f.gpus().iter().filter(|_| !pending.is_empty()) {
+                    let waiting = if pending.is_empty() {
+                        &[][..]
+                    } else {
+                        f.gpus()
+                    };
+                    for g in waiting {
                         let free = u64::from(g.occupancy().free_memory_slices());
                         if free > 0
                             && !pending
@@ -601,12 +613,7 @@ fn churn_scenario(title: &str, mix: &[(&str, f64)], load: f64, per_kind: bool) {
     );
     let trace = churn_trace(mix, 7, 1000, 60_000, load);
     let mut rows = Vec::new();
-    for (name, policy) in [
-        ("gpupart online", Policy::Ours),
-        ("(a) first fit", Policy::Rule(Rule::FirstFit)),
-        ("(b) HAMi rule", Policy::Rule(Rule::Hami)),
-        ("(b') HAMi dflt", Policy::Rule(Rule::HamiDefaults)),
-    ] {
+    for (name, policy) in POLICIES {
         let t = Instant::now();
         let q = run_trace(mix, &trace, 1000, policy);
         rows.push((name, q, t.elapsed()));
@@ -702,15 +709,10 @@ fn sweep(loads: &[f64]) {
         for mix in &mixes {
             let trace = churn_trace(mix, 7, 1000, 60_000, load);
             let bound = fluid_bound(mix, 1000, load);
-            let r: Vec<f64> = [
-                Policy::Ours,
-                Policy::Rule(Rule::FirstFit),
-                Policy::Rule(Rule::Hami),
-                Policy::Rule(Rule::HamiDefaults),
-            ]
-            .into_iter()
-            .map(|p| run_trace(mix, &trace, 1000, p).at_saturation())
-            .collect();
+            let r: Vec<f64> = POLICIES
+                .iter()
+                .map(|&(_, p)| run_trace(mix, &trace, 1000, p).at_saturation())
+                .collect();
             let label: Vec<String> = mix.iter().map(|(n, w)| format!("{n} {w:.2}")).collect();
             let label = label.join(", ");
             println!(
@@ -798,21 +800,11 @@ fn quality_table() {
         let t = Instant::now();
         let h = milp_highs(&fleet, &reqs, 60.0);
         let highs_time = t.elapsed();
-        let h = match h {
-            Some((p, u, true)) => format!("optimal: placed {p} on {u} GPUs"),
-            Some((p, u, false)) => {
-                format!("stopped at the limit: placed {p} on {u} GPUs, unproven")
-            }
-            None => "no solution within the 60 s limit".to_owned(),
-        };
-        println!("{gpus} GPUs: MILP (HiGHS) {h} in {highs_time:.2?}");
-        let m = match m {
-            Some((p, u, true)) => format!("optimal: placed {p} on {u} GPUs"),
-            Some((p, u, false)) => {
-                format!("stopped at the limit: placed {p} on {u} GPUs, unproven")
-            }
-            None => "no solution within the 20 s limit".to_owned(),
-        };
+        println!(
+            "{gpus} GPUs: MILP (HiGHS) {} in {highs_time:.2?}",
+            milp_outcome(h, 60)
+        );
+        let m = milp_outcome(m, 20);
         println!(
             "{gpus} GPUs: MILP (microlp) {m} in {milp_time:.2?}; gpupart placed {} on {} GPUs (exact: {}) in {ours_time:.2?} ({:.0}x faster)",
             plan.objective.placed,
@@ -822,6 +814,15 @@ fn quality_table() {
         );
     }
     println!();
+}
+
+/// A MILP result in words; `limit_s` is its time limit.
+fn milp_outcome(result: Option<(u64, usize, bool)>, limit_s: u32) -> String {
+    match result {
+        Some((p, u, true)) => format!("optimal: placed {p} on {u} GPUs"),
+        Some((p, u, false)) => format!("stopped at the limit: placed {p} on {u} GPUs, unproven"),
+        None => format!("no solution within the {limit_s} s limit"),
+    }
 }
 
 /// The MILP's fleet size (see the closing note for how far microlp gets).

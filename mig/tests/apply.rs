@@ -261,7 +261,8 @@ fn the_simulator_refuses_what_the_driver_refuses() {
 
 // ---- mig-parted ------------------------------------------------------------------------------
 
-const DEFAULT_CONFIG: &str = "../../shared/fixtures/mig-parted/config-default.yaml";
+/// The repository's one copy of NVIDIA's default configuration (origin: `fixtures/README.md`).
+const DEFAULT_CONFIG: &str = include_str!("../fixtures/mig-parted-config-default.yaml");
 
 /// Configs whose profiles no catalog model has (see profiles/tests/mig_parted_default.rs).
 const KNOWN_UNRESOLVED: [&str; 4] = [
@@ -272,8 +273,7 @@ const KNOWN_UNRESOLVED: [&str; 4] = [
 ];
 
 fn config_text() -> String {
-    std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(DEFAULT_CONFIG))
-        .unwrap()
+    DEFAULT_CONFIG.to_owned()
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! Every profile named by NVIDIA's default mig-parted configuration
-//! (`../shared/fixtures/mig-parted/config-default.yaml`) resolves on the boards its device
+//! (`mig/fixtures/mig-parted-config-default.yaml`, the repository's one copy; its origin is in
+//! `mig/fixtures/README.md`) resolves on the boards its device
 //! filters — or, for configurations without a filter, the comment above them — name.
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
@@ -9,7 +10,7 @@ use std::collections::BTreeMap;
 use gpupart_profiles::{GpuModel, ProfileName, catalog};
 use serde::Deserialize;
 
-const CONFIG: &str = "../../shared/fixtures/mig-parted/config-default.yaml";
+const CONFIG: &str = include_str!("../../mig/fixtures/mig-parted-config-default.yaml");
 
 #[derive(Debug, Deserialize)]
 struct Spec {
@@ -111,11 +112,11 @@ const KNOWN_UNRESOLVED: &[(&str, &str)] = &[
 
 #[test]
 fn every_profile_resolves_on_the_boards_it_targets() {
-    let text = std::fs::read_to_string(CONFIG).expect("the shared fixture is beside the repo");
-    let spec: Spec = serde_saphyr::from_str(&text).expect("config-default.yaml parses");
+    let text = CONFIG;
+    let spec: Spec = serde_saphyr::from_str(text).expect("config-default.yaml parses");
     assert_eq!(spec.version, "v1");
     assert_eq!(spec.configs.len(), 81, "the fixture has 81 configurations");
-    let scopes = comment_scopes(&text);
+    let scopes = comment_scopes(text);
     let mut filtered_checks = 0;
     let mut failures = Vec::new();
     let mut pci_ids = std::collections::BTreeSet::new();

@@ -1,0 +1,342 @@
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::cast_possible_truncation
+)]
+//! The placement solver against the exact MILP, solved by HiGHS (C++, one thread) and by
+//! microlp (pure Rust), and the churn tables with the long-run acceptance bound that no policy
+//! can beat (an LP solved by HiGHS, see `fluid_bound`). Its own workspace, so that the
+//! README's commands never build C++: `cd benches/baselines && cargo bench` (needs cmake and
+//! libclang). The baselines written in Rust are shared with the root bench
+//! (`benches/support/`).
+
+#[path = "../../support/mod.rs"]
+mod support;
+
+use std::time::Instant;
+
+use criterion::{Criterion, black_box, criterion_group, criterion_main};
+use gpupart::profiles::catalog::A100_40GB;
+use gpupart::topology::Fleet;
+use gpupart::topology::batch::{Request, SolveOptions, solve};
+use support::*;
+
+/// The exact MILP: binary x[g][p][s] per legal placement, memory slices and compute slices per
+/// GPU, counts per request, y[g] for GPUs used; maximize placed - 0.001 * used.
+/// `None` when the time limit passes with no solution; the flag says whether it is optimal.
+fn milp(fleet: &Fleet, reqs: &[Request], limit: std::time::Duration) -> Option<(u64, usize, bool)> {
+    use microlp::{ComparisonOp, OptimizationDirection, Problem};
+    let mut pb = Problem::new(OptimizationDirection::Maximize);
+    pb.set_time_limit(limit);
+    let mut per_req: Vec<Vec<microlp::Variable>> = vec![Vec::new(); reqs.len()];
+    let mut ys = Vec::new();
+    for gpu in fleet.gpus() {
+        let y = pb.add_binary_var(-0.001);
+        ys.push(y);
+        let mut slice_vars: Vec<Vec<(microlp::Variable, f64)>> = vec![Vec::new(); 8];
+        let mut compute: Vec<(microlp::Variable, f64)> = Vec::new();
+        let mut all = Vec::new();
+        for (r, req) in reqs.iter().enumerate() {
+            let p = gpu.profile(&req.profile).unwrap();
+            for pl in p.placements {
+                let x = pb.add_binary_var(1.0);
+                per_req[r].push(x);
+                for s in pl.start..pl.start + pl.size {
+                    slice_vars[usize::from(s)].push((x, 1.0));
+                }
+                compute.push((x, f64::from(p.compute_slices)));
+                all.push(x);
+            }
+        }
+        for v in slice_vars.iter().filter(|v| !v.is_empty()) {
+            pb.add_constraint(v.as_slice(), ComparisonOp::Le, 1.0);
+        }
+        pb.add_constraint(compute.as_slice(), ComparisonOp::Le, 7.0);
+        for x in all {
+            pb.add_constraint([(x, 1.0), (y, -1.0)], ComparisonOp::Le, 0.0);
+        }
+    }
+    for (r, req) in reqs.iter().enumerate() {
+        let v: Vec<(microlp::Variable, f64)> = per_req[r].iter().map(|x| (*x, 1.0)).collect();
+        pb.add_constraint(v.as_slice(), ComparisonOp::Le, f64::from(req.count));
+    }
+    let outcome = pb.solve().expect("the MILP is well formed");
+    let optimal = outcome.is_optimal();
+    let sol = outcome.into_solution().ok()?;
+    let placed: f64 = per_req.iter().flatten().map(|x| sol[*x]).sum();
+    let used = ys.iter().filter(|y| sol[**y] > 0.5).count();
+    Some((placed.round() as u64, used, optimal))
+}
+
+/// The same MILP with HiGHS (C++, through the `highs` crate), one thread. `None` when the
+/// time limit passes with no solution; the flag says whether it is proven optimal.
+fn milp_highs(fleet: &Fleet, reqs: &[Request], limit_s: f64) -> Option<(u64, usize, bool)> {
+    use highs::{HighsModelStatus, RowProblem, Sense};
+    let mut pb = RowProblem::default();
+    let mut n_cols = 0usize;
+    // Per request: (column, its index in the solution).
+    let mut per_req: Vec<Vec<(highs::Col, usize)>> = vec![Vec::new(); reqs.len()];
+    let mut ys = Vec::new();
+    for gpu in fleet.gpus() {
+        let y = pb.add_integer_column(-0.001, 0..=1);
+        ys.push(n_cols);
+        n_cols += 1;
+        let mut slices: Vec<Vec<(highs::Col, f64)>> = vec![Vec::new(); 8];
+        let mut compute = Vec::new();
+        let mut xs = Vec::new();
+        for (r, req) in reqs.iter().enumerate() {
+            let p = gpu.profile(&req.profile).unwrap();
+            for pl in p.placements {
+                let x = pb.add_integer_column(1.0, 0..=1);
+                per_req[r].push((x, n_cols));
+                n_cols += 1;
+                for s in pl.start..pl.start + pl.size {
+                    slices[usize::from(s)].push((x, 1.0));
+                }
+                compute.push((x, f64::from(p.compute_slices)));
+                xs.push(x);
+            }
+        }
+        for v in slices.iter().filter(|v| !v.is_empty()) {
+            pb.add_row(..=1.0, v);
+        }
+        pb.add_row(..=7.0, &compute);
+        for x in xs {
+            pb.add_row(..=0.0, [(x, 1.0), (y, -1.0)]);
+        }
+    }
+    for (r, req) in reqs.iter().enumerate() {
+        let row: Vec<(highs::Col, f64)> = per_req[r].iter().map(|&(c, _)| (c, 1.0)).collect();
+        pb.add_row(..=f64::from(req.count), &row);
+    }
+    let mut model = pb.optimise(Sense::Maximise);
+    model.set_option("time_limit", limit_s);
+    model.set_option("output_flag", false);
+    model.set_option("threads", 1);
+    let solved = model.solve();
+    let optimal = solved.status() == HighsModelStatus::Optimal;
+    let cols = solved.get_solution().columns().to_vec();
+    if cols.len() != n_cols {
+        return None;
+    }
+    let placed: f64 = per_req.iter().flatten().map(|&(_, i)| cols[i]).sum();
+    let used = ys.iter().filter(|&&i| cols[i] > 0.5).count();
+    Some((placed.round() as u64, used, optimal))
+}
+
+
+/// The long-run acceptance that no placement policy can beat unless it knows lifetimes in
+/// advance. Lifetimes are exponential with mean 1 whatever the profile, so by Little's law
+/// the mean number of live instances of profile p is its accepted rate a_p. At every instant
+/// the live instances fit on the GPUs, so the live counts are a sum of `gpus` one-GPU
+/// configurations, and so is their time average: it lies in `gpus` times the convex hull of
+/// the configurations. The LP: maximise sum a_p with 0 <= a_p <= offered rate of p and
+/// a_p <= sum_c lambda_c * count_p(c), lambda_c >= 0, sum lambda_c <= gpus.
+fn fluid_bound(mix: &[(&str, f64)], gpus: u32, load: f64) -> f64 {
+    use highs::{RowProblem, Sense};
+    let profiles = mix_profiles(mix);
+    let configs = configurations(&profiles);
+    let rate = arrival_rate(mix, gpus, load);
+    let mut pb = RowProblem::default();
+    let a: Vec<highs::Col> = mix
+        .iter()
+        .map(|(_, w)| pb.add_column(1.0, 0.0..=w * rate))
+        .collect();
+    let lambda: Vec<highs::Col> = configs.iter().map(|_| pb.add_column(0.0, 0.0..)).collect();
+    let all: Vec<(highs::Col, f64)> = lambda.iter().map(|&c| (c, 1.0)).collect();
+    pb.add_row(..=f64::from(gpus), &all);
+    for (k, &ak) in a.iter().enumerate() {
+        let mut row = vec![(ak, 1.0)];
+        for (c, &l) in configs.iter().zip(&lambda) {
+            if c[k] > 0 {
+                row.push((l, -f64::from(c[k])));
+            }
+        }
+        pb.add_row(..=0.0, &row);
+    }
+    let mut model = pb.optimise(Sense::Maximise);
+    model.set_option("output_flag", false);
+    // One thread, as for the MILP: HiGHS's thread pool is per process, and asking for another
+    // size once it runs is an error.
+    model.set_option("threads", 1);
+    let solved = model.solve();
+    assert_eq!(solved.status(), highs::HighsModelStatus::Optimal);
+    solved.objective_value() / rate
+}
+
+
+/// Every mix of two A100 profiles (1:3, 1:1, 3:1) and of three (equal shares) at the given
+/// loads: acceptance at saturation of each policy and the bound (`GPUPART_BENCH_SWEEP=1`).
+fn sweep(loads: &[f64]) {
+    let names = [
+        "1g.5gb", "1g.10gb", "2g.10gb", "3g.20gb", "4g.20gb", "7g.40gb",
+    ];
+    let mut mixes: Vec<Vec<(&str, f64)>> = Vec::new();
+    for i in 0..names.len() {
+        for j in i + 1..names.len() {
+            for w in [0.25, 0.5, 0.75] {
+                mixes.push(vec![(names[i], w), (names[j], 1.0 - w)]);
+            }
+            for k in j + 1..names.len() {
+                mixes.push(vec![
+                    (names[i], 1.0 / 3.0),
+                    (names[j], 1.0 / 3.0),
+                    (names[k], 1.0 / 3.0),
+                ]);
+            }
+        }
+    }
+    println!(
+        "\n== sweep: {} mixes x {} loads, 1,000 A100-40GB, 60,000 arrivals each; acceptance at saturation ==",
+        mixes.len(),
+        loads.len()
+    );
+    println!(
+        "{:<44} {:>4} {:>7} {:>7} {:>7} {:>7} {:>7} {:>8} {:>8} {:>9}",
+        "mix", "load", "bound", "gpupart", "(a)", "(b)", "(b')", "vs (a)", "vs (b)", "bound/(a)"
+    );
+    let mut worst_vs_bound = (f64::MAX, String::new());
+    let mut best_possible = (0.0f64, String::new());
+    let (mut reach_a, mut reach_b, mut cells) = (0, 0, 0);
+    for &load in loads {
+        for mix in &mixes {
+            let trace = churn_trace(mix, 7, 1000, 60_000, load);
+            let bound = fluid_bound(mix, 1000, load);
+            let r: Vec<f64> = POLICIES
+                .iter()
+                .map(|&(_, p)| run_trace(mix, &trace, 1000, p).at_saturation())
+                .collect();
+            let label: Vec<String> = mix.iter().map(|(n, w)| format!("{n} {w:.2}")).collect();
+            let label = label.join(", ");
+            println!(
+                "{:<44} {:>4} {:>7} {:>7} {:>7} {:>7} {:>7} {:>8} {:>8} {:>9}",
+                label,
+                load,
+                pct(bound),
+                pct(r[0]),
+                pct(r[1]),
+                pct(r[2]),
+                pct(r[3]),
+                gain(r[0], r[1]),
+                gain(r[0], r[2]),
+                gain(bound, r[1])
+            );
+            cells += 1;
+            reach_a += usize::from(bound / r[1] >= 1.15);
+            reach_b += usize::from(bound / r[2] >= 1.05);
+            if r[0] / bound < worst_vs_bound.0 {
+                worst_vs_bound = (r[0] / bound, format!("{label} at {load}"));
+            }
+            if bound / r[1] > best_possible.0 {
+                best_possible = (bound / r[1], format!("{label} at {load}"));
+            }
+        }
+    }
+    println!(
+        "cells where any policy could reach +15% over (a): {reach_a} of {cells}; +5% over (b): {reach_b} of {cells}"
+    );
+    println!(
+        "largest possible gain over (a): {} ({}); gpupart's lowest share of the bound: {:.1}% ({})",
+        gain(best_possible.0, 1.0),
+        best_possible.1,
+        100.0 * worst_vs_bound.0,
+        worst_vs_bound.1
+    );
+}
+
+
+fn quality_table() {
+    let bound: &dyn Fn(&[(&str, f64)], u32, f64) -> f64 = &fluid_bound;
+    churn_scenario("mixed profiles", &MIX, 1.3, true, Some(bound));
+    churn_scenario("mixed profiles", &MIX, 1.0, false, Some(bound));
+    churn_scenario("more 4g and 7g", &LARGE_MIX, 1.3, true, Some(bound));
+    churn_scenario("Alibaba GPU v2023 shape", &ALIBABA_MIX, 1.0, true, Some(bound));
+    churn_scenario("Alibaba GPU v2023 shape", &ALIBABA_MIX, 1.2, false, Some(bound));
+    churn_scenario("1g + 2g + 4g", &HALF_MIX, 0.9, true, Some(bound));
+    churn_scenario("1g + 2g + 4g", &HALF_MIX, 1.0, false, Some(bound));
+    if std::env::var("GPUPART_BENCH_SWEEP").is_ok_and(|v| v == "1") {
+        sweep(&[0.9, 1.0, 1.2, 1.5]);
+    }
+    println!("\n== batch: the exact MILP ==");
+    for gpus in [MILP_GPUS, 6, 10, 100, 1000] {
+        let fleet = Fleet::uniform(&A100_40GB, gpus);
+        let reqs = request_mix(gpus * 3);
+        let t = Instant::now();
+        // microlp gets nowhere past 100 GPUs; spare the minute.
+        let m = if gpus <= 100 {
+            milp(&fleet, &reqs, std::time::Duration::from_secs(20))
+        } else {
+            None
+        };
+        let milp_time = t.elapsed();
+        let t = Instant::now();
+        let plan = solve(&fleet, &reqs, &SolveOptions::default());
+        let ours_time = t.elapsed();
+        let t = Instant::now();
+        let h = milp_highs(&fleet, &reqs, 60.0);
+        let highs_time = t.elapsed();
+        println!(
+            "{gpus} GPUs: MILP (HiGHS) {} in {highs_time:.2?}",
+            milp_outcome(h, 60)
+        );
+        let m = milp_outcome(m, 20);
+        println!(
+            "{gpus} GPUs: MILP (microlp) {m} in {milp_time:.2?}; gpupart placed {} on {} GPUs (exact: {}) in {ours_time:.2?} ({:.0}x faster)",
+            plan.objective.placed,
+            plan.objective.gpus_used,
+            plan.exact,
+            milp_time.as_secs_f64() / ours_time.as_secs_f64()
+        );
+    }
+    println!();
+}
+
+/// A MILP result in words; `limit_s` is its time limit.
+fn milp_outcome(result: Option<(u64, usize, bool)>, limit_s: u32) -> String {
+    match result {
+        Some((p, u, true)) => format!("optimal: placed {p} on {u} GPUs"),
+        Some((p, u, false)) => format!("stopped at the limit: placed {p} on {u} GPUs, unproven"),
+        None => format!("no solution within the {limit_s} s limit"),
+    }
+}
+
+/// The MILP's fleet size (see the closing note for how far microlp gets).
+const MILP_GPUS: u32 = 3;
+
+fn bench(c: &mut Criterion) {
+    // The quality tables take minutes (the MILPs run to their time limits): only in a real
+    // bench run, not in `cargo bench -- --test`; GPUPART_BENCH_TABLES=0 skips them there too.
+    let args: Vec<String> = std::env::args().collect();
+    let tables = std::env::var("GPUPART_BENCH_TABLES").map_or(true, |v| v != "0");
+    if tables && args.iter().any(|a| a == "--bench") && !args.iter().any(|a| a == "--test") {
+        quality_table();
+    }
+    let mut g = c.benchmark_group("milp");
+    let fm = Fleet::uniform(&A100_40GB, MILP_GPUS);
+    let rm = request_mix(MILP_GPUS * 3);
+    g.bench_function(
+        format!("gpupart, {MILP_GPUS} A100 x {} requests", MILP_GPUS * 3),
+        |b| b.iter(|| black_box(solve(&fm, &rm, &SolveOptions::default()))),
+    );
+    let f100 = Fleet::uniform(&A100_40GB, 100);
+    let r100 = request_mix(300);
+    g.bench_function("gpupart, 100 A100 x 300 requests", |b| {
+        b.iter(|| black_box(solve(&f100, &r100, &SolveOptions::default())))
+    });
+    g.sample_size(10);
+    g.bench_function("(d) MILP (HiGHS), 100 A100 x 300 requests", |b| {
+        b.iter(|| black_box(milp_highs(&f100, &r100, 60.0)))
+    });
+    g.bench_function(
+        format!(
+            "(d) MILP (microlp), {MILP_GPUS} A100 x {} requests",
+            MILP_GPUS * 3
+        ),
+        |b| b.iter(|| black_box(milp(&fm, &rm, std::time::Duration::from_secs(60)))),
+    );
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -16,7 +16,6 @@
 
 mod support;
 
-
 use criterion::{BenchmarkId, Criterion, black_box, criterion_group, criterion_main};
 use gpupart::profiles::ProfileName;
 use gpupart::profiles::catalog::A100_40GB;

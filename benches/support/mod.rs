@@ -306,7 +306,12 @@ pub(crate) fn configurations(profiles: &[&'static GpuInstanceProfile]) -> Vec<Ve
     out
 }
 
-pub(crate) fn run_trace(mix: &[(&str, f64)], trace: &[Event], gpus: u32, policy: Policy) -> Quality {
+pub(crate) fn run_trace(
+    mix: &[(&str, f64)],
+    trace: &[Event],
+    gpus: u32,
+    policy: Policy,
+) -> Quality {
     let names: Vec<ProfileName> = mix.iter().map(|(n, _)| n.parse().unwrap()).collect();
     let profiles = mix_profiles(mix);
     let mut online = Online::new(Fleet::uniform(&A100_40GB, gpus));
@@ -455,6 +460,9 @@ pub(crate) fn gain(a: f64, b: f64) -> String {
     format!("{:+.2}%", 100.0 * (a / b - 1.0))
 }
 
+/// The long-run acceptance bound of a mix on `gpus` A100s at a load (an LP).
+pub(crate) type BoundFn<'a> = &'a dyn Fn(&[(&str, f64)], u32, f64) -> f64;
+
 /// One churn trace on 1,000 A100s under every policy, printed as a table; `bound` is the
 /// long-run acceptance bound where the caller can compute it (it needs an LP solver).
 pub(crate) fn churn_scenario(
@@ -462,7 +470,7 @@ pub(crate) fn churn_scenario(
     mix: &[(&str, f64)],
     load: f64,
     per_kind: bool,
-    bound: Option<&dyn Fn(&[(&str, f64)], u32, f64) -> f64>,
+    bound: Option<BoundFn<'_>>,
 ) {
     println!(
         "\n== churn trace: 1,000 A100-40GB, 60,000 arrivals, {title}, offered load {load}, seed 7 =="

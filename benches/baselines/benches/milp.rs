@@ -125,7 +125,6 @@ fn milp_highs(fleet: &Fleet, reqs: &[Request], limit_s: f64) -> Option<(u64, usi
     Some((placed.round() as u64, used, optimal))
 }
 
-
 /// The long-run acceptance that no placement policy can beat unless it knows lifetimes in
 /// advance. Lifetimes are exponential with mean 1 whatever the profile, so by Little's law
 /// the mean number of live instances of profile p is its accepted rate a_p. At every instant
@@ -164,7 +163,6 @@ fn fluid_bound(mix: &[(&str, f64)], gpus: u32, load: f64) -> f64 {
     assert_eq!(solved.status(), highs::HighsModelStatus::Optimal);
     solved.objective_value() / rate
 }
-
 
 /// Every mix of two A100 profiles (1:3, 1:1, 3:1) and of three (equal shares) at the given
 /// loads: acceptance at saturation of each policy and the bound (`GPUPART_BENCH_SWEEP=1`).
@@ -245,14 +243,25 @@ fn sweep(loads: &[f64]) {
     );
 }
 
-
 fn quality_table() {
-    let bound: &dyn Fn(&[(&str, f64)], u32, f64) -> f64 = &fluid_bound;
+    let bound: BoundFn<'_> = &fluid_bound;
     churn_scenario("mixed profiles", &MIX, 1.3, true, Some(bound));
     churn_scenario("mixed profiles", &MIX, 1.0, false, Some(bound));
     churn_scenario("more 4g and 7g", &LARGE_MIX, 1.3, true, Some(bound));
-    churn_scenario("Alibaba GPU v2023 shape", &ALIBABA_MIX, 1.0, true, Some(bound));
-    churn_scenario("Alibaba GPU v2023 shape", &ALIBABA_MIX, 1.2, false, Some(bound));
+    churn_scenario(
+        "Alibaba GPU v2023 shape",
+        &ALIBABA_MIX,
+        1.0,
+        true,
+        Some(bound),
+    );
+    churn_scenario(
+        "Alibaba GPU v2023 shape",
+        &ALIBABA_MIX,
+        1.2,
+        false,
+        Some(bound),
+    );
     churn_scenario("1g + 2g + 4g", &HALF_MIX, 0.9, true, Some(bound));
     churn_scenario("1g + 2g + 4g", &HALF_MIX, 1.0, false, Some(bound));
     if std::env::var("GPUPART_BENCH_SWEEP").is_ok_and(|v| v == "1") {

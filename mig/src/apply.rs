@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use gpupart_profiles::{GpuInstanceProfile, GpuModel, ProfileName};
 use gpupart_topology::{Occupancy, solve_gpu};
 
-use crate::Error;
 use crate::backend::Backend;
 use crate::state::{GpuState, read_gpu};
+use crate::{Error, NvmlCode};
 
 /// One GPU instance wanted: profile, optional explicit start, compute instances (by default
 /// one spanning the whole instance, as `nvidia-smi mig -cgi … -C` makes).
@@ -700,11 +700,19 @@ fn run_op(backend: &dyn Backend, op: &Op) -> Result<(), Error> {
             profile,
             start,
         } => {
-            let id = profile.nvml_id.ok_or(Error::UnknownProfile {
-                gpu,
-                model: "",
-                profile: format!("{} (no NVML ID known)", profile.name),
-            })?;
+            // The catalog's ID where known; else the driver's, as mig-parted reads it
+            // (`nvmlDeviceGetGpuInstanceProfileInfo` by profile index).
+            let id = match profile.nvml_id {
+                Some(id) => id,
+                None => backend
+                    .profile_info(gpu, profile.nvml_index)?
+                    .map(|info| info.id)
+                    .ok_or(Error::Nvml {
+                        gpu: Some(gpu),
+                        op: "get GPU instance profile info",
+                        code: NvmlCode::NotSupported,
+                    })?,
+            };
             backend.create_gpu_instance(gpu, id, start)?;
             if !backend
                 .gpu_instances(gpu)?

@@ -82,6 +82,19 @@ pub enum Error {
         /// Its name.
         name: String,
     },
+    /// The simulator was asked for a profile whose NVML profile ID no published source gives
+    /// (the catalog's `nvml_id` is `None`); it invents none. A real GPU's driver gives it.
+    #[error(
+        "GPU {gpu} ({model}): the catalog has no NVML profile ID for {profile} (no published driver output shows one), and the simulator does not invent one; on a real GPU the driver gives it"
+    )]
+    NoNvmlIdInCatalog {
+        /// The GPU.
+        gpu: u32,
+        /// Its model.
+        model: &'static str,
+        /// The profile.
+        profile: ProfileName,
+    },
     /// The driver reported a profile ID the catalog lacks.
     #[error("GPU {gpu} ({model}) reports profile ID {id}, which the catalog lacks")]
     UnknownProfileId {
@@ -153,14 +166,13 @@ pub enum Error {
         source: Arc<std::io::Error>,
     },
     /// Applying failed at an operation.
-    #[error("apply failed at step {step} ({op}); {}; the GPUs now: {}", if *rolled_back { "rolled back to the state before" } else { "ROLLBACK FAILED" }, now.join(" | "))]
+    #[error("apply failed at step {step} ({op}): {cause}; {}; the GPUs now: {}", if *rolled_back { "rolled back to the state before" } else { "ROLLBACK FAILED" }, now.join(" | "))]
     ApplyFailed {
         /// 1-based step.
         step: usize,
         /// The operation.
         op: String,
-        /// What failed.
-        #[source]
+        /// What failed (in the message, not in `source()`: the message names it once).
         cause: Box<Error>,
         /// Whether every GPU is back to where it started.
         rolled_back: bool,
@@ -168,10 +180,12 @@ pub enum Error {
         now: Vec<String>,
     },
     /// A configuration is malformed or names nothing.
-    #[error("mig-parted config: {reason}")]
+    #[error("mig-parted config{}: {reason}", at.map(|l| format!(" ({l})")).unwrap_or_default())]
     Config {
-        /// Why.
+        /// Why, naming the key or value.
         reason: String,
+        /// Where in the file, when the reason is about one place in it.
+        at: Option<config::SourceLocation>,
     },
     /// A GPU does not match a configuration.
     #[error("GPU {gpu} does not match: expected {expected}, found {found}")]

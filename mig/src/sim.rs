@@ -41,6 +41,7 @@ pub struct SimGpu {
     name: String,
     model: Option<&'static GpuModel>,
     pci_device_id: u32,
+    pci_subsystem_id: Option<u32>,
     pci: Option<PciAddress>,
     mode: MigMode,
     needs_reset: bool,
@@ -67,6 +68,9 @@ impl SimGpu {
                 .map_or_else(|| format!("NVIDIA {}", model.name), str::to_owned),
             model: Some(model),
             pci_device_id: board.map_or(0, |b| b.pci_device_id.combined()),
+            pci_subsystem_id: board
+                .and_then(|b| b.pci_subsystem_id)
+                .map(|id| id.combined()),
             pci: None,
             mode: MigMode::new(false, false),
             needs_reset: true,
@@ -81,6 +85,7 @@ impl SimGpu {
             name: name.to_owned(),
             model: None,
             pci_device_id,
+            pci_subsystem_id: None,
             pci: None,
             mode: MigMode::new(false, false),
             needs_reset: true,
@@ -92,6 +97,13 @@ impl SimGpu {
     #[must_use]
     pub fn with_pci_device_id(mut self, id: u32) -> Self {
         self.pci_device_id = id;
+        self
+    }
+
+    /// Reports this PCI subsystem ID (`0x16C010DE`: subsystem device, then vendor).
+    #[must_use]
+    pub fn with_pci_subsystem_id(mut self, id: u32) -> Self {
+        self.pci_subsystem_id = Some(id);
         self
     }
 
@@ -393,7 +405,7 @@ impl Backend for SimulatedNvml {
             ),
             pci: g.pci,
             pci_device_id: g.pci_device_id,
-            pci_subsystem_id: None,
+            pci_subsystem_id: g.pci_subsystem_id,
         })
     }
 
@@ -438,24 +450,29 @@ impl Backend for SimulatedNvml {
         let model = g
             .model
             .ok_or(nvml(gpu, "get profile info", NvmlCode::NotSupported))?;
-        Ok(model
-            .profiles
-            .iter()
-            .find(|p| p.nvml_index == index)
-            .map(|p| ProfileInfo {
-                index,
-                id: p.nvml_id.unwrap_or(index.as_u32()),
-                slice_count: u32::from(p.compute_slices),
-                instance_count: u32::from(p.max_instances),
-                multiprocessor_count: p.sms.map_or(0, u32::from),
-                copy_engine_count: p.copy_engines.map_or(0, u32::from),
-                decoder_count: p.decoders.map_or(0, u32::from),
-                encoder_count: p.encoders.map_or(0, u32::from),
-                jpeg_count: p.jpeg.map_or(0, u32::from),
-                ofa_count: p.ofa.map_or(0, u32::from),
-                memory_mib: u64::from(p.memory_mib.unwrap_or(0)),
-                p2p: p.p2p.unwrap_or(false),
-            }))
+        let Some(p) = model.profiles.iter().find(|p| p.nvml_index == index) else {
+            return Ok(None);
+        };
+        // The simulator answers with the catalog's figures and invents no profile ID.
+        let id = p.nvml_id.ok_or(Error::NoNvmlIdInCatalog {
+            gpu,
+            model: model.name,
+            profile: p.name,
+        })?;
+        Ok(Some(p).map(|p| ProfileInfo {
+            index,
+            id,
+            slice_count: u32::from(p.compute_slices),
+            instance_count: u32::from(p.max_instances),
+            multiprocessor_count: p.sms.map_or(0, u32::from),
+            copy_engine_count: p.copy_engines.map_or(0, u32::from),
+            decoder_count: p.decoders.map_or(0, u32::from),
+            encoder_count: p.encoders.map_or(0, u32::from),
+            jpeg_count: p.jpeg.map_or(0, u32::from),
+            ofa_count: p.ofa.map_or(0, u32::from),
+            memory_mib: u64::from(p.memory_mib.unwrap_or(0)),
+            p2p: p.p2p.unwrap_or(false),
+        }))
     }
 
     fn possible_placements(&self, gpu: u32, profile_id: u32) -> Result<Vec<Placement>, Error> {

@@ -15,8 +15,10 @@
 //!   first four profiles from `-lgip` output published in NVIDIA's mig-parted and gpu-operator
 //!   pull requests; what no source showed stays `None`.
 //! - **Blackwell** (B200, GB200, B300, GB300, RTX PRO 6000): names, slices and instance counts
-//!   from the default mig-parted configuration and the user guide; B200 and GB200 IDs, SMs and
-//!   engines of the first four profiles from published `-lgip` output; the rest is `None`.
+//!   from the default mig-parted configuration and the user guide; B200 and GB200: SMs and
+//!   engines of the first four profiles from published `-lgip` output, every profile ID from
+//!   that output and GKE's partitioner (`partition_gpu.go`); RTX PRO 6000: the IDs, SMs and
+//!   engines published for it (see [`RTX_PRO_6000_BLACKWELL`]); the rest is `None`.
 //!
 //! Memory in MiB depends on the driver version, so it is set only where read from a driver.
 
@@ -479,8 +481,12 @@ pub const H200_NVL_141GB: GpuModel = GpuModel::new(
     &H200_NVL_PROFILES,
 );
 
+/// B200 and GB200 IDs: the first four from published `-lgip` output (NVIDIA/mig-parted#187,
+/// #227); `3g` = 9, `4g` = 5, `7g` = 0 from the profile-ID table of Google's GKE partitioner
+/// (GoogleCloudPlatform/container-engine-accelerators, `partition_gpu/partition_gpu.go`, the
+/// `nvidia-b200` and `nvidia-gb200` rows): the same IDs as on every other 7-slice board.
 const B200_PROFILES: [GpuInstanceProfile; 7] = seven_slice!(
-    FIRST_FOUR_IDS,
+    STANDARD_IDS,
     "1g.23gb",
     "1g.23gb+me",
     "1g.45gb",
@@ -503,7 +509,7 @@ pub const B200_180GB: GpuModel = GpuModel::new(
 );
 
 const GB200_PROFILES: [GpuInstanceProfile; 7] = seven_slice!(
-    FIRST_FOUR_IDS,
+    STANDARD_IDS,
     "1g.23gb",
     "1g.23gb+me",
     "1g.47gb",
@@ -572,7 +578,12 @@ pub const GB300_278GB: GpuModel = GpuModel::new(
 );
 
 /// NVIDIA RTX PRO 6000 Blackwell 96GB: 4 compute slices, 4 memory slices, graphics (`+gfx`)
-/// and media (`+me.all`, `-me`) variants.
+/// and media (`+me`, `+me.all`, `-me`) variants. Profile IDs, SMs and engines of `1g.24gb`
+/// (14), `1g.24gb+me` (21: one instance, with the OFA), `1g.24gb+gfx` (47) and the ID of
+/// `1g.24gb+me.all` (65) from the driver's `-lgip` output published in
+/// bigstack-oss/cubecos#312 and GoogleCloudPlatform/container-engine-accelerators#564; the IDs
+/// of `2g.48gb` (5) and `4g.96gb` (0) from that repository's `partition_gpu/partition_gpu.go`.
+/// The other profiles' IDs are unknown (`None`).
 pub const RTX_PRO_6000_BLACKWELL: GpuModel = GpuModel::new(
     "RTX-PRO-6000-96GB",
     Architecture::Blackwell,
@@ -585,15 +596,19 @@ pub const RTX_PRO_6000_BLACKWELL: GpuModel = GpuModel::new(
     4,
     96,
     &[
-        gi!("1g.24gb", None, Slice1, 1, 4, QUARTER_1, [1 => 1]),
-        gi!("1g.24gb+me.all", None, Slice1AllMe, 1, 1, QUARTER_1, [1 => 1]),
-        gi!("1g.24gb+gfx", None, Slice1Gfx, 1, 4, QUARTER_1, [1 => 1]),
+        gi!("1g.24gb", Some(14), Slice1, 1, 4, QUARTER_1, [1 => 1])
+            .engines(units(1, 1, 1, 1, 0).with_sms(46)),
+        gi!("1g.24gb+me", Some(21), Slice1Rev1, 1, 1, QUARTER_1, [1 => 1])
+            .engines(units(1, 1, 1, 1, 1).with_sms(46)),
+        gi!("1g.24gb+me.all", Some(65), Slice1AllMe, 1, 1, QUARTER_1, [1 => 1]),
+        gi!("1g.24gb+gfx", Some(47), Slice1Gfx, 1, 4, QUARTER_1, [1 => 1])
+            .engines(units(1, 1, 1, 1, 0).with_sms(46)),
         gi!("1g.24gb-me", None, Slice1NoMe, 1, 4, QUARTER_1, [1 => 1]),
-        gi!("2g.48gb", None, Slice2, 2, 2, QUARTER_2, [1 => 2, 2 => 1]),
+        gi!("2g.48gb", Some(5), Slice2, 2, 2, QUARTER_2, [1 => 2, 2 => 1]),
         gi!("2g.48gb+me.all", None, Slice2AllMe, 2, 1, QUARTER_2, [1 => 2, 2 => 1]),
         gi!("2g.48gb+gfx", None, Slice2Gfx, 2, 2, QUARTER_2, [1 => 2, 2 => 1]),
         gi!("2g.48gb-me", None, Slice2NoMe, 2, 2, QUARTER_2, [1 => 2, 2 => 1]),
-        gi!("4g.96gb", None, Slice4, 4, 1, QUARTER_4, [1 => 4, 2 => 2, 4 => 1]),
+        gi!("4g.96gb", Some(0), Slice4, 4, 1, QUARTER_4, [1 => 4, 2 => 2, 4 => 1]),
         gi!("4g.96gb+gfx", None, Slice4Gfx, 4, 1, QUARTER_4, [1 => 4, 2 => 2, 4 => 1]),
     ],
 );

@@ -10,6 +10,7 @@
 //!   compile error.
 //! - [`typed`] gives each model its own type, so an A100 profile cannot be put into an H100
 //!   layout.
+//! - [`text`] quotes outside input in messages, cut to 80 characters.
 //!
 //! ```
 //! use gpupart_profiles::{catalog, ProfileName, Placement};
@@ -30,6 +31,7 @@ pub mod catalog;
 pub mod checks;
 pub mod model;
 pub mod name;
+pub mod text;
 pub mod typed;
 
 pub use model::{

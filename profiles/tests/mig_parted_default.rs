@@ -96,12 +96,9 @@ fn resolves(model: &GpuModel, devices: &BTreeMap<String, u32>) -> Result<(), Str
 }
 
 /// Configurations whose profile names no current board uses, with the reason.
+/// (`all-1g.24gb.me` was here until the RTX PRO 6000's driver output was found: it lists
+/// `MIG 1g.24gb+me  21  1/1`, so that configuration is for that board; see the test below.)
 const KNOWN_UNRESOLVED: &[(&str, &str)] = &[
-    (
-        "all-1g.24gb.me",
-        "`1g.24gb+me` is the name an early GB200 driver gave the profile that current drivers \
-         call `1g.23gb+me` (NVIDIA/gpu-operator#1303 against NVIDIA/mig-parted#227)",
-    ),
     (
         "all-3g.95gb",
         "a 189 GB Blackwell board (95 = 189/2) whose PCI device ID the configuration never names",
@@ -190,4 +187,19 @@ fn every_profile_resolves_on_the_boards_it_targets() {
 fn every_filtered_pci_id_is_in_the_catalog_once() {
     let boards: usize = catalog::models().iter().map(|m| m.boards.len()).sum();
     assert_eq!(boards, 27);
+}
+
+#[test]
+fn all_1g_24gb_me_is_the_rtx_pro_6000s() {
+    let spec: Spec = serde_saphyr::from_str(CONFIG).expect("config-default.yaml parses");
+    let entries = &spec.configs["all-1g.24gb.me"];
+    let model = &catalog::RTX_PRO_6000_BLACKWELL;
+    for entry in entries {
+        resolves(model, &entry.mig_devices).expect("1g.24gb+me: 1 resolves on the RTX PRO 6000");
+    }
+    let p = model.profile_by_str("1g.24gb+me").unwrap();
+    assert_eq!(
+        (p.nvml_id, p.max_instances, p.sms, p.ofa),
+        (Some(21), 1, Some(46), Some(1))
+    );
 }

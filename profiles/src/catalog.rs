@@ -579,8 +579,9 @@ pub const GB300_278GB: GpuModel = GpuModel::new(
 
 /// NVIDIA RTX PRO 6000 Blackwell 96GB: 4 compute slices, 4 memory slices, graphics (`+gfx`)
 /// and media (`+me`, `+me.all`, `-me`) variants. Profile IDs, SMs and engines of `1g.24gb`
-/// (14), `1g.24gb+me` (21: one instance, with the OFA), `1g.24gb+gfx` (47) and the ID of
-/// `1g.24gb+me.all` (65) from the driver's `-lgip` output published in
+/// (14), `1g.24gb+me` (21: one instance, with the OFA), `1g.24gb+gfx` (47), `1g.24gb+me.all`
+/// (65: every decoder, encoder and JPEG engine) and the ID of `1g.24gb-me` (67) from the
+/// driver's `-lgip` output published in
 /// bigstack-oss/cubecos#312 and GoogleCloudPlatform/container-engine-accelerators#564; the IDs
 /// of `2g.48gb` (5) and `4g.96gb` (0) from that repository's `partition_gpu/partition_gpu.go`.
 /// The other profiles' IDs are unknown (`None`).
@@ -600,10 +601,11 @@ pub const RTX_PRO_6000_BLACKWELL: GpuModel = GpuModel::new(
             .engines(units(1, 1, 1, 1, 0).with_sms(46)),
         gi!("1g.24gb+me", Some(21), Slice1Rev1, 1, 1, QUARTER_1, [1 => 1])
             .engines(units(1, 1, 1, 1, 1).with_sms(46)),
-        gi!("1g.24gb+me.all", Some(65), Slice1AllMe, 1, 1, QUARTER_1, [1 => 1]),
+        gi!("1g.24gb+me.all", Some(65), Slice1AllMe, 1, 1, QUARTER_1, [1 => 1])
+            .engines(units(1, 4, 4, 4, 1).with_sms(46)),
         gi!("1g.24gb+gfx", Some(47), Slice1Gfx, 1, 4, QUARTER_1, [1 => 1])
             .engines(units(1, 1, 1, 1, 0).with_sms(46)),
-        gi!("1g.24gb-me", None, Slice1NoMe, 1, 4, QUARTER_1, [1 => 1]),
+        gi!("1g.24gb-me", Some(67), Slice1NoMe, 1, 4, QUARTER_1, [1 => 1]),
         gi!("2g.48gb", Some(5), Slice2, 2, 2, QUARTER_2, [1 => 2, 2 => 1]),
         gi!("2g.48gb+me.all", None, Slice2AllMe, 2, 1, QUARTER_2, [1 => 2, 2 => 1]),
         gi!("2g.48gb+gfx", None, Slice2Gfx, 2, 2, QUARTER_2, [1 => 2, 2 => 1]),

@@ -215,7 +215,8 @@ impl ConfigEntry {
             Devices::All(_) => true,
             Devices::List(v) => v.contains(&gpu.info.index),
         };
-        let Some(filter) = &self.device_filter else {
+        // No filter, or an empty list, matches every board (mig-parted's rule).
+        let Some(filter) = self.device_filter.as_ref().filter(|f| !f.ids().is_empty()) else {
             return index_ok;
         };
         index_ok

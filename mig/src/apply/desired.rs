@@ -1,0 +1,88 @@
+//! The desired state of GPUs: which GPU instances, where, with which compute instances.
+
+use gpupart_profiles::ProfileName;
+
+use crate::state::GpuState;
+
+/// One GPU instance wanted: profile, optional explicit start, compute instances (by default
+/// one spanning the whole instance, as `nvidia-smi mig -cgi … -C` makes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DesiredInstance {
+    /// GPU instance profile.
+    pub profile: ProfileName,
+    /// Start slice; `None` lets the solver choose.
+    pub start: Option<u8>,
+    /// Compute instance profiles (`3g.20gb` for the full one, `1c.3g.20gb`, …).
+    pub compute: Vec<ProfileName>,
+}
+
+impl DesiredInstance {
+    /// An instance of `profile` with one full compute instance, start chosen by the solver.
+    #[must_use]
+    pub fn new(profile: ProfileName) -> Self {
+        DesiredInstance {
+            profile,
+            start: None,
+            compute: vec![profile],
+        }
+    }
+
+    /// At an explicit start slice.
+    #[must_use]
+    pub fn at(mut self, start: u8) -> Self {
+        self.start = Some(start);
+        self
+    }
+
+    /// With these compute instances instead.
+    #[must_use]
+    pub fn with_compute(mut self, compute: Vec<ProfileName>) -> Self {
+        self.compute = compute;
+        self
+    }
+}
+
+/// What one GPU should be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DesiredGpu {
+    /// NVML index.
+    pub gpu: u32,
+    /// MIG mode.
+    pub mig_enabled: bool,
+    /// GPU instances (ignored with MIG off).
+    pub instances: Vec<DesiredInstance>,
+}
+
+impl DesiredGpu {
+    /// GPU `gpu` with MIG `mig_enabled` and these instances.
+    #[must_use]
+    pub fn new(gpu: u32, mig_enabled: bool, instances: Vec<DesiredInstance>) -> Self {
+        DesiredGpu {
+            gpu,
+            mig_enabled,
+            instances,
+        }
+    }
+
+    /// Exactly what `state` holds (explicit starts and compute instances): the target of a
+    /// rollback.
+    #[must_use]
+    pub fn from_state(state: &GpuState) -> Self {
+        DesiredGpu {
+            gpu: state.info.index,
+            mig_enabled: state.mig.is_some_and(|m| m.pending),
+            instances: state
+                .instances
+                .iter()
+                .map(|x| DesiredInstance {
+                    profile: x.profile.name,
+                    start: Some(x.placement.start),
+                    compute: x.compute.iter().map(|(_, c)| c.name).collect(),
+                })
+                .collect(),
+        }
+    }
+}
+

@@ -16,6 +16,7 @@ use gpupart::mig::apply::{ApplyOptions, DesiredGpu, DesiredInstance, apply};
 use gpupart::mig::state::{lci_table, lgi_table, read_all};
 use gpupart::mig::{Backend, NvmlBackend, SimulatedNvml};
 use gpupart::sriov::nova::{NovaMdevType, nova_conf};
+use gpupart::sriov::sim::SimGpuInstance;
 use gpupart::sriov::{EnableOptions, SimulatedSysfs, Sysfs};
 use gpupart::topology::Fleet;
 use gpupart::topology::batch::{Request, SolveOptions, solve};
@@ -37,13 +38,14 @@ fn run() -> Result<()> {
     let t0 = Instant::now();
     let step = |n: u32, what: &str| println!("\n[{n}/6 {:>6.1?}] {what}", t0.elapsed());
     let sim_nvml = (!real).then(SimulatedNvml::dgx_a100);
+    let sim_sysfs = (!real).then(|| SimulatedSysfs::gpu_host(8));
     let real_nvml = if real {
         Some(NvmlBackend::init()?)
     } else {
         None
     };
-    let (sysfs, nvml): (Sysfs, &dyn Backend) = match (&sim_nvml, &real_nvml) {
-        (_, Some(n)) => {
+    let (sysfs, nvml): (Sysfs, &dyn Backend) = match (&sim_nvml, &real_nvml, &sim_sysfs) {
+        (_, Some(n), _) => {
             println!(
                 "real host{}",
                 if write {
@@ -54,13 +56,13 @@ fn run() -> Result<()> {
             );
             (Sysfs::system(), n)
         }
-        (Some(n), None) => {
+        (Some(n), None, Some(host)) => {
             println!(
                 "simulated host: 8 x A100-SXM4-40GB, SR-IOV PFs in a simulated sysfs, simulated NVML"
             );
-            (Sysfs::simulated(SimulatedSysfs::gpu_host(8)), n)
+            (Sysfs::simulated(host.clone()), n)
         }
-        (None, None) => return Err("no backend".into()),
+        _ => return Err("no backend".into()),
     };
     let lock = Some(std::env::temp_dir().join("gpupart-quickstart.lock"));
 
@@ -204,6 +206,25 @@ fn run() -> Result<()> {
     print!("{}", lci_table(&after));
     for g in after.iter().filter_map(|g| g.to_topology().ok()) {
         println!("  GPU {}  {}", g.index, g.diagram());
+    }
+
+    if let Some(host) = &sim_sysfs {
+        // On a real host one driver serves NVML and sysfs; the two simulators are told apart,
+        // so the simulated vGPU manager learns the MIG layout here. MIG-backed vGPU types
+        // become creatable only on GPU instances that exist.
+        for g in &after {
+            if let (Some(pf), Some(m)) = (g.info.pci, g.mig) {
+                let gis = g
+                    .instances
+                    .iter()
+                    .map(|x| SimGpuInstance {
+                        id: x.id,
+                        profile: x.profile.name.to_string(),
+                    })
+                    .collect();
+                host.set_mig(pf, m.current.then_some(gis))?;
+            }
+        }
     }
 
     step(6, "nova.conf for the chosen vGPU types");

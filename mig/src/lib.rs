@@ -74,6 +74,12 @@ pub enum Error {
         /// The index.
         gpu: u32,
     },
+    /// A desired state names a GPU twice.
+    #[error("GPU {gpu} is named twice in the desired state; name each GPU once")]
+    DuplicateGpu {
+        /// The GPU.
+        gpu: u32,
+    },
     /// The GPU has no MIG (or is not in the catalog).
     #[error("GPU {gpu} ({name}) does not support MIG or is not in the catalog")]
     NotMigCapable {
@@ -140,13 +146,12 @@ pub enum Error {
         processes: Vec<u32>,
     },
     /// The topology model refused an instance.
-    #[error("GPU {gpu}: the driver reports a layout the catalog's rules refuse")]
+    #[error("GPU {gpu}: the driver reports a layout the catalog's rules refuse: {refusal}")]
     Topology {
         /// The GPU.
         gpu: u32,
-        /// Why.
-        #[source]
-        source: gpupart_topology::Error,
+        /// Why (in the message, not in `source()`).
+        refusal: gpupart_topology::Error,
     },
     /// The device did not show an operation's effect.
     #[error("GPU {gpu}: re-reading after the operation: {what}")]
@@ -156,14 +161,23 @@ pub enum Error {
         /// What was wrong.
         what: String,
     },
-    /// The lock file could not be taken.
-    #[error("cannot lock {}", path.display())]
+    /// The lock file could not be opened, locked or written.
+    #[error("cannot lock {}: {io}", path.display())]
     Lock {
         /// The path.
         path: PathBuf,
-        /// The OS error.
-        #[source]
-        source: Arc<std::io::Error>,
+        /// The OS error (in the message, not in `source()`).
+        io: Arc<std::io::Error>,
+    },
+    /// Another applier held the lock for longer than the wait allowed.
+    #[error("another applier holds {}{}; gave up after {waited:?} (ApplyOptions::lock_wait)", path.display(), holder.map(|p| format!(" (process {p})")).unwrap_or_default())]
+    LockTimeout {
+        /// The lock file.
+        path: PathBuf,
+        /// How long it waited.
+        waited: std::time::Duration,
+        /// The holder's process id, as the lock file names it.
+        holder: Option<u32>,
     },
     /// Applying failed at an operation.
     #[error("apply failed at step {step} ({op}): {cause}; {}; the GPUs now: {}", if *rolled_back { "rolled back to the state before" } else { "ROLLBACK FAILED" }, now.join(" | "))]

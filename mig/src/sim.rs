@@ -170,10 +170,9 @@ fn nvml(gpu: u32, op: &'static str, code: NvmlCode) -> Error {
     }
 }
 
-const BUSES: [u8; 8] = [0x07, 0x0f, 0x47, 0x4e, 0x87, 0x90, 0xb7, 0xbd];
-
 impl SimulatedNvml {
-    /// A node of these GPUs; GPUs without an address get the DGX bus layout.
+    /// A node of these GPUs; GPUs without an address get the family's simulated layout
+    /// ([`gpupart_sriov::sim::gpu_address`]: the DGX A100's buses, then further domains).
     #[must_use]
     pub fn new(gpus: Vec<SimGpu>) -> Self {
         let gpus = gpus
@@ -181,8 +180,7 @@ impl SimulatedNvml {
             .enumerate()
             .map(|(i, mut g)| {
                 if g.pci.is_none() {
-                    let bus = BUSES.get(i).copied().unwrap_or(0xc0);
-                    g.pci = PciAddress::new(0, bus, 0, 0).ok();
+                    g.pci = gpupart_sriov::sim::gpu_address(i);
                 }
                 g
             })

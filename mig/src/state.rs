@@ -92,9 +92,9 @@ impl GpuState {
         g.pci = self.info.pci;
         for x in &self.instances {
             g.add_instance(x.profile, x.placement.start, x.in_use())
-                .map_err(|source| Error::Topology {
+                .map_err(|refusal| Error::Topology {
                     gpu: self.info.index,
-                    source,
+                    refusal,
                 })?;
         }
         Ok(g)

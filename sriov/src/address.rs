@@ -91,7 +91,7 @@ impl FromStr for PciAddress {
     /// (`00000000:81:00.0`). Hex digits may be of either case.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let bad = |reason| Error::InvalidPciAddress {
-            input: s.to_owned(),
+            input: s.chars().take(80).collect(),
             reason,
         };
         let (domain, rest) = s

@@ -50,28 +50,26 @@ pub enum Error {
     /// A PCI address string is malformed.
     #[error("invalid PCI address {input:?}: {reason}; expected DDDD:BB:DD.F (e.g. 0000:81:00.0)")]
     InvalidPciAddress {
-        /// The input.
+        /// The input, cut to 80 characters.
         input: String,
         /// What was wrong.
         reason: &'static str,
     },
     /// A sysfs file could not be read.
-    #[error("cannot read {}", path.display())]
+    #[error("cannot read {}: {io}", path.display())]
     Io {
         /// The path.
         path: PathBuf,
-        /// The operating system's error.
-        #[source]
-        source: Arc<std::io::Error>,
+        /// The operating system's error (in the message, not in `source()`).
+        io: Arc<std::io::Error>,
     },
     /// A sysfs file held something unexpected.
-    #[error("unexpected content in {}", path.display())]
+    #[error("{}: {problem}", path.display())]
     Value {
         /// The path.
         path: PathBuf,
-        /// What was read and what was expected.
-        #[source]
-        source: ValueError,
+        /// What was read and what was expected (in the message, not in `source()`).
+        problem: ValueError,
     },
     /// A write was refused by the kernel.
     #[error("writing {value:?} to {} failed with errno {errno}: {meaning}", path.display())]

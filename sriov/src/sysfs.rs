@@ -166,9 +166,56 @@ pub enum Finding {
     },
     /// Which vGPU interface the driver offers, if any.
     Vgpu(Option<VgpuInterface>),
+    /// `sriov_numvfs` is above `sriov_totalvfs`: no kernel reports that; the tree is damaged
+    /// or not the kernel's.
+    ImpossibleVfCount {
+        /// The GPU.
+        gpu: PciAddress,
+        /// `sriov_totalvfs`.
+        total_vfs: u16,
+        /// `sriov_numvfs`.
+        num_vfs: u16,
+    },
+    /// An attribute could not be read or held something unexpected; the rest of the report
+    /// goes on without it.
+    Unreadable {
+        /// The device, where the file belongs to one.
+        device: Option<PciAddress>,
+        /// The file.
+        file: Option<PathBuf>,
+        /// What it held (cut short), where it could be read.
+        value: Option<String>,
+        /// What was expected, or the error.
+        reason: String,
+    },
+}
+
+/// The sysfs file an error is about.
+fn error_path(e: &Error) -> Option<PathBuf> {
+    match e {
+        Error::Io { path, .. } | Error::Value { path, .. } => Some(path.clone()),
+        _ => None,
+    }
 }
 
 impl Finding {
+    /// The finding for a device whose attribute could not be read or parsed.
+    fn unreadable(device: PciAddress, e: &Error) -> Finding {
+        let (value, reason) = match e {
+            Error::Value { problem, .. } => {
+                (Some(problem.value.clone()), problem.expected.to_owned())
+            }
+            Error::Io { io, .. } => (None, io.to_string()),
+            other => (None, other.to_string()),
+        };
+        Finding::Unreadable {
+            device: Some(device),
+            file: error_path(e),
+            value,
+            reason,
+        }
+    }
+
     /// Whether this finding stops SR-IOV use.
     #[must_use]
     pub fn is_problem(&self) -> bool {
@@ -188,6 +235,20 @@ impl core::fmt::Display for Finding {
             Finding::Vgpu(None) => f.write_str("no vGPU interface (no mdev parents, no nvidia/creatable_vgpu_types)"),
             Finding::Vgpu(Some(VgpuInterface::Mdev)) => f.write_str("vGPU through mdev (mdev_supported_types)"),
             Finding::Vgpu(Some(VgpuInterface::NvidiaVendor)) => f.write_str("vGPU through NVIDIA's vendor interface (nvidia/creatable_vgpu_types)"),
+            Finding::ImpossibleVfCount { gpu, total_vfs, num_vfs } => write!(f, "{gpu}: sriov_numvfs is {num_vfs} but sriov_totalvfs is {total_vfs}; no kernel reports that (a damaged or hand-made sysfs tree)"),
+            Finding::Unreadable { device, file, value, reason } => {
+                if let Some(d) = device {
+                    write!(f, "{d}: ")?;
+                }
+                match file {
+                    Some(p) => write!(f, "cannot use {}", p.display())?,
+                    None => f.write_str("cannot read sysfs")?,
+                }
+                if let Some(v) = value {
+                    write!(f, " (it holds {v:?})")?;
+                }
+                write!(f, ": {reason}; the rest of the report goes on without it")
+            }
             #[allow(unreachable_patterns)]
             _ => f.write_str("unknown finding"),
         }
@@ -272,10 +333,10 @@ impl Sysfs {
         self.label.join(rel)
     }
 
-    fn io_err(&self, rel: &Path, source: io::Error) -> Error {
+    fn io_err(&self, rel: &Path, e: io::Error) -> Error {
         Error::Io {
             path: self.full(rel),
-            source: Arc::new(source),
+            io: Arc::new(e),
         }
     }
 
@@ -293,9 +354,9 @@ impl Sysfs {
 
     fn parsed<T>(&self, rel: &Path, f: impl Fn(&str) -> Result<T, ValueError>) -> Result<T, Error> {
         let text = self.read(rel)?;
-        f(&text).map_err(|source| Error::Value {
+        f(&text).map_err(|problem| Error::Value {
             path: self.full(rel),
-            source,
+            problem,
         })
     }
 
@@ -306,9 +367,9 @@ impl Sysfs {
     ) -> Result<Option<T>, Error> {
         match self.read_opt(rel)? {
             None => Ok(None),
-            Some(text) => f(&text).map(Some).map_err(|source| Error::Value {
+            Some(text) => f(&text).map(Some).map_err(|problem| Error::Value {
                 path: self.full(rel),
-                source,
+                problem,
             }),
         }
     }
@@ -326,7 +387,7 @@ impl Sysfs {
             None => Ok(None),
             Some(name) => name.parse().map(Some).map_err(|_| Error::Value {
                 path: self.full(rel),
-                source: ValueError {
+                problem: ValueError {
                     value: name,
                     expected: "a link to a PCI device",
                 },
@@ -641,9 +702,9 @@ impl Sysfs {
             return Ok(None);
         };
         let driver = parse::driver_name(&driver)
-            .map_err(|source| Error::Value {
+            .map_err(|problem| Error::Value {
                 path: self.full(&dev_path(device).join("driver")),
-                source,
+                problem,
             })?
             .to_owned();
         self.write(
@@ -705,14 +766,40 @@ impl Sysfs {
         if groups.is_empty() {
             out.push(Finding::NoIommu);
         }
-        let gpus = self.nvidia_gpus()?;
-        if gpus.is_empty() {
-            out.push(Finding::NoNvidiaGpu);
-        }
-        for g in &gpus {
+        let mut gpus = 0usize;
+        for a in self.pci_devices()? {
+            if a.function() != 0 {
+                continue;
+            }
+            // One unreadable attribute is that device's finding; the report goes on.
+            let vendor = match self.parsed(&dev_path(a).join("vendor"), parse::hex_u16_prefixed) {
+                Ok(v) => v,
+                Err(e) => {
+                    out.push(Finding::unreadable(a, &e));
+                    continue;
+                }
+            };
+            if vendor != NVIDIA_VENDOR {
+                continue;
+            }
+            let g = match self.device(a) {
+                Ok(g) if g.is_nvidia_gpu() => g,
+                Ok(_) => continue,
+                Err(e) => {
+                    gpus += 1;
+                    out.push(Finding::unreadable(a, &e));
+                    continue;
+                }
+            };
+            gpus += 1;
             match g.sriov {
                 None => out.push(Finding::NoSriovCapability(g.address)),
                 Some(s) if s.total_vfs == 0 => out.push(Finding::ZeroTotalVfs(g.address)),
+                Some(s) if s.num_vfs > s.total_vfs => out.push(Finding::ImpossibleVfCount {
+                    gpu: g.address,
+                    total_vfs: s.total_vfs,
+                    num_vfs: s.num_vfs,
+                }),
                 Some(s) => {
                     if g.driver.is_none() {
                         out.push(Finding::NoDriver(g.address));
@@ -725,7 +812,18 @@ impl Sysfs {
                 }
             }
         }
-        out.push(Finding::Vgpu(self.vgpu_interface()?));
+        if gpus == 0 {
+            out.push(Finding::NoNvidiaGpu);
+        }
+        match self.vgpu_interface() {
+            Ok(v) => out.push(Finding::Vgpu(v)),
+            Err(e) => out.push(Finding::Unreadable {
+                device: None,
+                file: error_path(&e),
+                value: None,
+                reason: e.to_string(),
+            }),
+        }
         Ok(out)
     }
 
@@ -887,7 +985,7 @@ impl Sysfs {
                 .and_then(|p| p.parse().ok())
                 .ok_or_else(|| Error::Value {
                     path: self.full(&base.join(&n)),
-                    source: ValueError {
+                    problem: ValueError {
                         value: dir.display().to_string(),
                         expected: "a link into a PCI parent",
                     },

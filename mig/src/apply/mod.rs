@@ -12,7 +12,7 @@ mod plan;
 mod run;
 
 pub use desired::{DesiredGpu, DesiredInstance};
-pub use lock::{ApplyLock, lock};
+pub use lock::{ApplyLock, DEFAULT_LOCK_WAIT, lock};
 pub(crate) use plan::unplaceable_reason;
 pub use plan::{Changes, Op, plan};
 pub use run::{ApplyOptions, ApplyReport, apply};

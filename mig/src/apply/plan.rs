@@ -125,6 +125,7 @@ fn resolve(
 /// [`Error::Unplaceable`] when the instances cannot all be placed, [`Error::InUse`] when an
 /// in-use instance would have to go and `force` is off.
 pub fn plan(current: &[GpuState], desired: &[DesiredGpu], force: bool) -> Result<Changes, Error> {
+    check_distinct(desired)?;
     let mut out = Changes::default();
     for d in desired {
         let cur = current
@@ -142,6 +143,9 @@ pub fn plan(current: &[GpuState], desired: &[DesiredGpu], force: bool) -> Result
             continue;
         };
         let model = cur.model.ok_or_else(not_capable)?;
+        if d.mig_enabled {
+            check_limits(model, d)?;
+        }
         if !d.mig_enabled {
             destroy_all(cur, d.gpu, force, &mut out.ops)?;
             if mode.pending {
@@ -170,6 +174,59 @@ pub fn plan(current: &[GpuState], desired: &[DesiredGpu], force: bool) -> Result
         plan_instances(cur, model, d, force, &mut out.ops)?;
     }
     Ok(out)
+}
+
+/// Refuses a desired state that names a GPU twice (before anything runs).
+pub(crate) fn check_distinct(desired: &[DesiredGpu]) -> Result<(), Error> {
+    for (i, d) in desired.iter().enumerate() {
+        if desired[..i].iter().any(|e| e.gpu == d.gpu) {
+            return Err(Error::DuplicateGpu { gpu: d.gpu });
+        }
+    }
+    Ok(())
+}
+
+/// Refuses more instances of a profile than the model holds, more memory slices than it has,
+/// or more compute instances in one GPU instance than its profile holds: before any solver
+/// runs, so that no desired state makes work grow.
+fn check_limits(model: &'static GpuModel, d: &DesiredGpu) -> Result<(), Error> {
+    let over = |reason: String| Error::Unplaceable {
+        gpu: d.gpu,
+        model: model.name,
+        reason,
+    };
+    let mut slices = 0usize;
+    for p in model.profiles {
+        let n = d
+            .instances
+            .iter()
+            .filter(|i| i.profile.gpu_instance() == p.name)
+            .count();
+        if n > usize::from(p.max_instances) {
+            return Err(over(format!(
+                "{n} x {} asked; a {} holds at most {}",
+                p.name, model.name, p.max_instances
+            )));
+        }
+        slices += n * usize::from(p.memory_slices);
+    }
+    if slices > usize::from(model.memory_slices) {
+        return Err(over(format!(
+            "the instances need {slices} memory slices; a {} has {}",
+            model.name, model.memory_slices
+        )));
+    }
+    for want in &d.instances {
+        let limit = usize::from(model.compute_slices);
+        if want.compute.len() > limit {
+            return Err(over(format!(
+                "{} compute instances asked in one {}; at most {limit}",
+                want.compute.len(),
+                want.profile
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn destroy_all(cur: &GpuState, gpu: u32, force: bool, ops: &mut Vec<Op>) -> Result<(), Error> {
@@ -471,4 +528,3 @@ fn plan_instances(
     }
     Ok(())
 }
-

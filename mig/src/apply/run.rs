@@ -1,8 +1,10 @@
 //! Running a plan: each operation re-read for its effect, a failed run rolled back.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
-use super::lock::lock;
+use super::lock::{DEFAULT_LOCK_WAIT, lock};
+use super::plan::check_distinct;
 use super::{DesiredGpu, Op, plan};
 use crate::backend::Backend;
 use crate::state::{GpuState, read_gpu};
@@ -18,6 +20,9 @@ pub struct ApplyOptions {
     pub force: bool,
     /// The advisory lock file that serializes appliers on a host; `None`: no lock.
     pub lock_path: Option<PathBuf>,
+    /// How long to wait for another applier's lock (`Duration::ZERO`: try once); default
+    /// [`DEFAULT_LOCK_WAIT`].
+    pub lock_wait: Duration,
 }
 
 impl Default for ApplyOptions {
@@ -26,6 +31,7 @@ impl Default for ApplyOptions {
             dry_run: false,
             force: false,
             lock_path: Some(PathBuf::from("/run/lock/gpupart-mig.lock")),
+            lock_wait: DEFAULT_LOCK_WAIT,
         }
     }
 }
@@ -42,6 +48,13 @@ impl ApplyOptions {
     #[must_use]
     pub fn force(mut self, on: bool) -> Self {
         self.force = on;
+        self
+    }
+
+    /// How long to wait for the lock (`Duration::ZERO`: try once).
+    #[must_use]
+    pub fn lock_wait(mut self, wait: Duration) -> Self {
+        self.lock_wait = wait;
         self
     }
 
@@ -181,7 +194,17 @@ pub fn apply(
     desired: &[DesiredGpu],
     options: &ApplyOptions,
 ) -> Result<ApplyReport, Error> {
-    let _lock = options.lock_path.as_deref().map(lock).transpose()?;
+    // Bad input is refused before the lock or any NVML call that changes something.
+    check_distinct(desired)?;
+    let count = backend.gpu_count()?;
+    if let Some(d) = desired.iter().find(|d| d.gpu >= count) {
+        return Err(Error::NoSuchGpu { gpu: d.gpu });
+    }
+    let _lock = options
+        .lock_path
+        .as_deref()
+        .map(|path| lock(path, options.lock_wait))
+        .transpose()?;
     let gpus: Vec<u32> = desired.iter().map(|d| d.gpu).collect();
     let read = |gs: &[u32]| -> Result<Vec<GpuState>, Error> {
         gs.iter().map(|&g| read_gpu(backend, g)).collect()
@@ -244,4 +267,3 @@ fn rollback(backend: &dyn Backend, original: &[GpuState]) -> Result<(), Error> {
     }
     Ok(())
 }
-

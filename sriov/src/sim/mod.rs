@@ -1,7 +1,9 @@
 //! A simulated sysfs that follows the kernel's rules: `sriov_numvfs_store`'s checks and errnos,
 //! `virtfnN`/`physfn` links, `sriov_drivers_autoprobe`, `driver_override` and `drivers_probe`,
-//! mdev `create`/`remove` (EEXIST on a taken UUID), and NVIDIA's `current_vgpu_type`. Writes
-//! need "root" (a switch), and faults can be injected.
+//! mdev `create`/`remove` (EEXIST on a taken UUID), and NVIDIA's `current_vgpu_type`, with the
+//! vGPU driver's placement rules ([`vgpu`](SimVgpuType): per-type limits, one time-sliced size
+//! per GPU, framebuffer within the card, MIG-backed types on free GPU instances). Writes need
+//! "root" (a switch), and faults can be injected.
 
 use std::collections::BTreeMap;
 use std::io;
@@ -11,7 +13,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use crate::PciAddress;
 use crate::io::{SysfsIo, errno};
 use crate::mdev::MdevUuid;
-use crate::parse::VgpuType;
+
+mod vgpu;
+
+pub use vgpu::{SimGpuInstance, SimVgpuType};
 
 fn os(code: i32) -> io::Error {
     io::Error::from_raw_os_error(code)
@@ -78,7 +83,7 @@ pub struct SimSriov {
     mmio_vfs: u16,
     /// The driver enables at most this many, and still reports success.
     driver_limit: Option<u16>,
-    vf_vgpu_types: Vec<VgpuType>,
+    vf_vgpu_types: Vec<SimVgpuType>,
 }
 
 impl SimSriov {
@@ -113,7 +118,7 @@ impl SimSriov {
 
     /// Each VF offers these vGPU types through NVIDIA's vendor-specific interface.
     #[must_use]
-    pub fn vf_vgpu_types(mut self, types: Vec<VgpuType>) -> Self {
+    pub fn vf_vgpu_types(mut self, types: Vec<SimVgpuType>) -> Self {
         self.vf_vgpu_types = types;
         self
     }
@@ -125,6 +130,7 @@ pub struct SimMdevType {
     id: String,
     name: String,
     max_instances: u32,
+    rules: Option<SimVgpuType>,
 }
 
 impl SimMdevType {
@@ -135,8 +141,26 @@ impl SimMdevType {
             id: id.to_owned(),
             name: name.to_owned(),
             max_instances,
+            rules: None,
         }
     }
+
+    /// The vGPU type behind it: its instances then count against the physical GPU's rules
+    /// (limits, one size, framebuffer, GPU instances) together with every sibling's.
+    #[must_use]
+    pub fn vgpu(mut self, rules: SimVgpuType) -> Self {
+        self.rules = Some(rules);
+        self
+    }
+}
+
+/// A simulated mdev.
+#[derive(Debug, Clone)]
+struct SimMdev {
+    parent: PciAddress,
+    mdev_type: String,
+    /// The GPU instance a MIG-backed one runs on.
+    gpu_instance: Option<u32>,
 }
 
 /// A simulated PCI function.
@@ -157,8 +181,16 @@ pub struct SimDevice {
     autoprobe: bool,
     physfn: Option<PciAddress>,
     mdev_types: Vec<SimMdevType>,
-    vgpu_types: Vec<VgpuType>,
+    vgpu_types: Vec<SimVgpuType>,
     current_vgpu: u32,
+    /// The GPU instance a MIG-backed vendor vGPU runs on.
+    gpu_instance: Option<u32>,
+    /// The card's memory, for a physical GPU.
+    gpu_memory_mib: u64,
+    /// MIG mode and GPU instances, for a physical GPU (`None`: MIG off).
+    mig: Option<Vec<SimGpuInstance>>,
+    /// Time-sliced vGPUs of several sizes may share the GPU.
+    mixed_vgpu_sizes: bool,
     /// Reads of `driver` still to come before an asynchronous probe completes.
     probe_pending: u32,
 }
@@ -185,6 +217,10 @@ impl SimDevice {
             mdev_types: Vec::new(),
             vgpu_types: Vec::new(),
             current_vgpu: 0,
+            gpu_instance: None,
+            gpu_memory_mib: 0,
+            mig: None,
+            mixed_vgpu_sizes: false,
             probe_pending: 0,
         }
     }
@@ -231,6 +267,27 @@ impl SimDevice {
         self.mdev_types.push(t);
         self
     }
+
+    /// A physical GPU with this much memory (the sum of its time-sliced vGPUs' framebuffers).
+    #[must_use]
+    pub fn gpu_memory_mib(mut self, mib: u64) -> Self {
+        self.gpu_memory_mib = mib;
+        self
+    }
+
+    /// MIG on with these GPU instances (MIG-backed vGPU types need a free one).
+    #[must_use]
+    pub fn mig(mut self, instances: Vec<SimGpuInstance>) -> Self {
+        self.mig = Some(instances);
+        self
+    }
+
+    /// Time-sliced vGPUs of different sizes may share this GPU (NVIDIA's mixed-size mode).
+    #[must_use]
+    pub fn mixed_vgpu_sizes(mut self, on: bool) -> Self {
+        self.mixed_vgpu_sizes = on;
+        self
+    }
 }
 
 #[derive(Debug, Default)]
@@ -240,7 +297,7 @@ struct State {
     iommu: bool,
     root: bool,
     probe_delay: u32,
-    mdevs: BTreeMap<MdevUuid, (PciAddress, String)>,
+    mdevs: BTreeMap<MdevUuid, SimMdev>,
     /// (path suffix, errno, remaining writes before it fires)
     faults: Vec<(String, i32, u32)>,
     writes: Vec<(PathBuf, String)>,
@@ -257,6 +314,76 @@ impl Default for SimulatedSysfs {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// An A100-SXM4-40GB's memory as the vGPU manager divides it.
+const A100_40GB_MIB: u64 = 40 * 1024;
+
+/// The A100-40GB's C-series vGPU types (NVIDIA's vGPU user guide, "A100 PCIe 40GB and
+/// A100 HGX 40GB" tables): time-sliced `A100-NC` with N GB of framebuffer, at most 40/N on a
+/// GPU, and MIG-backed `A100-G-NC` on a `Gg.Ngb` GPU instance, as many as the GPU has of those.
+/// The type IDs are the simulator's own (a driver numbers them per release).
+#[must_use]
+pub fn a100_40gb_vgpu_types() -> Vec<SimVgpuType> {
+    let gib = |n: u64| n * 1024;
+    let mut out: Vec<SimVgpuType> = [
+        (697, 4u64),
+        (698, 5),
+        (699, 8),
+        (700, 10),
+        (701, 20),
+        (702, 40),
+    ]
+    .iter()
+    .map(|&(id, gb)| {
+        let max = u32::try_from(40 / gb).unwrap_or(1);
+        SimVgpuType::time_sliced(id, &format!("NVIDIA A100-{gb}C"), gib(gb), max)
+    })
+    .collect();
+    for (id, g, gb, max) in [
+        (703, 1u8, 5u64, 7u32),
+        (704, 2, 10, 3),
+        (705, 3, 20, 2),
+        (706, 4, 20, 1),
+        (707, 7, 40, 1),
+    ] {
+        out.push(SimVgpuType::mig_backed(
+            id,
+            &format!("NVIDIA A100-{g}-{gb}C"),
+            gib(gb),
+            max,
+            &format!("{g}g.{gb}gb"),
+        ));
+    }
+    out
+}
+
+/// The PCI buses of the eight GPUs of a DGX A100, in NVML's index order.
+const DGX_GPU_BUSES: [u8; 8] = [0x07, 0x0f, 0x47, 0x4e, 0x87, 0x90, 0xb7, 0xbd];
+
+/// The most GPUs a simulated host lays out: the DGX's eight, then 64 a PCI domain.
+pub const MAX_SIMULATED_GPUS: usize = 8 + 64 * 0xffff;
+
+/// The address of GPU `index` on a simulated host, the same in every simulator of the family:
+/// the first eight at the DGX A100's buses in domain 0, the rest at device 0 of buses
+/// 0xc0-0xff, 64 to a domain, from domain 1. Distinct and valid for every index below
+/// [`MAX_SIMULATED_GPUS`]; `None` past it.
+///
+/// ```
+/// use gpupart_sriov::sim::gpu_address;
+/// assert_eq!(gpu_address(0).unwrap().to_string(), "0000:07:00.0");
+/// assert_eq!(gpu_address(8).unwrap().to_string(), "0001:c0:00.0");
+/// assert_ne!(gpu_address(11), gpu_address(12));
+/// ```
+#[must_use]
+pub fn gpu_address(index: usize) -> Option<PciAddress> {
+    if let Some(&bus) = DGX_GPU_BUSES.get(index) {
+        return PciAddress::new(0, bus, 0, 0).ok();
+    }
+    let k = index.checked_sub(DGX_GPU_BUSES.len())?;
+    let domain = u32::try_from(k / 64 + 1).ok().filter(|&d| d <= 0xffff)?;
+    let bus = 0xc0 + u8::try_from(k % 64).ok()?;
+    PciAddress::new(domain, bus, 0, 0).ok()
 }
 
 impl SimulatedSysfs {
@@ -276,8 +403,7 @@ impl SimulatedSysfs {
     /// `nvidia` with `sriov_configure`, VFs offering NVIDIA's vendor vGPU types), `vfio-pci`
     /// and an NVMe disk, spread over two NUMA nodes. The examples' default host.
     #[must_use]
-    pub fn gpu_host(gpus: u8) -> Self {
-        const BUSES: [u8; 8] = [0x07, 0x0f, 0x47, 0x4e, 0x87, 0x90, 0xb7, 0xbd];
+    pub fn gpu_host(gpus: u16) -> Self {
         let mut sim = Self::new()
             .with_driver(
                 SimDriver::new("nvidia")
@@ -290,34 +416,13 @@ impl SimulatedSysfs {
                     .sriov_configure()
                     .ids(&[(0x144d, 0xffff)]),
             );
-        // Time-sliced types and MIG-backed ones (`A100-3-20C` runs on a 3g.20gb instance).
-        // The IDs are the simulator's own.
-        let vgpu: Vec<VgpuType> = [
-            (697, "NVIDIA A100-4C"),
-            (698, "NVIDIA A100-5C"),
-            (699, "NVIDIA A100-8C"),
-            (700, "NVIDIA A100-10C"),
-            (701, "NVIDIA A100-20C"),
-            (702, "NVIDIA A100-40C"),
-            (703, "NVIDIA A100-1-5C"),
-            (704, "NVIDIA A100-2-10C"),
-            (705, "NVIDIA A100-3-20C"),
-            (706, "NVIDIA A100-4-20C"),
-            (707, "NVIDIA A100-7-40C"),
-        ]
-        .iter()
-        .map(|&(id, name)| VgpuType {
-            id,
-            name: name.to_owned(),
-        })
-        .collect();
-        let mut group = 10;
-        for i in 0..gpus {
-            let bus = BUSES.get(usize::from(i)).copied().unwrap_or(0xc0 + i);
-            let Ok(addr) = PciAddress::new(0, bus, 0, 0) else {
-                continue;
+        let vgpu = a100_40gb_vgpu_types();
+        for (group, i) in (10u32..).zip(0..gpus) {
+            // Every u16 count is below MAX_SIMULATED_GPUS.
+            let Some(addr) = gpu_address(usize::from(i)) else {
+                break;
             };
-            let node = u32::from(bus >= 0x80);
+            let node = u32::from(addr.bus() >= 0x80);
             let cpus = if node == 0 {
                 "0-63,128-191"
             } else {
@@ -329,9 +434,9 @@ impl SimulatedSysfs {
                     .numa(Some(node), cpus)
                     .iommu_group(group)
                     .driver("nvidia")
+                    .gpu_memory_mib(A100_40GB_MIB)
                     .sriov(SimSriov::new(16, 4, 1, 0x20b0).vf_vgpu_types(vgpu.clone())),
             );
-            group += 1;
         }
         if let Ok(nvme) = PciAddress::new(0, 0x01, 0, 0) {
             sim = sim.with_device(
@@ -396,6 +501,30 @@ impl SimulatedSysfs {
     #[must_use]
     pub fn writes(&self) -> Vec<(PathBuf, String)> {
         self.lock().writes.clone()
+    }
+
+    /// Sets MIG mode and the GPU instances of physical GPU `gpu` (`None`: MIG off), as MIG
+    /// tools would on a real host; the vGPU rules follow.
+    ///
+    /// # Errors
+    /// ENOENT for no such device; EBUSY while a vGPU runs on a GPU instance that would go, or
+    /// vGPUs of the other kind (time-sliced for MIG on, MIG-backed for MIG off) are there.
+    pub fn set_mig(
+        &self,
+        gpu: PciAddress,
+        instances: Option<Vec<SimGpuInstance>>,
+    ) -> io::Result<()> {
+        let mut s = self.lock();
+        if !s.devices.contains_key(&gpu) {
+            return Err(os(errno::ENOENT));
+        }
+        if !s.mig_change_allowed(gpu, instances.as_deref()) {
+            return Err(os(errno::EBUSY));
+        }
+        if let Some(d) = s.devices.get_mut(&gpu) {
+            d.mig = instances;
+        }
+        Ok(())
     }
 
     /// Unbinds a device from its driver behind the library's back (as `rmmod` would).
@@ -494,7 +623,7 @@ impl State {
                 }
             }
             self.mdevs
-                .retain(|_, (parent, _)| self.devices.contains_key(parent));
+                .retain(|_, m| self.devices.contains_key(&m.parent));
             if let Some(d) = self.devices.get_mut(&pf) {
                 d.num_vfs = 0;
             }
@@ -577,14 +706,17 @@ impl State {
                 match *attr {
                     "creatable_vgpu_types" => {
                         let mut s = String::from("ID    : vGPU Name\n");
-                        if d.current_vgpu == 0 {
-                            for t in &d.vgpu_types {
-                                s.push_str(&format!("{} : {}\n", t.id, t.name));
-                            }
+                        for t in self.creatable(d) {
+                            s.push_str(&format!("{} : {}\n", t.id, t.name));
                         }
                         Ok(s)
                     }
                     "current_vgpu_type" => Ok(format!("{}\n", d.current_vgpu)),
+                    "gpu_instance_id" => Ok(format!(
+                        "{}\n",
+                        d.gpu_instance
+                            .map_or_else(|| "-1".to_owned(), |g| g.to_string())
+                    )),
                     _ => Err(os(errno::ENOENT)),
                 }
             }
@@ -596,27 +728,13 @@ impl State {
                     .iter()
                     .find(|x| x.id == *t)
                     .ok_or_else(|| os(errno::ENOENT))?;
-                let used = u32::try_from(self.mdevs.values().filter(|(p, _)| *p == addr).count())
-                    .unwrap_or(u32::MAX);
-                let used_this = self
-                    .mdevs
-                    .values()
-                    .any(|(p, tt)| *p == addr && tt != &ty.id);
                 Ok(match *attr {
                     "name" => format!("{}\n", ty.name),
                     "description" => {
                         format!("num_heads=4, frl_config=60, framebuffer={}\n", ty.name)
                     }
                     "device_api" => "vfio-pci\n".to_owned(),
-                    // A parent holds one type at a time, as NVIDIA's vGPU manager enforces.
-                    "available_instances" => format!(
-                        "{}\n",
-                        if used_this {
-                            0
-                        } else {
-                            ty.max_instances.saturating_sub(used)
-                        }
-                    ),
+                    "available_instances" => format!("{}\n", self.mdev_available(addr, ty)),
                     _ => return Err(os(errno::ENOENT)),
                 })
             }
@@ -693,7 +811,7 @@ impl State {
                 }
                 self.mdevs
                     .iter()
-                    .filter(|(_, (pa, tt))| *pa == addr && tt == t)
+                    .filter(|(_, m)| m.parent == addr && m.mdev_type == *t)
                     .map(|(u, _)| u.to_string())
                     .collect()
             }
@@ -748,16 +866,18 @@ impl State {
             }
             ["bus", "mdev", "devices", u, "mdev_type"] => {
                 let u: MdevUuid = u.parse().map_err(|_| os(errno::ENOENT))?;
-                let (parent, t) = self.mdevs.get(&u).ok_or_else(|| os(errno::ENOENT))?;
+                let m = self.mdevs.get(&u).ok_or_else(|| os(errno::ENOENT))?;
                 Ok(PathBuf::from(format!(
-                    "../../../devices/pci0000:00/{parent}/mdev_supported_types/{t}"
+                    "../../../devices/pci0000:00/{}/mdev_supported_types/{}",
+                    m.parent, m.mdev_type
                 )))
             }
             ["bus", "mdev", "devices", u] => {
                 let u: MdevUuid = u.parse().map_err(|_| os(errno::ENOENT))?;
-                let (parent, _) = self.mdevs.get(&u).ok_or_else(|| os(errno::ENOENT))?;
+                let m = self.mdevs.get(&u).ok_or_else(|| os(errno::ENOENT))?;
                 Ok(PathBuf::from(format!(
-                    "../../../devices/pci0000:00/{parent}/{u}"
+                    "../../../devices/pci0000:00/{}/{u}",
+                    m.parent
                 )))
             }
             _ => Err(os(errno::ENOENT)),
@@ -827,14 +947,27 @@ impl State {
                 if d.vgpu_types.is_empty() {
                     return Err(os(errno::ENOENT));
                 }
-                if id != 0 && (d.current_vgpu != 0 || !d.vgpu_types.iter().any(|t| t.id == id)) {
-                    return Err(os(if d.current_vgpu != 0 {
-                        errno::EBUSY
-                    } else {
-                        errno::EINVAL
-                    }));
+                if id == 0 {
+                    d.current_vgpu = 0;
+                    d.gpu_instance = None;
+                    return Ok(());
                 }
+                if d.current_vgpu != 0 {
+                    return Err(os(errno::EBUSY));
+                }
+                let Some(ty) = d.vgpu_types.iter().find(|t| t.id == id).cloned() else {
+                    return Err(os(errno::EINVAL));
+                };
+                // The driver's rules for the physical GPU: what `creatable_vgpu_types` offers.
+                let gi = self
+                    .vgpu_fits(self.physical(addr), &ty)
+                    .map_err(|_| os(errno::EINVAL))?;
+                let d = self
+                    .devices
+                    .get_mut(&addr)
+                    .ok_or_else(|| os(errno::ENOENT))?;
                 d.current_vgpu = id;
+                d.gpu_instance = gi;
                 Ok(())
             }
             [
@@ -848,28 +981,31 @@ impl State {
             ] => {
                 let addr = self.device(a)?.address;
                 let u: MdevUuid = v.parse().map_err(|_| os(errno::EINVAL))?;
-                let max = {
-                    let d = self.devices.get(&addr).ok_or_else(|| os(errno::ENOENT))?;
-                    d.mdev_types
-                        .iter()
-                        .find(|x| x.id == *t)
-                        .ok_or_else(|| os(errno::ENOENT))?
-                        .max_instances
-                };
+                let ty = self
+                    .devices
+                    .get(&addr)
+                    .and_then(|d| d.mdev_types.iter().find(|x| x.id == *t))
+                    .ok_or_else(|| os(errno::ENOENT))?;
                 if self.mdevs.contains_key(&u) {
                     return Err(os(errno::EEXIST));
                 }
-                let on_parent: Vec<&String> = self
-                    .mdevs
-                    .values()
-                    .filter(|(pa, _)| *pa == addr)
-                    .map(|(_, tt)| tt)
-                    .collect();
-                let count = u32::try_from(on_parent.len()).unwrap_or(u32::MAX);
-                if on_parent.iter().any(|tt| tt.as_str() != *t) || count >= max {
+                if self.mdev_available(addr, ty) == 0 {
                     return Err(os(errno::EINVAL));
                 }
-                self.mdevs.insert(u, (addr, (*t).to_owned()));
+                let gpu_instance = match &ty.rules {
+                    Some(r) => self
+                        .vgpu_fits(self.physical(addr), r)
+                        .map_err(|_| os(errno::EINVAL))?,
+                    None => None,
+                };
+                self.mdevs.insert(
+                    u,
+                    SimMdev {
+                        parent: addr,
+                        mdev_type: (*t).to_owned(),
+                        gpu_instance,
+                    },
+                );
                 Ok(())
             }
             ["bus", "mdev", "devices", u, "remove"] => {

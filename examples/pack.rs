@@ -15,7 +15,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     gpus[1].add("1g.5gb", 0, true)?;
     gpus[1].add("3g.20gb", 4, false)?;
     gpus[6].add("7g.40gb", 0, false)?;
-    let mut fleet = Fleet::new(gpus);
+    let mut fleet = Fleet::new(gpus)?;
     let requests = vec![
         Request::parse("3g.20gb", 4)?,
         Request::parse("4g.20gb", 2)?.with_priority(1),

@@ -12,7 +12,7 @@
 //! `GPUPART_REAL=1` is the same as `--real`.
 use std::time::Instant;
 
-use gpupart::mig::apply::{ApplyOptions, DesiredGpu, DesiredInstance, apply};
+use gpupart::mig::apply::{ApplyOptions, DesiredGpu, apply, desired_from_plan};
 use gpupart::mig::state::{lci_table, lgi_table, read_all};
 use gpupart::mig::{Backend, NvmlBackend, SimulatedNvml};
 use gpupart::sriov::nova::{NovaMdevType, nova_conf};
@@ -146,7 +146,7 @@ fn run() -> Result<()> {
             .filter(|g| g.model.is_some())
             .map(|g| g.to_topology())
             .collect::<std::result::Result<_, _>>()?,
-    );
+    )?;
     fleet.read_numa(&sysfs)?;
     let requests = vec![
         Request::parse("3g.20gb", 4)?,
@@ -171,22 +171,7 @@ fn run() -> Result<()> {
     }
 
     step(5, "apply the plan with explicit placements");
-    let mut desired = Vec::new();
-    for c in &plan.changes {
-        let gpu = &fleet.gpus()[c.gpu];
-        let mut instances: Vec<DesiredInstance> = gpu
-            .instances()
-            .iter()
-            .filter(|x| !c.destroy.contains(x))
-            .map(|x| DesiredInstance::new(x.profile.name).at(x.start))
-            .collect();
-        instances.extend(
-            c.create
-                .iter()
-                .map(|x| DesiredInstance::new(x.profile.name).at(x.placement.start)),
-        );
-        desired.push(DesiredGpu::new(gpu.index, true, instances));
-    }
+    let desired = desired_from_plan(&gpus, &plan)?;
     let r = apply(
         nvml,
         &desired,

@@ -9,12 +9,8 @@ use gpupart::sriov::{EnableOptions, PciAddress, SimulatedSysfs, Sysfs};
 
 fn main() {
     if let Err(e) = run() {
+        // The message names the cause; there is no chain to walk.
         eprintln!("error: {e}");
-        let mut source = std::error::Error::source(e.as_ref());
-        while let Some(s) = source {
-            eprintln!("  caused by: {s}");
-            source = s.source();
-        }
         std::process::exit(1);
     }
 }

@@ -25,6 +25,44 @@ pub use gpupart_profiles as profiles;
 pub use gpupart_sriov as sriov;
 pub use gpupart_topology as topology;
 
+/// One error for programs that use several crates of the family: each crate's error converts
+/// into it with `?`, and its message is the crate's own (which names the cause).
+///
+/// ```
+/// use gpupart::sriov::{SimulatedSysfs, Sysfs};
+/// use gpupart::topology::batch::Request;
+///
+/// fn plan() -> gpupart::Result<usize> {
+///     let gpus = Sysfs::simulated(SimulatedSysfs::gpu_host(2)).nvidia_gpus()?; // sriov
+///     let request = Request::parse("3g.20gb", 2)?;                             // topology
+///     let profile = gpupart::profiles::catalog::A100_40GB.profile_by_name(&request.profile)?;
+///     Ok(gpus.len() * usize::from(profile.max_instances))
+/// }
+/// assert_eq!(plan()?, 4);
+/// let err = gpupart::topology::batch::Request::parse("0g.5gb", 1).map_err(gpupart::Error::from);
+/// assert!(err.unwrap_err().to_string().contains("0g.5gb"));
+/// # Ok::<(), gpupart::Error>(())
+/// ```
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// From the catalog and profile names.
+    #[error(transparent)]
+    Profiles(#[from] gpupart_profiles::Error),
+    /// From the topology model and the solvers.
+    #[error(transparent)]
+    Topology(#[from] gpupart_topology::Error),
+    /// From MIG through NVML, apply and mig-parted configurations.
+    #[error(transparent)]
+    Mig(#[from] gpupart_mig::Error),
+    /// From PCI sysfs, SR-IOV and vGPU.
+    #[error(transparent)]
+    Sriov(#[from] gpupart_sriov::Error),
+}
+
+/// `Result` with the family's [`enum@Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
 // The README's examples are compiled and run as doc tests.
 #[doc = include_str!("../README.md")]
 #[cfg(doctest)]

@@ -58,9 +58,11 @@ pub(crate) fn gpu_order(fleet: &Fleet, rule: Rule) -> Vec<usize> {
     order
 }
 
-pub(crate) fn place_rule(fleet: &mut Fleet, name: &ProfileName, rule: Rule) -> Option<(usize, u8)> {
+/// Places one instance by `rule`: the GPU's index and the start.
+pub(crate) fn place_rule(fleet: &mut Fleet, name: &ProfileName, rule: Rule) -> Option<(u32, u8)> {
     for g in gpu_order(fleet, rule) {
-        let gpu = fleet.gpu_mut(g).unwrap();
+        let index = fleet.gpus()[g].index;
+        let gpu = fleet.gpu_mut(index).unwrap();
         let Some(p) = gpu.profile(name) else { continue };
         let high_first = rule != Rule::FirstFit && matches!(p.compute_slices, 1 | 3);
         let starts: Vec<u8> = if high_first {
@@ -70,7 +72,7 @@ pub(crate) fn place_rule(fleet: &mut Fleet, name: &ProfileName, rule: Rule) -> O
         };
         for s in starts {
             if gpu.add_instance(p, s, true).is_ok() {
-                return Some((g, s));
+                return Some((index, s));
             }
         }
     }
@@ -318,7 +320,7 @@ pub(crate) fn run_trace(
     // The scheduler knows which profiles its workload asks for.
     online.expect(&names);
     let mut fleet = Fleet::uniform(&A100_40GB, gpus);
-    let mut held: HashMap<usize, (usize, u8)> = HashMap::new();
+    let mut held: HashMap<usize, (u32, u8)> = HashMap::new();
     let (mut accepted, mut arrivals) = (0u64, 0u64);
     let mut saturated = (0u64, 0u64);
     let mut saturated_slices = (0u64, 0u64);
@@ -561,4 +563,5 @@ pub(crate) fn mixed_fleet(n: u32) -> Fleet {
             })
             .collect(),
     )
+    .unwrap()
 }

@@ -20,7 +20,8 @@ fuzz_target!(|data: &[u8]| {
     for i in 0..n_gpus {
         let b = next().unwrap_or(0);
         let model = if b & 1 == 0 { &A100_40GB } else { &H100_SXM_80GB };
-        let mut g = Gpu::new(u32::try_from(i).unwrap_or(0), model).with_mig(b & 2 == 0);
+        // Indices unlike positions: plans name GPUs by index.
+        let mut g = Gpu::new(u32::try_from(3 * i + 1).unwrap_or(0), model).with_mig(b & 2 == 0);
         if b & 4 != 0 {
             g = g.with_numa_node(u32::from(b >> 7));
         }
@@ -30,7 +31,7 @@ fuzz_target!(|data: &[u8]| {
         }
         gpus.push(g);
     }
-    let fleet = Fleet::new(gpus);
+    let fleet = Fleet::new(gpus).expect("distinct indices");
     let mut requests = Vec::new();
     for _ in 0..usize::from(next().unwrap_or(0) % 5) {
         let p = next().unwrap_or(0);
@@ -38,6 +39,9 @@ fuzz_target!(|data: &[u8]| {
         let mut r = Request::parse(NAMES[usize::from(p) % NAMES.len()], u32::from(c % 9)).expect("valid names").with_priority(p >> 6);
         if c & 0x80 != 0 {
             r = r.on_numa_node(u32::from(c >> 6 & 1));
+        }
+        if p & 0x20 != 0 {
+            r = r.on_gpus(&[1, 3 * u32::from(c % 4) + 1]);
         }
         requests.push(r);
     }

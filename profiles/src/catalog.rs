@@ -682,7 +682,7 @@ pub fn model_by_name(name: &str) -> Result<&'static GpuModel, Error> {
         .copied()
         .find(|m| m.name.eq_ignore_ascii_case(name.trim()))
         .ok_or_else(|| Error::UnknownModel {
-            name: name.to_owned(),
+            name: crate::text::cut(name),
         })
 }
 
@@ -728,6 +728,6 @@ pub fn model_by_nvml_name(name: &str) -> Result<&'static GpuModel, Error> {
                 .any(|b| b.nvml_name.is_some_and(|n| n.eq_ignore_ascii_case(wanted)))
         })
         .ok_or_else(|| Error::UnknownNvmlName {
-            name: name.to_owned(),
+            name: crate::text::cut(name),
         })
 }

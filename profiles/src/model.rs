@@ -59,7 +59,7 @@ impl FromStr for PciDeviceId {
     /// `device-filter` writes it.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let bad = || Error::InvalidPciId {
-            input: s.to_owned(),
+            input: crate::text::cut(s),
             expected: "0x followed by 8 hexadecimal digits, e.g. 0x20B010DE",
         };
         let hex = s

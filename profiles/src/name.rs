@@ -17,7 +17,7 @@ use core::str::FromStr;
 
 use bitflags::bitflags;
 
-use crate::Error;
+use crate::{Error, text};
 
 bitflags! {
     /// Attributes of a GPU instance profile, as written after its size (`+me`, `-me`, …).
@@ -394,7 +394,7 @@ impl ProfileName {
             None => (0, trimmed),
         };
         ProfileName::parse_bytes(rest.as_bytes()).map_err(|e| Error::InvalidProfileName {
-            input: name.to_owned(),
+            input: text::cut(name),
             position: e.position + offset + (name.len() - name.trim_start().len()),
             kind: e.kind,
         })
@@ -489,7 +489,7 @@ impl FromStr for ProfileName {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         ProfileName::parse_bytes(s.as_bytes()).map_err(|e| Error::InvalidProfileName {
-            input: s.to_owned(),
+            input: text::cut(s),
             position: e.position,
             kind: e.kind,
         })

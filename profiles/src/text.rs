@@ -20,6 +20,12 @@ pub fn quote(input: &str) -> String {
     }
 }
 
+/// `input` cut to [`QUOTE_LIMIT`] characters, for an error that keeps what it was given.
+#[must_use]
+pub fn cut(input: &str) -> String {
+    input.chars().take(QUOTE_LIMIT).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -72,8 +72,8 @@ pub struct Request {
     pub count: u32,
     /// Only GPUs of this model (catalog name).
     pub model: Option<&'static str>,
-    /// Only these GPUs (positions in the fleet).
-    pub gpus: Option<Vec<usize>>,
+    /// Only these GPUs (by [`Gpu::index`]).
+    pub gpus: Option<Vec<u32>>,
     /// Only GPUs on this NUMA node.
     pub numa_node: Option<u32>,
     /// Priority: higher is placed first.
@@ -99,9 +99,9 @@ impl Request {
     /// # Errors
     /// [`Error::InvalidProfileName`] when `name` does not parse.
     pub fn parse(name: &str, count: u32) -> Result<Self, Error> {
-        let profile = name.parse().map_err(|source| Error::InvalidProfileName {
-            input: name.to_owned(),
-            source,
+        let profile = name.parse().map_err(|reason| Error::InvalidProfileName {
+            input: name.chars().take(80).collect(),
+            reason,
         })?;
         Ok(Request::new(profile, count))
     }
@@ -113,9 +113,9 @@ impl Request {
         self
     }
 
-    /// Only these GPUs (positions in the fleet).
+    /// Only these GPUs (by [`Gpu::index`]).
     #[must_use]
-    pub fn on_gpus(mut self, gpus: &[usize]) -> Self {
+    pub fn on_gpus(mut self, gpus: &[u32]) -> Self {
         self.gpus = Some(gpus.to_vec());
         self
     }
@@ -134,10 +134,10 @@ impl Request {
         self
     }
 
-    fn admits(&self, position: usize, gpu: &Gpu, enable_mig: bool) -> bool {
+    fn admits(&self, gpu: &Gpu, enable_mig: bool) -> bool {
         (gpu.mig_enabled || (enable_mig && gpu.instances().is_empty()))
             && self.model.is_none_or(|m| m == gpu.model.name)
-            && self.gpus.as_ref().is_none_or(|s| s.contains(&position))
+            && self.gpus.as_ref().is_none_or(|s| s.contains(&gpu.index))
             && self.numa_node.is_none_or(|n| gpu.numa_node == Some(n))
     }
 }
@@ -208,8 +208,8 @@ pub struct Reuse {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct GpuChange {
-    /// Position of the GPU in the fleet.
-    pub gpu: usize,
+    /// The GPU ([`Gpu::index`]).
+    pub gpu: u32,
     /// MIG must be enabled first (a reset on real hardware).
     pub enable_mig: bool,
     /// Free instances to destroy.
@@ -311,9 +311,7 @@ impl Plan {
     /// was made for; the fleet may then be partly changed.
     pub fn apply_to(&self, fleet: &mut Fleet) -> Result<(), Error> {
         for c in &self.changes {
-            let gpu = fleet
-                .gpu_mut(c.gpu)
-                .ok_or(Error::NoGpu { position: c.gpu })?;
+            let gpu = fleet.gpu_mut(c.gpu).ok_or(Error::NoGpu { gpu: c.gpu })?;
             if c.enable_mig {
                 gpu.mig_enabled = true;
             }
@@ -500,12 +498,11 @@ impl<'a> Ctx<'a> {
         let eligible = fleet
             .gpus()
             .iter()
-            .enumerate()
-            .map(|(pos, g)| {
+            .map(|g| {
                 requests
                     .iter()
                     .enumerate()
-                    .filter(|(_, r)| r.admits(pos, g, options.enable_mig))
+                    .filter(|(_, r)| r.admits(g, options.enable_mig))
                     .filter_map(|(i, r)| g.profile(&r.profile).map(|p| (i, p)))
                     .collect()
             })
@@ -712,7 +709,7 @@ impl<'a> Ctx<'a> {
                 let mut create = r.create.clone();
                 create.sort_by_key(|c| (c.placement.start, c.request));
                 changes.push(GpuChange {
-                    gpu: g,
+                    gpu: self.fleet.gpus()[g].index,
                     enable_mig: r.enable_mig,
                     destroy: r.destroy.clone(),
                     create,

@@ -1,5 +1,7 @@
 //! The node → GPU → slice model: GPUs with identity, model, MIG mode, instances and NUMA data.
 
+use std::collections::HashMap;
+
 use gpupart_profiles::{GpuInstanceProfile, GpuModel, ProfileName};
 use gpupart_sriov::{CpuList, PciAddress, Sysfs};
 
@@ -241,25 +243,37 @@ impl Gpu {
     }
 }
 
-/// The GPUs of a node (or of a fleet of nodes).
+/// The GPUs of a node (or of a fleet of nodes). A GPU is known by its [`Gpu::index`] (the
+/// NVML index on a node) everywhere: in requests, plans, online placement and MIG's desired
+/// state.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Fleet {
     gpus: Vec<Gpu>,
+    /// Index → position in `gpus`.
+    positions: HashMap<u32, usize>,
 }
 
 impl Fleet {
-    /// A fleet of these GPUs; plans refer to them by position.
-    #[must_use]
-    pub fn new(gpus: Vec<Gpu>) -> Self {
-        Fleet { gpus }
+    /// A fleet of these GPUs, in this order.
+    ///
+    /// # Errors
+    /// [`Error::DuplicateGpu`] when two GPUs have the same index.
+    pub fn new(gpus: Vec<Gpu>) -> Result<Self, Error> {
+        let mut positions = HashMap::with_capacity(gpus.len());
+        for (p, g) in gpus.iter().enumerate() {
+            if positions.insert(g.index, p).is_some() {
+                return Err(Error::DuplicateGpu { gpu: g.index });
+            }
+        }
+        Ok(Fleet { gpus, positions })
     }
 
     /// `n` empty GPUs of `model`, MIG on, indices 0..n.
     #[must_use]
     pub fn uniform(model: &'static GpuModel, n: u32) -> Self {
-        Fleet {
-            gpus: (0..n).map(|i| Gpu::new(i, model)).collect(),
-        }
+        let gpus: Vec<Gpu> = (0..n).map(|i| Gpu::new(i, model)).collect();
+        let positions = (0..n).zip(0..).collect();
+        Fleet { gpus, positions }
     }
 
     /// The GPUs.
@@ -268,8 +282,25 @@ impl Fleet {
         &self.gpus
     }
 
-    /// GPU at `position`, mutable.
-    pub fn gpu_mut(&mut self, position: usize) -> Option<&mut Gpu> {
+    /// The GPU with this index.
+    #[must_use]
+    pub fn gpu(&self, index: u32) -> Option<&Gpu> {
+        self.gpus.get(*self.positions.get(&index)?)
+    }
+
+    /// The GPU with this index, mutable.
+    pub fn gpu_mut(&mut self, index: u32) -> Option<&mut Gpu> {
+        self.gpus.get_mut(*self.positions.get(&index)?)
+    }
+
+    /// Where the GPU with this index stands in [`Fleet::gpus`].
+    #[must_use]
+    pub fn position(&self, index: u32) -> Option<usize> {
+        self.positions.get(&index).copied()
+    }
+
+    /// The GPU at a position in [`Fleet::gpus`], mutable (the solvers work by position).
+    pub(crate) fn gpu_at_mut(&mut self, position: usize) -> Option<&mut Gpu> {
         self.gpus.get_mut(position)
     }
 

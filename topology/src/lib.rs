@@ -82,13 +82,12 @@ pub enum Error {
         profile: String,
     },
     /// A profile name does not parse.
-    #[error("invalid profile name {input:?}")]
+    #[error("{reason}")]
     InvalidProfileName {
-        /// The input.
+        /// The input, cut to 80 characters.
         input: String,
-        /// Why.
-        #[source]
-        source: gpupart_profiles::Error,
+        /// Why, naming the input (in the message, not in `source()`).
+        reason: gpupart_profiles::Error,
     },
     /// No instance starts at that slice.
     #[error("GPU {gpu} has no instance at memory slice {start}")]
@@ -98,11 +97,17 @@ pub enum Error {
         /// The start slice.
         start: u8,
     },
-    /// No GPU at that position of the fleet.
-    #[error("the fleet has no GPU at position {position}")]
+    /// The fleet has no GPU with that index.
+    #[error("the fleet has no GPU {gpu}")]
     NoGpu {
-        /// The position.
-        position: usize,
+        /// The GPU's index.
+        gpu: u32,
+    },
+    /// Two GPUs of a fleet have the same index.
+    #[error("two GPUs of the fleet have index {gpu}; each GPU needs its own")]
+    DuplicateGpu {
+        /// The index.
+        gpu: u32,
     },
     /// The GPU's PCI address is not known, so its sysfs entries cannot be found.
     #[error("GPU {gpu} has no PCI address")]
@@ -110,13 +115,22 @@ pub enum Error {
         /// The GPU's index.
         gpu: u32,
     },
-    /// Reading sysfs failed.
-    #[error("reading sysfs failed")]
+    /// Reading sysfs failed (the message is sysfs's own).
+    #[error(transparent)]
     Sysfs(#[from] Box<gpupart_sriov::Error>),
-    /// No GPU can take the instance now.
+    /// No GPU can take the instance now (one may, after a release).
     #[error("no GPU has room for a {profile} now")]
     NoRoom {
         /// The profile.
         profile: ProfileName,
+    },
+    /// No GPU of the fleet that the request may use (MIG on, of the NUMA node asked) has the
+    /// profile at all: no release will make room; retrying is pointless.
+    #[error("no GPU of the fleet{} has a profile {profile}", numa_node.map(|n| format!(" on NUMA node {n}")).unwrap_or_default())]
+    NoSuchProfile {
+        /// The profile.
+        profile: ProfileName,
+        /// The NUMA node asked for.
+        numa_node: Option<u32>,
     },
 }

@@ -36,8 +36,8 @@ struct Choice {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Placed {
-    /// Position of the GPU in the fleet.
-    pub gpu: usize,
+    /// The GPU ([`crate::Gpu::index`]).
+    pub gpu: u32,
     /// The instance (in use).
     pub instance: Instance,
 }
@@ -177,13 +177,16 @@ impl Online {
     /// it in use.
     ///
     /// # Errors
-    /// [`Error::NoRoom`] when no GPU can take it now.
+    /// [`Error::NoRoom`] when no GPU can take it now; [`Error::NoSuchProfile`] when no GPU it
+    /// may use has the profile at all (retrying cannot help).
     pub fn place(
         &mut self,
         profile: &ProfileName,
         numa_node: Option<u32>,
     ) -> Result<Placed, Error> {
         let mut best: Option<(u64, u32, usize, usize, u8)> = None;
+        // Whether any GPU could ever take it (MIG on, the NUMA node, a model with it).
+        let mut eligible = false;
         let models: Vec<usize> = self.by_model.keys().copied().collect();
         for m in models {
             let buckets = self.by_model.get(&m).cloned().unwrap_or_default();
@@ -200,6 +203,7 @@ impl Online {
                 let Some(&g) = bucket.gpus.first() else {
                     continue;
                 };
+                eligible = true;
                 let Some(c) = self.choice(b, slot) else {
                     continue;
                 };
@@ -209,32 +213,43 @@ impl Online {
                 }
             }
         }
-        let (_, _, g, slot, start) = best.ok_or(Error::NoRoom { profile: *profile })?;
+        let Some((_, _, g, slot, start)) = best else {
+            return Err(if eligible {
+                Error::NoRoom { profile: *profile }
+            } else {
+                Error::NoSuchProfile {
+                    profile: *profile,
+                    numa_node,
+                }
+            });
+        };
         self.unfile(g);
-        let gpu = self.fleet.gpu_mut(g).ok_or(Error::NoGpu { position: g })?;
+        let gpu = self
+            .fleet
+            .gpu_at_mut(g)
+            .ok_or(Error::NoRoom { profile: *profile })?;
         let p = &gpu.model.profiles[slot];
+        let index = gpu.index;
         let added = gpu.add_instance(p, start, true);
         self.file(g);
         added?;
         Ok(Placed {
-            gpu: g,
+            gpu: index,
             instance: Instance::new(p, start, true),
         })
     }
 
-    /// Releases the instance at `start` on the GPU at `position`.
+    /// Releases the instance at `start` on GPU `gpu` ([`crate::Gpu::index`]).
     ///
     /// # Errors
     /// [`Error::NoGpu`] or [`Error::NoInstance`].
-    pub fn release(&mut self, position: usize, start: u8) -> Result<Instance, Error> {
-        if position >= self.fleet.gpus().len() {
-            return Err(Error::NoGpu { position });
-        }
+    pub fn release(&mut self, gpu: u32, start: u8) -> Result<Instance, Error> {
+        let position = self.fleet.position(gpu).ok_or(Error::NoGpu { gpu })?;
         self.unfile(position);
         let r = self
             .fleet
-            .gpu_mut(position)
-            .ok_or(Error::NoGpu { position })?
+            .gpu_at_mut(position)
+            .ok_or(Error::NoGpu { gpu })?
             .remove_instance(start);
         self.file(position);
         r
@@ -269,6 +284,47 @@ mod tests {
         online.release(1, 0).unwrap();
         assert!(online.release(1, 0).is_err());
         assert_eq!(online.place(&name("7g.40gb"), None).unwrap().gpu, 1);
+    }
+
+    #[test]
+    fn gpus_are_named_by_index_and_missing_profiles_are_not_no_room() {
+        use crate::Gpu;
+        use gpupart_profiles::catalog::H100_SXM_80GB;
+        let fleet = Fleet::new(vec![
+            Gpu::new(40, &H100_SXM_80GB).with_numa_node(1),
+            Gpu::new(7, &H100_SXM_80GB),
+        ])
+        .unwrap();
+        let mut online = Online::new(fleet);
+        let p = online.place(&name("7g.80gb"), Some(1)).unwrap();
+        assert_eq!(p.gpu, 40, "the GPU's index, not its position");
+        assert!(matches!(
+            online.place(&name("7g.80gb"), Some(1)),
+            Err(Error::NoRoom { .. })
+        ));
+        // No GPU of the fleet has these: retrying cannot help.
+        for missing in ["7g.40gb", "9g.90gb"] {
+            assert!(matches!(
+                online.place(&name(missing), None),
+                Err(Error::NoSuchProfile { .. })
+            ));
+        }
+        assert!(matches!(
+            online.place(&name("1g.10gb"), Some(5)),
+            Err(Error::NoSuchProfile {
+                numa_node: Some(5),
+                ..
+            })
+        ));
+        online.release(40, 0).unwrap();
+        assert!(matches!(online.release(1, 0), Err(Error::NoGpu { gpu: 1 })));
+        assert!(matches!(
+            Fleet::new(vec![
+                Gpu::new(3, &H100_SXM_80GB),
+                Gpu::new(3, &H100_SXM_80GB)
+            ]),
+            Err(Error::DuplicateGpu { gpu: 3 })
+        ));
     }
 
     #[test]

@@ -185,7 +185,7 @@ fn brute_force(fleet: &Fleet, requests: &[Request]) -> Key {
                     let req = &requests[r];
                     let admitted = gpu.mig_enabled
                         && req.model.is_none_or(|m| m == gpu.model.name)
-                        && req.gpus.as_ref().is_none_or(|s| s.contains(&g))
+                        && req.gpus.as_ref().is_none_or(|s| s.contains(&gpu.index))
                         && req.numa_node.is_none_or(|x| gpu.numa_node == Some(x));
                     match gpu.profile(&req.profile).filter(|_| admitted) {
                         Some(p) => want.push((r, p)),
@@ -276,7 +276,7 @@ fn check_valid(fleet: &Fleet, requests: &[Request], plan: &Plan) {
         assert!(c.destroy.iter().all(|x| !x.in_use));
         for x in &c.create {
             served[x.request] += 1;
-            let gpu = &fleet.gpus()[c.gpu];
+            let gpu = fleet.gpu(c.gpu).expect("the plan names GPUs of the fleet");
             assert_eq!(gpu.profile(&requests[x.request].profile), Some(x.profile));
         }
         for x in &c.reuse {
@@ -319,7 +319,8 @@ fn arb_fleet(max_gpus: usize) -> impl Strategy<Value = Fleet> {
                 .enumerate()
                 .map(|(i, (h100, numa, inst))| {
                     let model: &'static GpuModel = if h100 { &H100_SXM_80GB } else { &A100_40GB };
-                    let mut g = Gpu::new(u32::try_from(i).unwrap(), model);
+                    // Indices unlike positions: plans must name GPUs by index.
+                    let mut g = Gpu::new(GPU_INDEX_BASE + 2 * u32::try_from(i).unwrap(), model);
                     if let Some(n) = numa {
                         g = g.with_numa_node(n);
                     }
@@ -330,8 +331,12 @@ fn arb_fleet(max_gpus: usize) -> impl Strategy<Value = Fleet> {
                 })
                 .collect(),
         )
+        .expect("distinct indices")
     })
 }
+
+/// The index of the fleet's first GPU in the generated fleets (the k-th has base + 2k).
+const GPU_INDEX_BASE: u32 = 7;
 
 fn arb_requests(max_total: u32) -> impl Strategy<Value = Vec<Request>> {
     proptest::collection::vec(
@@ -340,13 +345,14 @@ fn arb_requests(max_total: u32) -> impl Strategy<Value = Vec<Request>> {
             1u32..=3,
             0u8..2,
             proptest::option::weighted(0.2, 0u32..2),
+            proptest::option::weighted(0.2, proptest::collection::vec(0u32..4, 1..3)),
         ),
         1..=3,
     )
     .prop_map(move |reqs| {
         let mut total = 0;
         let mut out = Vec::new();
-        for (p, c, prio, numa) in reqs {
+        for (p, c, prio, numa, on) in reqs {
             let c = c.min(max_total - total);
             if c == 0 {
                 break;
@@ -355,6 +361,10 @@ fn arb_requests(max_total: u32) -> impl Strategy<Value = Vec<Request>> {
             let mut r = Request::parse(NAMES[p], c).unwrap().with_priority(prio);
             if let Some(n) = numa {
                 r = r.on_numa_node(n);
+            }
+            if let Some(k) = on {
+                let set: Vec<u32> = k.iter().map(|k| GPU_INDEX_BASE + 2 * k).collect();
+                r = r.on_gpus(&set);
             }
             out.push(r);
         }

@@ -1,7 +1,9 @@
 //! The desired state of GPUs: which GPU instances, where, with which compute instances.
 
 use gpupart_profiles::ProfileName;
+use gpupart_topology::batch::Plan;
 
+use crate::Error;
 use crate::state::GpuState;
 
 /// One GPU instance wanted: profile, optional explicit start, compute instances (by default
@@ -84,4 +86,50 @@ impl DesiredGpu {
                 .collect(),
         }
     }
+}
+
+/// The desired state that carries out a solver's plan on the GPUs it was made for (`current`,
+/// read from the backend; the plan names GPUs by their NVML index, as [`DesiredGpu`] does):
+/// each changed GPU keeps what it holds (with its compute instances) but what the plan
+/// destroys, and gets each creation at the plan's explicit start with one full compute
+/// instance.
+///
+/// ```
+/// use gpupart_mig::apply::{ApplyOptions, apply, desired_from_plan};
+/// use gpupart_mig::state::read_all;
+/// use gpupart_mig::SimulatedNvml;
+/// use gpupart_topology::Fleet;
+/// use gpupart_topology::batch::{Request, SolveOptions, solve};
+///
+/// let node = SimulatedNvml::hgx_h100();
+/// let current = read_all(&node)?;
+/// let fleet = Fleet::new(current.iter().map(|g| g.to_topology()).collect::<Result<_, _>>()?)?;
+/// let plan = solve(&fleet, &[Request::parse("3g.40gb", 3)?], &SolveOptions::default().enable_mig(true));
+/// let desired = desired_from_plan(&current, &plan)?;
+/// apply(&node, &desired, &ApplyOptions::default().lock_path(None))?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+/// [`Error::NoSuchGpu`] when the plan names a GPU `current` lacks.
+pub fn desired_from_plan(current: &[GpuState], plan: &Plan) -> Result<Vec<DesiredGpu>, Error> {
+    plan.changes
+        .iter()
+        .map(|c| {
+            let state = current
+                .iter()
+                .find(|s| s.info.index == c.gpu)
+                .ok_or(Error::NoSuchGpu { gpu: c.gpu })?;
+            let mut d = DesiredGpu::from_state(state);
+            d.mig_enabled = true;
+            d.instances
+                .retain(|i| !c.destroy.iter().any(|x| Some(x.start) == i.start));
+            d.instances.extend(
+                c.create
+                    .iter()
+                    .map(|x| DesiredInstance::new(x.profile.name).at(x.placement.start)),
+            );
+            Ok(d)
+        })
+        .collect()
 }

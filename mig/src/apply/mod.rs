@@ -11,7 +11,7 @@ mod lock;
 mod plan;
 mod run;
 
-pub use desired::{DesiredGpu, DesiredInstance};
+pub use desired::{DesiredGpu, DesiredInstance, desired_from_plan};
 pub use lock::{ApplyLock, DEFAULT_LOCK_WAIT, lock};
 pub(crate) use plan::unplaceable_reason;
 pub use plan::{Changes, Op, plan};

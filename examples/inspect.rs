@@ -7,7 +7,6 @@
 //! ```
 use gpupart::mig::state::model_of;
 use gpupart::mig::{Backend, Error, NvmlBackend, SimulatedNvml};
-use gpupart::profiles::NvmlGiProfileIndex;
 
 fn main() {
     if let Err(e) = run() {
@@ -75,10 +74,9 @@ fn run() -> Result<(), Error> {
             "  {:<4} {:>3}  {:<13} {:>4} {:>4} {:>8} {:>3} {:>3} {:>3} {:>3} {:>3} {:>4}  placements",
             "idx", "ID", "profile", "inst", "SMs", "MiB", "CE", "DEC", "ENC", "JPG", "OFA", "P2P"
         );
-        for idx in NvmlGiProfileIndex::ALL {
-            let Some(p) = backend.profile_info(gpu, idx)? else {
-                continue;
-            };
+        // Every profile index the driver has (from 0 until INVALID_ARGUMENT), the catalog's or
+        // newer ones.
+        for p in backend.gpu_instance_profiles(gpu)? {
             let name = model
                 .and_then(|m| m.profile_by_nvml_id(p.id).ok())
                 .map_or("?".to_owned(), |c| c.name.to_string());
@@ -87,7 +85,7 @@ fn run() -> Result<(), Error> {
             let starts: Vec<String> = placements.iter().map(|pl| pl.start.to_string()).collect();
             println!(
                 "  {:<4} {:>3}  {:<13} {:>4} {:>4} {:>8} {:>3} {:>3} {:>3} {:>3} {:>3} {:>4}  {{{}}}:{size}",
-                idx.as_u32(),
+                p.index,
                 p.id,
                 name,
                 p.instance_count,

@@ -20,7 +20,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     println!("2. create a GPU instance of profile 19 at its first free placement");
     let start = node
-        .possible_placements(0, 19)?
+        .free_placements(0, 19)?
         .first()
         .ok_or("no free placement")?
         .start;

@@ -9,6 +9,8 @@
 //! - [`apply`]: desired state → minimal ordered operations with explicit placements →
 //!   run, re-read after each step, roll back on failure, serialized by a lock file.
 //! - [`config`]: NVIDIA mig-parted's v1 format.
+//! - [`conformance`]: read-only questions put to any backend, to hold the simulator to a
+//!   real driver.
 //!
 //! ```
 //! use gpupart_mig::apply::{ApplyOptions, DesiredGpu, DesiredInstance, apply};
@@ -32,6 +34,7 @@
 pub mod apply;
 pub mod backend;
 pub mod config;
+pub mod conformance;
 mod nvml;
 pub mod sim;
 pub mod state;
@@ -40,7 +43,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 pub use backend::{
-    Backend, ComputeInstanceInfo, GpuInfo, GpuInstanceInfo, MigMode, NvmlCode, ProfileInfo,
+    Backend, ComputeInstanceInfo, GpuInfo, GpuInstanceInfo, MAX_PROFILE_INDEX, MigActivation,
+    MigMode, NvmlCode, ProfileInfo,
 };
 pub use gpupart_topology as topology;
 pub use nvml::NvmlBackend;
@@ -180,7 +184,7 @@ pub enum Error {
         holder: Option<u32>,
     },
     /// Applying failed at an operation.
-    #[error("apply failed at step {step} ({op}): {cause}; {}; the GPUs now: {}", if *rolled_back { "rolled back to the state before" } else { "ROLLBACK FAILED" }, now.join(" | "))]
+    #[error("apply failed at step {step} ({op}): {cause}; {}; the GPUs now: {}", rollback_error.as_ref().map_or_else(|| "rolled back to the state before".to_owned(), |e| format!("ROLLBACK FAILED: {e}")), now.join(" | "))]
     ApplyFailed {
         /// 1-based step.
         step: usize,
@@ -190,6 +194,8 @@ pub enum Error {
         cause: Box<Error>,
         /// Whether every GPU is back to where it started.
         rolled_back: bool,
+        /// Why the rollback failed, where it did.
+        rollback_error: Option<Box<Error>>,
         /// What each GPU holds now.
         now: Vec<String>,
     },

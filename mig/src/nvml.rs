@@ -7,7 +7,7 @@
 use std::ffi::c_uint;
 use std::ptr;
 
-use gpupart_profiles::{NvmlGiProfileIndex, Placement};
+use gpupart_profiles::Placement;
 use nvml_wrapper::Nvml;
 use nvml_wrapper::error::NvmlError;
 use nvml_wrapper_sys::bindings::{
@@ -18,16 +18,14 @@ use nvml_wrapper_sys::bindings::{
 
 use crate::Error;
 use crate::backend::{
-    Backend, ComputeInstanceInfo, GpuInfo, GpuInstanceInfo, MigMode, NvmlCode, ProfileInfo,
+    Backend, ComputeInstanceInfo, GpuInfo, GpuInstanceInfo, MAX_PROFILE_INDEX, MigActivation,
+    MigMode, NvmlCode, ProfileInfo,
 };
 
 const SUCCESS: nvmlReturn_t = 0;
 const INSUFFICIENT_SIZE: nvmlReturn_t = 7;
 /// `NVML_COMPUTE_INSTANCE_ENGINE_PROFILE_SHARED`
 const ENGINE_SHARED: c_uint = 0;
-/// The largest compute instance profile index NVML defines (`..._PROFILE_8_SLICE` is 7;
-/// `_6_SLICE` 6).
-const CI_PROFILE_INDICES: u32 = 8;
 
 /// NVML through libnvidia-ml, loaded at run time.
 pub struct NvmlBackend {
@@ -40,27 +38,46 @@ impl core::fmt::Debug for NvmlBackend {
     }
 }
 
+/// nvml-wrapper's error as the NVML code it stands for; a code the wrapper does not name
+/// keeps its number (`UnexpectedVariant`), never `0` (which is `NVML_SUCCESS`).
+#[allow(deprecated)] // ALREADY_INITIALIZED is deprecated in NVML, but still a code
 fn wrap(gpu: Option<u32>, op: &'static str, e: NvmlError) -> Error {
-    let code = match e {
-        NvmlError::Uninitialized => NvmlCode::Uninitialized,
-        NvmlError::InvalidArg => NvmlCode::InvalidArgument,
-        NvmlError::NotSupported => NvmlCode::NotSupported,
-        NvmlError::NoPermission => NvmlCode::NoPermission,
-        NvmlError::NotFound => NvmlCode::NotFound,
-        NvmlError::GpuLost => NvmlCode::GpuLost,
-        NvmlError::ResetRequired => NvmlCode::ResetRequired,
-        NvmlError::InUse => NvmlCode::InUse,
-        NvmlError::FunctionNotFound | NvmlError::FailedToLoadSymbol(_) => {
-            NvmlCode::FunctionNotFound
-        }
+    let raw = match e {
+        NvmlError::Uninitialized => 1,
+        NvmlError::InvalidArg => 2,
+        NvmlError::NotSupported => 3,
+        NvmlError::NoPermission => 4,
+        NvmlError::AlreadyInitialized => 5,
+        NvmlError::NotFound => 6,
+        NvmlError::InsufficientSize(_) => 7,
+        NvmlError::InsufficientPower => 8,
+        NvmlError::DriverNotLoaded => 9,
+        NvmlError::Timeout => 10,
+        NvmlError::IrqIssue => 11,
+        NvmlError::LibraryNotFound => 12,
+        NvmlError::FunctionNotFound | NvmlError::FailedToLoadSymbol(_) => 13,
+        NvmlError::CorruptedInfoROM => 14,
+        NvmlError::GpuLost => 15,
+        NvmlError::ResetRequired => 16,
+        NvmlError::OperatingSystem => 17,
+        NvmlError::LibRmVersionMismatch => 18,
+        NvmlError::InUse => 19,
+        NvmlError::InsufficientMemory => 20,
+        NvmlError::NoData => 21,
+        NvmlError::VgpuEccNotSupported => 22,
+        NvmlError::UnexpectedVariant(n) => n,
         NvmlError::LibloadingError(_) => {
             return Error::LibraryNotFound {
                 detail: e.to_string(),
             };
         }
-        _ => NvmlCode::Other(0),
+        _ => 999,
     };
-    Error::Nvml { gpu, op, code }
+    Error::Nvml {
+        gpu,
+        op,
+        code: NvmlCode::from_raw(raw),
+    }
 }
 
 fn check(gpu: u32, op: &'static str, rc: nvmlReturn_t) -> Result<(), Error> {
@@ -132,23 +149,24 @@ impl NvmlBackend {
     }
 
     fn profile_ids(&self, gpu: u32) -> Result<Vec<(u32, u32)>, Error> {
-        // (profile ID, max instances) for every profile the GPU has.
-        let mut out = Vec::new();
-        for idx in NvmlGiProfileIndex::ALL {
-            if let Some(info) = self.profile_info(gpu, idx)? {
-                out.push((info.id, info.instance_count));
-            }
-        }
-        Ok(out)
+        // (profile ID, max instances) for every profile the GPU has, the catalog's or not.
+        Ok(self
+            .gpu_instance_profiles(gpu)?
+            .iter()
+            .map(|p| (p.id, p.instance_count))
+            .collect())
     }
 
-    fn ci_profile_id(
+    /// The compute instance profile at `index` of GPU instance `gi`: `Ok(Some((id,
+    /// instance count)))`, `Ok(None)` where the GPU instance lacks it (NOT_SUPPORTED), `Err`
+    /// with INVALID_ARGUMENT past the last index.
+    fn ci_profile(
         &self,
         gpu: u32,
         gi: nvmlGpuInstance_t,
         index: u32,
         op: &'static str,
-    ) -> Result<Option<u32>, Error> {
+    ) -> Result<Option<(u32, u32)>, Error> {
         let lib = self.nvml.lib();
         let f = sym(
             gpu,
@@ -160,14 +178,37 @@ impl NvmlBackend {
         // SAFETY: `gi` is a valid GPU instance handle; `info` is a valid out-pointer.
         let rc = unsafe { f(gi, index, ENGINE_SHARED, &mut info) };
         match NvmlCode::from_raw(rc) {
-            _ if rc == SUCCESS => Ok(Some(info.id)),
-            NvmlCode::NotSupported | NvmlCode::InvalidArgument => Ok(None),
+            _ if rc == SUCCESS => Ok(Some((info.id, info.instanceCount))),
+            NvmlCode::NotSupported => Ok(None),
             code => Err(Error::Nvml {
                 gpu: Some(gpu),
                 op,
                 code,
             }),
         }
+    }
+
+    /// Every compute instance profile of `gi`, indices from 0 until INVALID_ARGUMENT:
+    /// (index, profile ID, instance count).
+    fn ci_profiles(
+        &self,
+        gpu: u32,
+        gi: nvmlGpuInstance_t,
+        op: &'static str,
+    ) -> Result<Vec<(u32, u32, u32)>, Error> {
+        let mut out = Vec::new();
+        for index in 0..MAX_PROFILE_INDEX {
+            match self.ci_profile(gpu, gi, index, op) {
+                Ok(Some((id, count))) => out.push((index, id, count)),
+                Ok(None) => {}
+                Err(Error::Nvml {
+                    code: NvmlCode::InvalidArgument,
+                    ..
+                }) => break,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
     }
 
     fn ci_handles(
@@ -181,18 +222,17 @@ impl NvmlBackend {
         let list = sym(gpu, op, lib.nvmlGpuInstanceGetComputeInstances.as_ref())?;
         let info_f = sym(gpu, op, lib.nvmlComputeInstanceGetInfo_v2.as_ref())?;
         let mut out = Vec::new();
-        for index in 0..CI_PROFILE_INDICES {
-            let Some(id) = self.ci_profile_id(gpu, gi, index, op)? else {
-                continue;
-            };
-            let mut handles: Vec<nvmlComputeInstance_t> = vec![ptr::null_mut(); 8];
+        for (index, id, instances) in self.ci_profiles(gpu, gi, op)? {
+            // nvml.h: the array must hold the profile's `instanceCount` handles.
+            let cap = instances.max(1);
+            let mut handles: Vec<nvmlComputeInstance_t> = vec![ptr::null_mut(); cap as usize];
             let mut count: c_uint = 0;
-            // SAFETY: `handles` has room for 8 handles, the most compute instances a GPU
-            // instance can hold (one per compute slice); `count` receives how many were written.
+            // SAFETY: `handles` holds `instanceCount` handles, the size nvml.h requires of the
+            // array for this profile; NVML writes at most that many and sets `count`.
             check(gpu, op, unsafe {
                 list(gi, id, handles.as_mut_ptr(), &mut count)
             })?;
-            handles.truncate(count as usize);
+            handles.truncate((count as usize).min(cap as usize));
             for h in handles {
                 // SAFETY: all-zero is valid for this C struct (pointers become null).
                 let mut info: nvmlComputeInstanceInfo_t = unsafe { std::mem::zeroed() };
@@ -244,28 +284,25 @@ impl Backend for NvmlBackend {
     }
 
     #[doc(alias = "nvmlDeviceSetMigMode")]
-    fn set_mig_mode(&self, gpu: u32, enabled: bool) -> Result<(), Error> {
+    fn set_mig_mode(&self, gpu: u32, enabled: bool) -> Result<MigActivation, Error> {
         let d = self
             .nvml
             .device_by_index(gpu)
             .map_err(|e| wrap(Some(gpu), "get handle", e))?;
-        d.set_mig_mode(enabled)
+        let status = d
+            .set_mig_mode(enabled)
             .map_err(|e| wrap(Some(gpu), "set MIG mode", e))?;
-        Ok(())
+        Ok(MigActivation::from_raw(status))
     }
 
     #[doc(alias = "nvmlDeviceGetGpuInstanceProfileInfo")]
-    fn profile_info(
-        &self,
-        gpu: u32,
-        index: NvmlGiProfileIndex,
-    ) -> Result<Option<ProfileInfo>, Error> {
+    fn gpu_instance_profile_info(&self, gpu: u32, index: u32) -> Result<ProfileInfo, Error> {
         let d = self
             .nvml
             .device_by_index(gpu)
             .map_err(|e| wrap(Some(gpu), "get handle", e))?;
-        match d.profile_info(index.as_u32()) {
-            Ok(p) => Ok(Some(ProfileInfo {
+        match d.profile_info(index) {
+            Ok(p) => Ok(ProfileInfo {
                 index,
                 id: p.id,
                 slice_count: p.slice_count,
@@ -278,8 +315,7 @@ impl Backend for NvmlBackend {
                 ofa_count: p.ofa_count,
                 memory_mib: p.memory_size_mb,
                 p2p: p.is_p2p_supported,
-            })),
-            Err(NvmlError::NotSupported | NvmlError::InvalidArg) => Ok(None),
+            }),
             Err(e) => Err(wrap(Some(gpu), "get GPU instance profile info", e)),
         }
     }
@@ -303,6 +339,9 @@ impl Backend for NvmlBackend {
         let rc = unsafe { f(dev, profile_id, ptr::null_mut(), &mut count) };
         if rc != SUCCESS && rc != INSUFFICIENT_SIZE {
             check(gpu, OP, rc)?;
+        }
+        if count == 0 {
+            return Ok(Vec::new());
         }
         let mut buf = vec![nvmlGpuInstancePlacement_t { start: 0, size: 0 }; count as usize];
         // SAFETY: `buf` holds `count` initialized placements; NVML writes at most `count` and
@@ -351,8 +390,9 @@ impl Backend for NvmlBackend {
         for (profile_id, max) in self.profile_ids(gpu)? {
             let mut handles: Vec<nvmlGpuInstance_t> = vec![ptr::null_mut(); max.max(1) as usize];
             let mut count: c_uint = 0;
-            // SAFETY: `handles` has room for `max` handles, the profile's instance limit, so
-            // NVML cannot write past it; `count` receives the number written.
+            // SAFETY: nvml.h requires `gpuInstances` to hold the profile's `instanceCount`
+            // handles; `handles` holds exactly that many (`max`, from the profile info), so
+            // NVML writes within it; `count` receives the number written.
             check(gpu, OP, unsafe {
                 list(dev, profile_id, handles.as_mut_ptr(), &mut count)
             })?;
@@ -384,17 +424,18 @@ impl Backend for NvmlBackend {
         start: u8,
     ) -> Result<GpuInstanceInfo, Error> {
         const OP: &str = "create GPU instance";
-        // The placement's size is the profile's; read it off the free placements, and refuse
-        // a start that is not among them before calling create.
-        let free = self.possible_placements(gpu, profile_id)?;
-        let placement = free
+        // The placement's size is the profile's: read it off the legal placements. A start
+        // that is none of them is an invalid argument, as the driver would say; an occupied
+        // one is left to the driver (INSUFFICIENT_RESOURCES).
+        let legal = self.possible_placements(gpu, profile_id)?;
+        let placement = legal
             .iter()
             .find(|p| p.start == start)
             .copied()
             .ok_or(Error::Nvml {
                 gpu: Some(gpu),
                 op: OP,
-                code: NvmlCode::InsufficientResources,
+                code: NvmlCode::InvalidArgument,
             })?;
         let dev = self.device(gpu, OP)?;
         let lib = self.nvml.lib();
@@ -453,8 +494,8 @@ impl Backend for NvmlBackend {
     ) -> Result<ComputeInstanceInfo, Error> {
         const OP: &str = "create compute instance";
         let h = self.gpu_instance(gpu, gi, OP)?;
-        let id = self
-            .ci_profile_id(gpu, h, profile_index, OP)?
+        let (id, _) = self
+            .ci_profile(gpu, h, profile_index, OP)?
             .ok_or(Error::Nvml {
                 gpu: Some(gpu),
                 op: OP,
@@ -494,46 +535,88 @@ impl Backend for NvmlBackend {
         check(gpu, OP, unsafe { f(handle) })
     }
 
-    /// Processes on the parent device whose `gpuInstanceId` is `gi` (NVML reports the
-    /// instance IDs only to root; without them no process is attributed, so run as root).
+    /// Processes on the parent device whose `gpuInstanceId` is `gi`: compute processes,
+    /// graphics processes (GFX profiles) and MPS clients, each pid once. NVML reports the
+    /// instance IDs only to root; without them no process is attributed, so run as root.
     #[doc(alias = "nvmlDeviceGetComputeRunningProcesses_v3")]
+    #[doc(alias = "nvmlDeviceGetGraphicsRunningProcesses_v3")]
+    #[doc(alias = "nvmlDeviceGetMPSComputeRunningProcesses_v3")]
     fn processes(&self, gpu: u32, gi: u32) -> Result<Vec<u32>, Error> {
         const OP: &str = "get running processes";
         let dev = self.device(gpu, OP)?;
-        let f = sym(
-            gpu,
-            OP,
-            self.nvml
-                .lib()
-                .nvmlDeviceGetComputeRunningProcesses_v3
-                .as_ref(),
-        )?;
-        let mut cap: c_uint = 64;
-        loop {
-            let mut buf = vec![
-                nvmlProcessInfo_t {
-                    pid: 0,
-                    usedGpuMemory: 0,
-                    gpuInstanceId: 0,
-                    computeInstanceId: 0,
-                };
-                cap as usize
-            ];
-            let mut count = cap;
-            // SAFETY: `buf` holds `count` initialized entries; NVML writes at most `count`
-            // and sets `count` to the number written (or needed, with INSUFFICIENT_SIZE).
-            let rc = unsafe { f(dev, &mut count, buf.as_mut_ptr()) };
-            if rc == INSUFFICIENT_SIZE && count > cap {
-                cap = count;
-                continue;
+        let lib = self.nvml.lib();
+        // Each query in its newest version, then `_v2` (the same `nvmlProcessInfo_v2_t`
+        // layout) for drivers before 11.6 that lack `_v3`.
+        let queries = [
+            (
+                lib.nvmlDeviceGetComputeRunningProcesses_v3.as_ref().ok(),
+                lib.nvmlDeviceGetComputeRunningProcesses_v2.as_ref().ok(),
+            ),
+            (
+                lib.nvmlDeviceGetGraphicsRunningProcesses_v3.as_ref().ok(),
+                lib.nvmlDeviceGetGraphicsRunningProcesses_v2.as_ref().ok(),
+            ),
+            (
+                lib.nvmlDeviceGetMPSComputeRunningProcesses_v3.as_ref().ok(),
+                lib.nvmlDeviceGetMPSComputeRunningProcesses_v2.as_ref().ok(),
+            ),
+        ];
+        let mut pids = Vec::new();
+        for (v3, v2) in queries {
+            let Some(f) = v3.or(v2) else {
+                return Err(Error::Nvml {
+                    gpu: Some(gpu),
+                    op: OP,
+                    code: NvmlCode::FunctionNotFound,
+                });
+            };
+            for p in list_processes(gpu, OP, dev, *f)? {
+                if p.gpuInstanceId == gi && !pids.contains(&p.pid) {
+                    pids.push(p.pid);
+                }
             }
-            check(gpu, OP, rc)?;
-            buf.truncate(count as usize);
-            return Ok(buf
-                .iter()
-                .filter(|p| p.gpuInstanceId == gi)
-                .map(|p| p.pid)
-                .collect());
         }
+        Ok(pids)
     }
+}
+
+/// The signature every `nvmlDevice*RunningProcesses_v2/_v3` shares.
+type ProcessQuery =
+    unsafe extern "C" fn(nvmlDevice_t, *mut c_uint, *mut nvmlProcessInfo_t) -> nvmlReturn_t;
+
+/// Calls a process query with a buffer that grows until NVML's count fits (bounded).
+fn list_processes(
+    gpu: u32,
+    op: &'static str,
+    dev: nvmlDevice_t,
+    f: ProcessQuery,
+) -> Result<Vec<nvmlProcessInfo_t>, Error> {
+    let mut cap: c_uint = 64;
+    for _ in 0..8 {
+        let mut buf = vec![
+            nvmlProcessInfo_t {
+                pid: 0,
+                usedGpuMemory: 0,
+                gpuInstanceId: 0,
+                computeInstanceId: 0,
+            };
+            cap as usize
+        ];
+        let mut count = cap;
+        // SAFETY: `buf` holds `count` initialized entries; NVML writes at most `count` and
+        // sets `count` to the number written (or needed, with INSUFFICIENT_SIZE).
+        let rc = unsafe { f(dev, &mut count, buf.as_mut_ptr()) };
+        if rc == INSUFFICIENT_SIZE && count > cap {
+            cap = count.saturating_add(16);
+            continue;
+        }
+        check(gpu, op, rc)?;
+        buf.truncate((count as usize).min(cap as usize));
+        return Ok(buf);
+    }
+    Err(Error::Nvml {
+        gpu: Some(gpu),
+        op,
+        code: NvmlCode::InsufficientSize,
+    })
 }

@@ -10,13 +10,14 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use gpupart_profiles::{GpuModel, NvmlGiProfileIndex, Placement, catalog};
+use gpupart_profiles::{GpuModel, Placement, catalog};
 use gpupart_sriov::PciAddress;
 use gpupart_topology::Occupancy;
 
 use crate::Error;
 use crate::backend::{
-    Backend, ComputeInstanceInfo, GpuInfo, GpuInstanceInfo, MigMode, NvmlCode, ProfileInfo,
+    Backend, ComputeInstanceInfo, GpuInfo, GpuInstanceInfo, MigActivation, MigMode, NvmlCode,
+    ProfileInfo,
 };
 
 /// The operations faults can be injected into.
@@ -45,6 +46,8 @@ pub struct SimGpu {
     pci: Option<PciAddress>,
     mode: MigMode,
     needs_reset: bool,
+    /// Processes run outside MIG: a mode change cannot unbind the device.
+    busy: bool,
     instances: BTreeMap<u32, SimGi>,
 }
 
@@ -74,6 +77,7 @@ impl SimGpu {
             pci: None,
             mode: MigMode::new(false, false),
             needs_reset: true,
+            busy: false,
             instances: BTreeMap::new(),
         }
     }
@@ -89,6 +93,7 @@ impl SimGpu {
             pci: None,
             mode: MigMode::new(false, false),
             needs_reset: true,
+            busy: false,
             instances: BTreeMap::new(),
         }
     }
@@ -119,6 +124,14 @@ impl SimGpu {
     #[must_use]
     pub fn mode_needs_reset(mut self, needs: bool) -> Self {
         self.needs_reset = needs;
+        self
+    }
+
+    /// Processes run on the GPU outside MIG, so NVML cannot unbind it to change the mode
+    /// (`activationStatus` IN_USE) until they stop.
+    #[must_use]
+    pub fn busy(mut self, busy: bool) -> Self {
+        self.busy = busy;
         self
     }
 
@@ -382,6 +395,9 @@ fn mig_model(g: &SimGpu, gpu: u32, op: &'static str) -> Result<&'static GpuModel
     Ok(model)
 }
 
+/// The GPU instance profile indices driver 580 defines (0 to 16; see the golden data).
+const DRIVER_GI_PROFILE_INDICES: u32 = 17;
+
 impl Backend for SimulatedNvml {
     fn gpu_count(&self) -> Result<u32, Error> {
         u32::try_from(self.lock().gpus.len())
@@ -418,7 +434,7 @@ impl Backend for SimulatedNvml {
         Ok(g.mode)
     }
 
-    fn set_mig_mode(&self, gpu: u32, enabled: bool) -> Result<(), Error> {
+    fn set_mig_mode(&self, gpu: u32, enabled: bool) -> Result<MigActivation, Error> {
         const OP: &str = "set MIG mode";
         let mut s = self.begin(SimOp::SetMigMode, gpu, OP)?;
         let g = gpu_mut(&mut s, gpu, OP)?;
@@ -427,29 +443,36 @@ impl Backend for SimulatedNvml {
             return Err(nvml(gpu, OP, NvmlCode::InUse));
         }
         g.mode.pending = enabled;
-        if !g.needs_reset {
+        // nvml.h's activationStatus: a busy device cannot be unbound (IN_USE: idle it and
+        // retry); where no reset is exposed (pass-through) the mode waits for one.
+        let activation = if g.busy && g.mode.current != enabled {
+            MigActivation::RetryWhenIdle
+        } else if g.needs_reset && g.mode.current != enabled {
+            MigActivation::ResetRequired
+        } else {
             g.mode.current = enabled;
-        }
+            MigActivation::Activated
+        };
         s.mutations += 1;
-        Ok(())
+        Ok(activation)
     }
 
-    fn profile_info(
-        &self,
-        gpu: u32,
-        index: NvmlGiProfileIndex,
-    ) -> Result<Option<ProfileInfo>, Error> {
+    fn gpu_instance_profile_info(&self, gpu: u32, index: u32) -> Result<ProfileInfo, Error> {
+        const OP: &str = "get GPU instance profile info";
         let s = self.lock();
-        let g = s.gpus.get(gpu as usize).ok_or(nvml(
-            gpu,
-            "get profile info",
-            NvmlCode::InvalidArgument,
-        ))?;
-        let model = g
-            .model
-            .ok_or(nvml(gpu, "get profile info", NvmlCode::NotSupported))?;
-        let Some(p) = model.profiles.iter().find(|p| p.nvml_index == index) else {
-            return Ok(None);
+        let g = gpu_ref(&s, gpu, OP)?;
+        let model = g.model.ok_or(nvml(gpu, OP, NvmlCode::NotSupported))?;
+        // Driver 580 defines profile indices 0 to 16 and answers INVALID_ARGUMENT from 17 on
+        // (golden data); an index it defines that the GPU lacks is NOT_SUPPORTED.
+        if index >= DRIVER_GI_PROFILE_INDICES {
+            return Err(nvml(gpu, OP, NvmlCode::InvalidArgument));
+        }
+        let Some(p) = model
+            .profiles
+            .iter()
+            .find(|p| p.nvml_index.as_u32() == index)
+        else {
+            return Err(nvml(gpu, OP, NvmlCode::NotSupported));
         };
         // The simulator answers with the catalog's figures and invents no profile ID.
         let id = p.nvml_id.ok_or(Error::NoNvmlIdInCatalog {
@@ -457,7 +480,7 @@ impl Backend for SimulatedNvml {
             model: model.name,
             profile: p.name,
         })?;
-        Ok(Some(p).map(|p| ProfileInfo {
+        Ok(ProfileInfo {
             index,
             id,
             slice_count: u32::from(p.compute_slices),
@@ -470,7 +493,7 @@ impl Backend for SimulatedNvml {
             ofa_count: p.ofa.map_or(0, u32::from),
             memory_mib: u64::from(p.memory_mib.unwrap_or(0)),
             p2p: p.p2p.unwrap_or(false),
-        }))
+        })
     }
 
     fn possible_placements(&self, gpu: u32, profile_id: u32) -> Result<Vec<Placement>, Error> {
@@ -481,12 +504,8 @@ impl Backend for SimulatedNvml {
         let p = model
             .profile_by_nvml_id(profile_id)
             .map_err(|_| nvml(gpu, OP, NvmlCode::InvalidArgument))?;
-        let occ = g.occupancy().ok_or(nvml(gpu, OP, NvmlCode::Other(0)))?;
-        Ok(p.placements
-            .iter()
-            .filter(|pl| occ.clone().add(p, pl.start).is_ok())
-            .copied()
-            .collect())
+        // Every legal placement, occupied or not, MIG on or off (nvml.h; golden data).
+        Ok(p.placements.to_vec())
     }
 
     fn remaining_capacity(&self, gpu: u32, profile_id: u32) -> Result<u32, Error> {
@@ -497,7 +516,8 @@ impl Backend for SimulatedNvml {
         let p = model
             .profile_by_nvml_id(profile_id)
             .map_err(|_| nvml(gpu, OP, NvmlCode::InvalidArgument))?;
-        let mut occ = g.occupancy().ok_or(nvml(gpu, OP, NvmlCode::Other(0)))?;
+        // With MIG off the driver answers for an empty GPU (golden data: 7 for 1g.10gb).
+        let mut occ = g.occupancy().ok_or(nvml(gpu, OP, NvmlCode::InvalidState))?;
         let mut n = 0;
         'more: loop {
             for pl in p.placements {
@@ -515,7 +535,8 @@ impl Backend for SimulatedNvml {
         const OP: &str = "get GPU instances";
         let s = self.lock();
         let g = gpu_ref(&s, gpu, OP)?;
-        let model = mig_model(g, gpu, OP)?;
+        // The driver lists GPU instances with MIG off too: none (conformance golden data).
+        let model = g.model.ok_or(nvml(gpu, OP, NvmlCode::NotSupported))?;
         Ok(g.instances
             .iter()
             .map(|(&id, gi)| GpuInstanceInfo {
@@ -589,7 +610,8 @@ impl Backend for SimulatedNvml {
         const OP: &str = "get compute instances";
         let s = self.lock();
         let g = gpu_ref(&s, gpu, OP)?;
-        mig_model(g, gpu, OP)?;
+        g.model.ok_or(nvml(gpu, OP, NvmlCode::NotSupported))?;
+        // No such GPU instance, MIG on or off: NOT_FOUND (conformance golden data).
         let inst = g
             .instances
             .get(&gi)
@@ -672,7 +694,7 @@ impl Backend for SimulatedNvml {
         const OP: &str = "get running processes";
         let s = self.lock();
         let g = gpu_ref(&s, gpu, OP)?;
-        mig_model(g, gpu, OP)?;
+        // The process queries answer on any GPU, MIG on or off (conformance golden data).
         Ok(g.instances
             .get(&gi)
             .map(|i| i.processes.clone())

@@ -210,7 +210,7 @@ fn the_simulator_refuses_what_the_driver_refuses() {
         "MIG off"
     );
     assert_eq!(
-        code(node.set_mig_mode(4, true)),
+        code(node.set_mig_mode(4, true).map(|_| ())),
         NvmlCode::NotSupported,
         "an L4 has no MIG"
     );
@@ -233,7 +233,7 @@ fn the_simulator_refuses_what_the_driver_refuses() {
         "no such profile"
     );
     assert_eq!(
-        code(node.set_mig_mode(2, false)),
+        code(node.set_mig_mode(2, false).map(|_| ())),
         NvmlCode::InUse,
         "instances exist"
     );
@@ -249,7 +249,9 @@ fn the_simulator_refuses_what_the_driver_refuses() {
         NvmlCode::InUse,
         "compute instances first"
     );
-    assert_eq!(node.possible_placements(2, 5).unwrap(), []);
+    // Every legal placement, occupied too (nvml.h); the free ones are computed.
+    assert_eq!(node.possible_placements(2, 5).unwrap().len(), 1);
+    assert_eq!(node.free_placements(2, 5).unwrap(), []);
     assert_eq!(node.remaining_capacity(2, 19).unwrap(), 6);
     node.fail_nth(gpupart_mig::SimOp::CreateGpuInstance, 0, NvmlCode::GpuLost);
     assert_eq!(

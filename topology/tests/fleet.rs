@@ -478,7 +478,10 @@ fn large_fleet_plan_is_valid_with_a_small_gap() {
 #[test]
 fn a_bad_profile_name_says_why() {
     let msg = Request::parse("0g.5gb", 1).unwrap_err().to_string();
-    assert!(msg.contains("\"0g.5gb\"") && msg.contains("at byte"), "{msg}");
+    assert!(
+        msg.contains("\"0g.5gb\"") && msg.contains("at byte"),
+        "{msg}"
+    );
     let huge = "1".repeat(10_000_000);
     let msg = Request::parse(&huge, 1).unwrap_err().to_string();
     assert!(msg.len() < 400, "{} bytes", msg.len());

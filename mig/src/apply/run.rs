@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::lock::{DEFAULT_LOCK_WAIT, lock};
 use super::plan::check_distinct;
 use super::{DesiredGpu, Op, plan};
-use crate::backend::Backend;
+use crate::backend::{Backend, MigActivation};
 use crate::state::{GpuState, read_gpu};
 use crate::{Error, NvmlCode};
 
@@ -76,11 +76,19 @@ pub struct ApplyReport {
     pub performed: usize,
     /// GPUs that need a reset for their pending MIG mode (never done here).
     pub resets_needed: Vec<u32>,
+    /// What the driver said of each MIG mode change (`activationStatus`), with the action
+    /// each calls for ([`MigActivation::action`]).
+    pub activations: Vec<(u32, MigActivation)>,
+    /// GPUs whose mode change waits for their processes to stop (`IN_USE`): idle them and
+    /// apply again; a reset does not help.
+    pub retry_when_idle: Vec<u32>,
     /// The GPUs afterwards.
     pub after: Vec<GpuState>,
 }
 
-fn run_op(backend: &dyn Backend, op: &Op) -> Result<(), Error> {
+/// Runs one operation and checks its effect; a MIG mode change gives the driver's activation
+/// status.
+fn run_op(backend: &dyn Backend, op: &Op) -> Result<Option<MigActivation>, Error> {
     let gi_id = |gpu: u32, start: u8| -> Result<u32, Error> {
         backend
             .gpu_instances(gpu)?
@@ -94,7 +102,7 @@ fn run_op(backend: &dyn Backend, op: &Op) -> Result<(), Error> {
     };
     match *op {
         Op::SetMigMode { gpu, enabled } => {
-            backend.set_mig_mode(gpu, enabled)?;
+            let activation = backend.set_mig_mode(gpu, enabled)?;
             let m = backend.mig_mode(gpu)?;
             if m.pending != enabled {
                 return Err(Error::Verify {
@@ -102,6 +110,7 @@ fn run_op(backend: &dyn Backend, op: &Op) -> Result<(), Error> {
                     what: format!("MIG mode pending {} after setting {enabled}", m.pending),
                 });
             }
+            return Ok(Some(activation));
         }
         Op::DestroyComputeInstance { gpu, gi_start, ci } => {
             let gi = gi_id(gpu, gi_start)?;
@@ -177,7 +186,7 @@ fn run_op(backend: &dyn Backend, op: &Op) -> Result<(), Error> {
             }
         }
     }
-    Ok(())
+    Ok(None)
 }
 
 /// Applies `desired`: takes the lock, reads the GPUs, plans, runs each operation and re-reads
@@ -229,22 +238,41 @@ pub fn apply(
             break;
         }
         for op in &changes.ops {
-            if let Err(cause) = run_op(backend, op) {
-                let rolled_back = rollback(backend, &original).is_ok();
-                let now = read(&gpus)
-                    .map(|s| s.iter().map(GpuState::summary).collect())
-                    .unwrap_or_else(|e| vec![format!("cannot read the GPUs: {e}")]);
-                return Err(Error::ApplyFailed {
-                    step: report.performed + 1,
-                    op: op.to_string(),
-                    cause: Box::new(cause),
-                    rolled_back,
-                    now,
-                });
+            match run_op(backend, op) {
+                Ok(activation) => {
+                    if let (Op::SetMigMode { gpu, .. }, Some(a)) = (op, activation) {
+                        report.activations.push((*gpu, a));
+                    }
+                }
+                Err(cause) => {
+                    let rollback_error = rollback(backend, &original).err().map(Box::new);
+                    let now = read(&gpus)
+                        .map(|s| s.iter().map(GpuState::summary).collect())
+                        .unwrap_or_else(|e| vec![format!("cannot read the GPUs: {e}")]);
+                    return Err(Error::ApplyFailed {
+                        step: report.performed + 1,
+                        op: op.to_string(),
+                        cause: Box::new(cause),
+                        rolled_back: rollback_error.is_none(),
+                        rollback_error,
+                        now,
+                    });
+                }
             }
             report.performed += 1;
         }
     }
+    // A mode change the driver could not activate for busy processes needs them stopped,
+    // not a reset.
+    report.retry_when_idle = report
+        .activations
+        .iter()
+        .filter(|(_, a)| *a == MigActivation::RetryWhenIdle)
+        .map(|(g, _)| *g)
+        .collect();
+    report
+        .resets_needed
+        .retain(|g| !report.retry_when_idle.contains(g));
     report.after = read(&gpus)?;
     Ok(report)
 }

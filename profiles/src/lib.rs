@@ -10,6 +10,8 @@
 //!   compile error.
 //! - [`typed`] gives each model its own type, so an A100 profile cannot be put into an H100
 //!   layout.
+//! - [`Occupancy`] is the one rule for whether an instance may go where it asks, used by
+//!   typed layouts, the solvers and the simulators.
 //! - [`text`] quotes outside input in messages, cut to 80 characters.
 //!
 //! ```
@@ -31,14 +33,16 @@ pub mod catalog;
 pub mod checks;
 pub mod model;
 pub mod name;
+pub mod occupancy;
 pub mod text;
 pub mod typed;
 
 pub use model::{
-    Architecture, Board, ComputeInstanceProfile, Engines, GpuInstanceProfile, GpuModel,
-    NVIDIA_VENDOR_ID, NvmlCiProfileIndex, NvmlGiProfileIndex, PciDeviceId, Placement,
+    Architecture, Board, ComputeInstanceProfile, Engines, GpuInstanceProfile, GpuModel, ModelKey,
+    NvmlCiProfileIndex, NvmlGiProfileIndex, PciDeviceId, Placement,
 };
 pub use name::{Attributes, NameError, NameErrorKind, ProfileName};
+pub use occupancy::Occupancy;
 
 /// Errors of the profile catalog.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -95,6 +99,14 @@ pub enum Error {
         model: &'static str,
         /// The ID asked for.
         id: u32,
+    },
+    /// The profile does not belong to the GPU's model.
+    #[error("{profile} is not a profile of {model}")]
+    ForeignProfile {
+        /// The GPU's model (catalog name).
+        model: &'static str,
+        /// The profile.
+        profile: ProfileName,
     },
     /// A placement is not legal for the profile, or overlaps an instance already placed.
     #[error("profile {profile} cannot be placed at slice {start} on {model}: {reason}")]

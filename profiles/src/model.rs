@@ -11,9 +11,6 @@ use crate::{Error, ProfileName};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PciDeviceId(u32);
 
-/// NVIDIA's PCI vendor ID.
-pub const NVIDIA_VENDOR_ID: u16 = 0x10DE;
-
 impl PciDeviceId {
     /// From the combined 32-bit form (`0x20B010DE`).
     #[must_use]
@@ -605,7 +602,19 @@ pub struct GpuModel {
     pub profiles: &'static [GpuInstanceProfile],
 }
 
+/// The identity of a catalog model, for tables keyed by model: two keys are equal exactly
+/// when they come from the same `GpuModel` value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ModelKey(usize);
+
 impl GpuModel {
+    /// The model's identity for tables keyed by model (its address: the catalog's models are
+    /// statics).
+    #[must_use]
+    pub fn key(&'static self) -> ModelKey {
+        ModelKey(core::ptr::from_ref(self) as usize)
+    }
+
     /// A model.
     #[must_use]
     pub const fn new(
@@ -849,7 +858,7 @@ mod tests {
     #[test]
     fn pci_device_id_round_trip() {
         let id: PciDeviceId = "0x20B010DE".parse().expect("valid");
-        assert_eq!((id.device(), id.vendor()), (0x20B0, NVIDIA_VENDOR_ID));
+        assert_eq!((id.device(), id.vendor()), (0x20B0, 0x10DE));
         assert_eq!(id.to_string(), "0x20B010DE");
         assert_eq!(PciDeviceId::new(0x10DE, 0x2330).combined(), 0x2330_10DE);
         assert_eq!(

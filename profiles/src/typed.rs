@@ -29,7 +29,7 @@ use core::fmt;
 use core::marker::PhantomData;
 
 use crate::model::{GpuInstanceProfile, GpuModel, Placement};
-use crate::{Error, ProfileName};
+use crate::{Error, Occupancy, ProfileName};
 
 mod sealed {
     pub trait Sealed {}
@@ -112,7 +112,7 @@ impl<M: MigModel> TypedProfile<M> {
 /// overlapping.
 pub struct Layout<M: MigModel> {
     instances: Vec<(TypedProfile<M>, Placement)>,
-    occupied: u32,
+    occupancy: Occupancy,
 }
 
 impl<M: MigModel> fmt::Debug for Layout<M> {
@@ -136,49 +136,18 @@ impl<M: MigModel> Layout<M> {
     pub fn new() -> Self {
         Layout {
             instances: Vec::new(),
-            occupied: 0,
+            occupancy: Occupancy::new(M::MODEL),
         }
     }
 
-    /// Places `profile` at memory slice `start`.
+    /// Places `profile` at memory slice `start`, by the one rule of [`Occupancy::add`].
     ///
     /// # Errors
     /// [`Error::IllegalPlacement`] when `start` is not a legal placement of the profile, the
-    /// slices are taken, or the profile's instance limit is reached. The layout is unchanged.
+    /// slices are taken, the compute slices or the media extensions are spent, or the
+    /// profile's instance limit is reached. The layout is unchanged.
     pub fn place(&mut self, profile: TypedProfile<M>, start: u8) -> Result<Placement, Error> {
-        let p = profile.profile;
-        let err = |reason| Error::IllegalPlacement {
-            model: M::MODEL.name,
-            profile: p.name,
-            start,
-            reason,
-        };
-        let placement = p
-            .placement_at(start)
-            .ok_or_else(|| err("not a legal start slice"))?;
-        if self.occupied & placement.mask() != 0 {
-            return Err(err("the slices are taken"));
-        }
-        let same = self.instances.iter().filter(|(q, _)| *q == profile).count();
-        if same >= usize::from(p.max_instances) {
-            return Err(err("the profile's instance limit is reached"));
-        }
-        let media = self
-            .instances
-            .iter()
-            .any(|(q, _)| q.profile.name.attributes().has_media_extensions());
-        if media && p.name.attributes().has_media_extensions() {
-            return Err(err("the media extensions are taken by another instance"));
-        }
-        let compute: u32 = self
-            .instances
-            .iter()
-            .map(|(q, _)| u32::from(q.profile.compute_slices))
-            .sum();
-        if compute + u32::from(p.compute_slices) > u32::from(M::MODEL.compute_slices) {
-            return Err(err("not enough compute slices left"));
-        }
-        self.occupied |= placement.mask();
+        let placement = self.occupancy.add(profile.profile, start)?;
         self.instances.push((profile, placement));
         Ok(placement)
     }
@@ -192,7 +161,13 @@ impl<M: MigModel> Layout<M> {
     /// Occupied memory slices as a bit mask.
     #[must_use]
     pub fn occupied_mask(&self) -> u32 {
-        self.occupied
+        self.occupancy.memory_mask()
+    }
+
+    /// What the layout takes, as the solvers see it.
+    #[must_use]
+    pub fn occupancy(&self) -> &Occupancy {
+        &self.occupancy
     }
 }
 

@@ -16,47 +16,11 @@
 //! with the best per-GPU pattern of profiles, repeated; the plan then carries a bound that
 //! shows its distance from the optimum.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+/// The solver's internal tables (keys are small integers and slices of them, never outside
+/// input): rustc's FxHash.
+type FastMap<K, V> = rustc_hash::FxHashMap<K, V>;
 
-/// A fast hasher for the solver's internal tables (keys are small integers and slices of
-/// them, never outside input): the multiply-rotate step of rustc's FxHash.
-#[derive(Default)]
-struct FxHasher(u64);
-
-impl Hasher for FxHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.write_u64(u64::from_le_bytes(word));
-        }
-    }
-
-    fn write_u64(&mut self, v: u64) {
-        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-
-    fn write_usize(&mut self, v: usize) {
-        self.write_u64(v as u64);
-    }
-
-    fn write_u32(&mut self, v: u32) {
-        self.write_u64(u64::from(v));
-    }
-
-    fn write_u8(&mut self, v: u8) {
-        self.write_u64(u64::from(v));
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
-
-use gpupart_profiles::{GpuInstanceProfile, GpuModel, Placement, ProfileName};
+use gpupart_profiles::{GpuInstanceProfile, GpuModel, ModelKey, Placement, ProfileName};
 
 use crate::fleet::{Fleet, Gpu, Instance};
 use crate::{Error, Occupancy, solve_gpu};
@@ -439,7 +403,7 @@ struct Ctx<'a> {
     /// Per GPU: (request, the profile on this GPU's model) for every request it admits.
     eligible: Vec<Vec<(usize, &'static GpuInstanceProfile)>>,
     /// Room of an occupancy, by its signature: identical GPUs are asked once.
-    room_cache: std::cell::RefCell<FastMap<(usize, u32, u128), u8>>,
+    room_cache: std::cell::RefCell<FastMap<(ModelKey, u32, u128), u8>>,
     /// The part of the bound that does not depend on the plan, once computed.
     capacity: std::cell::OnceCell<Capacity>,
 }
@@ -794,7 +758,7 @@ impl<'a> Ctx<'a> {
     }
 
     fn capacity(&self, demand: &[u32]) -> Capacity {
-        let mut cap_cache: FastMap<(usize, u32, usize), u32> = FastMap::default();
+        let mut cap_cache: FastMap<((ModelKey, u32, u128), usize), u32> = FastMap::default();
         let mut per_request_cap = vec![0u64; demand.len()];
         let mut free_memory = 0u64;
         let mut free_compute = 0u64;
@@ -832,11 +796,9 @@ impl<'a> Ctx<'a> {
             free_memory += mem;
             free_compute += u64::from(gpu.model.compute_slices - fixed.compute_used());
             for &(r, p) in &self.eligible[g] {
-                let key = (
-                    gpu.model as *const GpuModel as usize,
-                    fixed.memory_mask(),
-                    r,
-                );
+                // Keyed by everything that decides what fits: the in-use profiles too, not
+                // only their slices (an in-use `+me` instance takes the media extensions).
+                let key = (fixed.signature(), r);
                 let cap = *cap_cache.entry(key).or_insert_with(|| {
                     let mut n = 0u32;
                     let mut list = Vec::new();
@@ -1038,7 +1000,7 @@ enum Mode {
 struct Greedy<'c, 'a> {
     ctx: &'c Ctx<'a>,
     mode: Mode,
-    patterns: FastMap<(usize, u32, u128, u64), Vec<Pattern>>,
+    patterns: FastMap<PatternKey, Vec<Pattern>>,
 }
 
 impl<'c, 'a> Greedy<'c, 'a> {
@@ -1098,7 +1060,8 @@ impl<'c, 'a> Greedy<'c, 'a> {
             )
         });
         let mut classes: Vec<(Vec<usize>, Occupancy)> = Vec::new();
-        let mut class_of: FastMap<(usize, u32, u128, bool, Vec<usize>), usize> = FastMap::default();
+        let mut class_of: FastMap<(ModelKey, u32, u128, bool, Vec<usize>), usize> =
+            FastMap::default();
         for &g in &fill {
             let gpu = &gpus[g];
             let key = {
@@ -1234,8 +1197,8 @@ impl<'c, 'a> Greedy<'c, 'a> {
         let (_, mask, packed) = base.signature();
         let patterns = self
             .patterns
-            .entry((model.name.as_ptr() as usize, mask, packed, slot_mask))
-            .or_insert_with(|| shared_patterns(base, (model.name, mask, packed, slot_mask)))
+            .entry((model.key(), mask, packed, slot_mask))
+            .or_insert_with(|| shared_patterns(base, (model.key(), mask, packed, slot_mask)))
             .clone();
         let (total_mem, total_comp) = (
             u64::from(model.memory_slices),
@@ -1295,7 +1258,8 @@ impl<'c, 'a> Greedy<'c, 'a> {
     }
 }
 
-type PatternKey = (&'static str, u32, u128, u64);
+/// A model, an occupancy (slices and instances per profile) and the profiles asked for.
+type PatternKey = (ModelKey, u32, u128, u64);
 
 /// Patterns depend only on the model, the occupancy and the profiles asked for, so they are
 /// shared by every solve in the process (a scheduler asks about the same few models again and

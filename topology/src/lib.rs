@@ -29,15 +29,14 @@
 
 pub mod batch;
 pub mod fleet;
-mod occupancy;
 pub mod online;
 mod single;
 
 pub use batch::{Plan, Request, SolveOptions, solve};
 pub use fleet::{Fleet, Gpu, Instance};
 pub use gpupart_profiles as profiles;
+pub use gpupart_profiles::Occupancy;
 pub use gpupart_sriov::PciAddress;
-pub use occupancy::Occupancy;
 pub use online::Online;
 pub use single::solve_gpu;
 
@@ -47,26 +46,10 @@ use gpupart_profiles::ProfileName;
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// An instance cannot go where it was asked to.
-    #[error("{profile} cannot be placed at memory slice {start} on a {model}: {reason}")]
-    Placement {
-        /// The GPU's model (catalog name).
-        model: &'static str,
-        /// The profile.
-        profile: ProfileName,
-        /// The start slice.
-        start: u8,
-        /// Why not.
-        reason: &'static str,
-    },
-    /// The profile does not belong to the GPU's model.
-    #[error("{profile} is not a profile of {model}")]
-    ForeignProfile {
-        /// The GPU's model (catalog name).
-        model: &'static str,
-        /// The profile.
-        profile: ProfileName,
-    },
+    /// The catalog's rule refused an instance ([`gpupart_profiles::Error::IllegalPlacement`]
+    /// or [`gpupart_profiles::Error::ForeignProfile`]); the message is the rule's own.
+    #[error(transparent)]
+    Profile(#[from] gpupart_profiles::Error),
     /// A GPU has MIG off, so it holds no instances.
     #[error("GPU {gpu} has MIG mode off")]
     MigDisabled {

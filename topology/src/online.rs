@@ -10,12 +10,12 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use gpupart_profiles::ProfileName;
+use gpupart_profiles::{ModelKey, ProfileName};
 
 use crate::fleet::{Fleet, Instance};
 use crate::{Error, Occupancy};
 
-type StateKey = (usize, u32, u128, bool, Option<u32>);
+type StateKey = (ModelKey, u32, u128, bool, Option<u32>);
 
 #[derive(Debug, Clone)]
 struct Bucket {
@@ -49,7 +49,7 @@ pub struct Online {
     buckets: Vec<Bucket>,
     bucket_of: HashMap<StateKey, usize>,
     gpu_bucket: Vec<usize>,
-    by_model: HashMap<usize, Vec<usize>>,
+    by_model: HashMap<ModelKey, Vec<usize>>,
     choices: HashMap<(usize, usize), Option<Choice>>,
     /// The profiles whose room counts; `None`: every profile of the model.
     expected: Option<Vec<ProfileName>>,
@@ -187,7 +187,7 @@ impl Online {
         let mut best: Option<(u64, u32, usize, usize, u8)> = None;
         // Whether any GPU could ever take it (MIG on, the NUMA node, a model with it).
         let mut eligible = false;
-        let models: Vec<usize> = self.by_model.keys().copied().collect();
+        let models: Vec<ModelKey> = self.by_model.keys().copied().collect();
         for m in models {
             let buckets = self.by_model.get(&m).cloned().unwrap_or_default();
             let Some(b0) = buckets.first() else { continue };

@@ -1,8 +1,10 @@
-//! What the instances on one GPU take.
-
-use gpupart_profiles::{GpuInstanceProfile, GpuModel, Placement};
+//! What the instances on one GPU take, and the one rule for whether another may go where it
+//! asks: its placement is legal, its memory slices are free, compute slices are left, the
+//! profile's instance limit is not reached and the media extensions are free where it needs
+//! them. Typed layouts ([`crate::typed::Layout`]), the solvers and the simulators all ask this.
 
 use crate::Error;
+use crate::model::{GpuInstanceProfile, GpuModel, ModelKey, Placement};
 
 /// The resources the GPU instances of one GPU take: memory slices (bit `i` = slice `i`), compute
 /// slices, the GPU's one set of media extensions, and instances per profile.
@@ -67,9 +69,11 @@ impl Occupancy {
         &self.instances
     }
 
-    /// What identifies the state for the solver's tables: the model, the occupied slices and
-    /// the instances per profile (4 bits each; no profile allows more than 15).
-    pub(crate) fn signature(&self) -> (usize, u32, u128) {
+    /// What identifies the state for a solver's tables: the model, the occupied slices and
+    /// the instances per profile (4 bits each; no profile allows more than 15). Two
+    /// occupancies with the same signature take the same placements and hold the same room.
+    #[must_use]
+    pub fn signature(&self) -> (ModelKey, u32, u128) {
         let packed = self
             .per_profile
             .iter()
@@ -77,14 +81,12 @@ impl Occupancy {
             .fold(0u128, |acc, (slot, &n)| {
                 acc | (u128::from(n & 0xf) << (4 * (slot % 32)))
             });
-        (
-            core::ptr::from_ref(self.model) as usize,
-            self.memory_mask,
-            packed,
-        )
+        (self.model.key(), self.memory_mask, packed)
     }
 
-    pub(crate) fn profile_slot(&self, profile: &GpuInstanceProfile) -> Option<usize> {
+    /// The position of `profile` in the model's profiles, if it is one of them.
+    #[must_use]
+    pub fn profile_slot(&self, profile: &GpuInstanceProfile) -> Option<usize> {
         // Names are unique within a model (checked at compile time): compare them first, the
         // whole entry only to make sure it is this model's.
         self.model
@@ -93,8 +95,11 @@ impl Occupancy {
             .position(|p| core::ptr::eq(p, profile) || (p.name == profile.name && p == profile))
     }
 
-    /// Why `profile` cannot start at `start` now, if it cannot; `None` when it can.
-    pub(crate) fn refusal(&self, slot: usize, placement: Placement) -> Option<&'static str> {
+    /// Why the profile at `slot` cannot take `placement` now, if it cannot; `None` when it
+    /// can. `placement` must be one of the profile's legal placements (see [`Occupancy::add`]
+    /// for the checked form).
+    #[must_use]
+    pub fn refusal(&self, slot: usize, placement: Placement) -> Option<&'static str> {
         let profile = &self.model.profiles[slot];
         if self.memory_mask & placement.mask() != 0 {
             return Some("the memory slices are taken");
@@ -111,7 +116,9 @@ impl Occupancy {
         None
     }
 
-    pub(crate) fn push(&mut self, slot: usize, placement: Placement) {
+    /// Adds the profile at `slot` at `placement` without checks: for search code that asked
+    /// [`Occupancy::refusal`] first. Undo with [`Occupancy::pop`].
+    pub fn push(&mut self, slot: usize, placement: Placement) {
         let profile = &self.model.profiles[slot];
         self.memory_mask |= placement.mask();
         self.compute_used += profile.compute_slices;
@@ -120,7 +127,8 @@ impl Occupancy {
         self.instances.push((profile, placement));
     }
 
-    pub(crate) fn pop(&mut self, slot: usize) {
+    /// Removes the instance [`Occupancy::push`] added last (of the profile at `slot`).
+    pub fn pop(&mut self, slot: usize) {
         let profile = &self.model.profiles[slot];
         if let Some((_, placement)) = self.instances.pop() {
             self.memory_mask &= !placement.mask();
@@ -136,14 +144,14 @@ impl Occupancy {
     ///
     /// # Errors
     /// [`Error::ForeignProfile`] when `profile` is not one of the model's;
-    /// [`Error::Placement`] when `start` is not a legal placement of it, or its slices, compute
-    /// slices, instance limit or the media extensions are taken. Nothing changes then.
+    /// [`Error::IllegalPlacement`] when `start` is not a legal placement of it, or its slices,
+    /// compute slices, instance limit or the media extensions are taken. Nothing changes then.
     pub fn add(&mut self, profile: &GpuInstanceProfile, start: u8) -> Result<Placement, Error> {
         let slot = self.profile_slot(profile).ok_or(Error::ForeignProfile {
             model: self.model.name,
             profile: profile.name,
         })?;
-        let err = |reason| Error::Placement {
+        let err = |reason| Error::IllegalPlacement {
             model: self.model.name,
             profile: profile.name,
             start,

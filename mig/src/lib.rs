@@ -46,7 +46,6 @@ pub use backend::{
     Backend, ComputeInstanceInfo, GpuInfo, GpuInstanceInfo, MAX_PROFILE_INDEX, MigActivation,
     MigMode, NvmlCode, ProfileInfo,
 };
-pub use gpupart_topology as topology;
 pub use nvml::NvmlBackend;
 pub use sim::{SimGpu, SimOp, SimulatedNvml};
 

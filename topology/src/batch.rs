@@ -271,7 +271,7 @@ impl Plan {
     /// Applies the plan to `fleet` (the one it was made for).
     ///
     /// # Errors
-    /// [`Error::NoInstance`] or [`Error::Placement`] when the fleet is not the one the plan
+    /// [`Error::NoInstance`] or [`Error::Profile`] when the fleet is not the one the plan
     /// was made for; the fleet may then be partly changed.
     pub fn apply_to(&self, fleet: &mut Fleet) -> Result<(), Error> {
         for c in &self.changes {

@@ -34,7 +34,6 @@ mod single;
 
 pub use batch::{Plan, Request, SolveOptions, solve};
 pub use fleet::{Fleet, Gpu, Instance};
-pub use gpupart_profiles as profiles;
 pub use gpupart_profiles::Occupancy;
 pub use gpupart_sriov::PciAddress;
 pub use online::Online;

@@ -1,0 +1,409 @@
+//! One GPU's outcome (what it reuses, destroys and creates), the objective as a comparable
+//! value, and the context every part of the solver shares: the fleet, the requests, which GPU
+//! may serve which request.
+
+use gpupart_profiles::{GpuInstanceProfile, GpuModel, ModelKey, Placement};
+
+use super::bound::Capacity;
+use super::{
+    Bound, Creation, FastMap, GpuChange, Objective, Plan, Request, Reuse, SolveOptions, Unplaced,
+    UnplacedReason,
+};
+use crate::fleet::{Fleet, Gpu, Instance};
+use crate::{Occupancy, solve_gpu};
+
+/// One GPU's outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Realization {
+    pub(super) reuse: Vec<(usize, Instance)>,
+    pub(super) destroy: Vec<Instance>,
+    pub(super) create: Vec<Creation>,
+    pub(super) room: u8,
+    pub(super) enable_mig: bool,
+    pub(super) instances_after: usize,
+}
+
+impl Realization {
+    /// Nothing done to `gpu` (yet).
+    pub(super) fn unchanged(gpu: &Gpu) -> Self {
+        Realization {
+            reuse: Vec::new(),
+            destroy: Vec::new(),
+            create: Vec::new(),
+            room: 0,
+            enable_mig: false,
+            instances_after: gpu.instances().len(),
+        }
+    }
+}
+
+/// Objective as a comparable value: larger is better.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub(super) struct Value {
+    pub(super) placed: Vec<u64>,
+    pub(super) reused: u64,
+    pub(super) neg_reconf: i64,
+    pub(super) neg_used: i64,
+    pub(super) neg_destroyed: i64,
+    pub(super) room: u64,
+}
+
+impl Value {
+    pub(super) fn add_assign(&mut self, o: &Value) {
+        for (a, b) in self.placed.iter_mut().zip(&o.placed) {
+            *a += b;
+        }
+        self.reused += o.reused;
+        self.neg_reconf += o.neg_reconf;
+        self.neg_used += o.neg_used;
+        self.room += o.room;
+        self.neg_destroyed += o.neg_destroyed;
+    }
+
+    pub(super) fn add(&self, o: &Value) -> Value {
+        Value {
+            placed: self
+                .placed
+                .iter()
+                .zip(&o.placed)
+                .map(|(a, b)| a + b)
+                .collect(),
+            reused: self.reused + o.reused,
+            neg_reconf: self.neg_reconf + o.neg_reconf,
+            neg_used: self.neg_used + o.neg_used,
+            room: self.room + o.room,
+            neg_destroyed: self.neg_destroyed + o.neg_destroyed,
+        }
+    }
+}
+
+pub(super) struct Ctx<'a> {
+    pub(super) fleet: &'a Fleet,
+    pub(super) requests: &'a [Request],
+    pub(super) levels: Vec<u8>,
+    /// Per GPU: (request, the profile on this GPU's model) for every request it admits.
+    pub(super) eligible: Vec<Vec<(usize, &'static GpuInstanceProfile)>>,
+    /// Room of an occupancy, by its signature: identical GPUs are asked once.
+    pub(super) room_cache: std::cell::RefCell<FastMap<(ModelKey, u32, u128), u8>>,
+    /// The part of the bound that does not depend on the plan, once computed.
+    pub(super) capacity: std::cell::OnceCell<Capacity>,
+}
+
+pub(super) fn half_profile(model: &'static GpuModel) -> Option<&'static GpuInstanceProfile> {
+    let full = model.profiles.iter().map(|p| p.memory_slices).max()?;
+    model
+        .profiles
+        .iter()
+        .filter(|p| p.name.attributes().is_empty() && p.memory_slices < full)
+        .max_by_key(|p| (p.memory_slices, p.compute_slices))
+}
+
+pub(super) fn full_profile(model: &'static GpuModel) -> Option<&'static GpuInstanceProfile> {
+    model
+        .profiles
+        .iter()
+        .filter(|p| p.name.attributes().is_empty())
+        .max_by_key(|p| (p.memory_slices, p.compute_slices))
+}
+
+/// Places `creates` on `occ`, keeping room for the largest profile it can: returns the
+/// placements (in `creates` order) and the room (2 full, 1 half, 0).
+pub(super) fn place_with_room(
+    occ: &Occupancy,
+    creates: &[&'static GpuInstanceProfile],
+) -> Option<(Vec<Placement>, u8)> {
+    let model = occ.model();
+    for (extra, room) in [(full_profile(model), 2), (half_profile(model), 1)] {
+        let Some(extra) = extra else { continue };
+        let mut with = creates.to_vec();
+        with.push(extra);
+        if let Some(sol) = solve_gpu(occ, &with) {
+            return Some((sol[..creates.len()].iter().map(|x| x.1).collect(), room));
+        }
+    }
+    solve_gpu(occ, creates).map(|sol| (sol.iter().map(|x| x.1).collect(), 0))
+}
+
+impl<'a> Ctx<'a> {
+    pub(super) fn new(fleet: &'a Fleet, requests: &'a [Request], options: &SolveOptions) -> Self {
+        let mut levels: Vec<u8> = requests.iter().map(|r| r.priority).collect();
+        levels.sort_unstable_by(|a, b| b.cmp(a));
+        levels.dedup();
+        let eligible = fleet
+            .gpus()
+            .iter()
+            .map(|g| {
+                requests
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, r)| r.admits(g, options.enable_mig))
+                    .filter_map(|(i, r)| g.profile(&r.profile).map(|p| (i, p)))
+                    .collect()
+            })
+            .collect();
+        Ctx {
+            fleet,
+            requests,
+            levels,
+            eligible,
+            room_cache: std::cell::RefCell::new(FastMap::default()),
+            capacity: std::cell::OnceCell::new(),
+        }
+    }
+
+    /// The room left on `occ` (2 full, 1 half, 0), cached by signature.
+    pub(super) fn room_of(&self, occ: &Occupancy) -> u8 {
+        let key = occ.signature();
+        if let Some(&r) = self.room_cache.borrow().get(&key) {
+            return r;
+        }
+        let r = place_with_room(occ, &[]).map_or(0, |(_, r)| r);
+        self.room_cache.borrow_mut().insert(key, r);
+        r
+    }
+
+    pub(super) fn level(&self, request: usize) -> usize {
+        let p = self.requests[request].priority;
+        self.levels.iter().position(|&l| l == p).unwrap_or(0)
+    }
+
+    /// The best outcome on GPU `g` that serves exactly `want` (request, count): which free
+    /// instances to keep (reusing the matching ones), which to destroy, where to create.
+    pub(super) fn realize(&self, g: usize, want: &[(usize, u32)]) -> Option<Realization> {
+        let gpu = &self.fleet.gpus()[g];
+        let enable_mig = !gpu.mig_enabled;
+        let free: Vec<Instance> = gpu
+            .instances()
+            .iter()
+            .filter(|x| !x.in_use)
+            .copied()
+            .collect();
+        let mut fixed = Occupancy::new(gpu.model);
+        for x in gpu.instances().iter().filter(|x| x.in_use) {
+            fixed.add(x.profile, x.start).ok()?;
+        }
+        let profile_of = |r: usize| {
+            self.eligible[g]
+                .iter()
+                .find(|(i, _)| *i == r)
+                .map(|(_, p)| *p)
+        };
+        let mut best: Option<(Value, u32, Realization)> = None;
+        let n_free = u32::try_from(free.len()).ok()?;
+        for mask in (0..(1u32 << n_free)).rev() {
+            let mut rem: Vec<(usize, u32)> = want.to_vec();
+            let mut reuse = Vec::new();
+            let mut destroy = Vec::new();
+            let mut occ = fixed.clone();
+            for (k, x) in free.iter().enumerate() {
+                if mask & (1 << k) == 0 {
+                    destroy.push(*x);
+                    continue;
+                }
+                occ.add(x.profile, x.start).ok()?;
+                if let Some(slot) = rem
+                    .iter_mut()
+                    .find(|(r, c)| *c > 0 && profile_of(*r) == Some(x.profile))
+                {
+                    slot.1 -= 1;
+                    reuse.push((slot.0, *x));
+                }
+            }
+            let mut creates_req = Vec::new();
+            let mut creates = Vec::new();
+            for &(r, c) in &rem {
+                let p = profile_of(r)?;
+                for _ in 0..c {
+                    creates_req.push(r);
+                    creates.push(p);
+                }
+            }
+            let Some((placements, room)) = place_with_room(&occ, &creates) else {
+                continue;
+            };
+            let create: Vec<Creation> = creates_req
+                .iter()
+                .zip(&creates)
+                .zip(&placements)
+                .map(|((&request, &profile), &placement)| Creation {
+                    request,
+                    profile,
+                    placement,
+                })
+                .collect();
+            let instances_after = gpu.instances().len() - destroy.len() + create.len();
+            let real = Realization {
+                reuse,
+                destroy,
+                create,
+                room,
+                enable_mig: enable_mig && !creates.is_empty(),
+                instances_after,
+            };
+            let v = self.value(&real);
+            // Ties: keep more instances (masks are tried from all-kept down).
+            if best.as_ref().is_none_or(|(b, _, _)| v > *b) {
+                best = Some((v, mask, real));
+            }
+        }
+        best.map(|(_, _, r)| r)
+    }
+
+    pub(super) fn value(&self, r: &Realization) -> Value {
+        let mut placed = vec![0; self.levels.len()];
+        for c in &r.create {
+            placed[self.level(c.request)] += 1;
+        }
+        for (req, _) in &r.reuse {
+            placed[self.level(*req)] += 1;
+        }
+        let reconf = r.enable_mig || !r.create.is_empty() || !r.destroy.is_empty();
+        Value {
+            placed,
+            reused: r.reuse.len() as u64,
+            neg_reconf: -i64::from(reconf),
+            neg_used: -i64::from(r.instances_after > 0),
+            room: u64::from(r.room),
+            neg_destroyed: -(r.destroy.len() as i64),
+        }
+    }
+
+    pub(super) fn total(&self, choice: &[Option<Realization>]) -> Value {
+        let mut total = Value {
+            placed: vec![0; self.levels.len()],
+            ..Value::default()
+        };
+        for g in 0..self.fleet.gpus().len() {
+            let v = match choice.get(g).and_then(Option::as_ref) {
+                Some(r) => self.value(r),
+                None => self.value(&self.idle(g)),
+            };
+            total.add_assign(&v);
+        }
+        total
+    }
+
+    pub(super) fn placed(&self, choice: &[Option<Realization>]) -> u64 {
+        choice
+            .iter()
+            .flatten()
+            .map(|r| (r.create.len() + r.reuse.len()) as u64)
+            .sum()
+    }
+
+    pub(super) fn idle(&self, g: usize) -> Realization {
+        // Keep everything: always legal.
+        let gpu = &self.fleet.gpus()[g];
+        let room = self.room_of(gpu.occupancy());
+        Realization {
+            reuse: Vec::new(),
+            destroy: Vec::new(),
+            create: Vec::new(),
+            room: if gpu.mig_enabled || !gpu.instances().is_empty() {
+                room
+            } else {
+                2
+            },
+            enable_mig: false,
+            instances_after: gpu.instances().len(),
+        }
+    }
+
+    pub(super) fn plan(&self, choice: &[Option<Realization>], demand: &[u32], exact: bool) -> Plan {
+        let mut changes = Vec::new();
+        let mut total = Value {
+            placed: vec![0; self.levels.len()],
+            ..Value::default()
+        };
+        let mut placed_per_request = vec![0u32; demand.len()];
+        let mut placed_memory = 0u64;
+        let mut placed_compute = 0u64;
+        for (g, _) in self.fleet.gpus().iter().enumerate() {
+            let idle;
+            let r = match choice.get(g).and_then(Option::as_ref) {
+                Some(r) => r,
+                None => {
+                    idle = self.idle(g);
+                    &idle
+                }
+            };
+            total.add_assign(&self.value(r));
+            for c in &r.create {
+                placed_per_request[c.request] += 1;
+                placed_memory += u64::from(c.profile.memory_slices);
+                placed_compute += u64::from(c.profile.compute_slices);
+            }
+            for (req, x) in &r.reuse {
+                placed_per_request[*req] += 1;
+                placed_memory += u64::from(x.profile.memory_slices);
+                placed_compute += u64::from(x.profile.compute_slices);
+            }
+            if !r.create.is_empty() || !r.destroy.is_empty() || !r.reuse.is_empty() || r.enable_mig
+            {
+                let mut create = r.create.clone();
+                create.sort_by_key(|c| (c.placement.start, c.request));
+                changes.push(GpuChange {
+                    gpu: self.fleet.gpus()[g].index,
+                    enable_mig: r.enable_mig,
+                    destroy: r.destroy.clone(),
+                    create,
+                    reuse: r
+                        .reuse
+                        .iter()
+                        .map(|&(request, instance)| Reuse { request, instance })
+                        .collect(),
+                });
+            }
+        }
+        let unplaced = (0..demand.len())
+            .filter(|&i| placed_per_request[i] < demand[i])
+            .map(|i| Unplaced {
+                request: i,
+                count: demand[i] - placed_per_request[i],
+                reason: self.reason(i),
+            })
+            .collect();
+        let objective = Objective {
+            placed: total.placed.iter().sum(),
+            reused: total.reused,
+            gpus_reconfigured: u32::try_from(-total.neg_reconf).unwrap_or(u32::MAX),
+            gpus_used: u32::try_from(-total.neg_used).unwrap_or(u32::MAX),
+            room: u32::try_from(total.room).unwrap_or(u32::MAX),
+            destroyed: u64::try_from(-total.neg_destroyed).unwrap_or(u64::MAX),
+        };
+        let bound = if exact {
+            Bound {
+                max_placed: objective.placed,
+                min_gpus_used: objective.gpus_used,
+            }
+        } else {
+            self.bound(demand, (placed_memory, placed_compute))
+        };
+        Plan {
+            changes,
+            unplaced,
+            objective,
+            bound,
+            exact,
+        }
+    }
+
+    pub(super) fn reason(&self, request: usize) -> UnplacedReason {
+        let r = &self.requests[request];
+        let has_profile =
+            self.fleet.gpus().iter().any(|g| {
+                r.model.is_none_or(|m| m == g.model.name) && g.profile(&r.profile).is_some()
+            });
+        if !has_profile {
+            UnplacedReason::NoSuchProfile
+        } else if !self
+            .eligible
+            .iter()
+            .any(|e| e.iter().any(|(i, _)| *i == request))
+        {
+            UnplacedReason::NoEligibleGpu
+        } else {
+            UnplacedReason::NoRoom
+        }
+    }
+}

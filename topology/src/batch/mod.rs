@@ -1,0 +1,343 @@
+//! The fleet batch solver.
+//!
+//! Objective, compared lexicographically:
+//! 1. the most instances placed, higher priorities first;
+//! 2. in-use instances are never touched (a hard rule); the most requests served by free
+//!    instances that exist already;
+//! 3. the fewest GPUs reconfigured (any instance created or destroyed, or MIG enabled);
+//! 4. the fewest GPUs used (holding any instance afterwards);
+//! 5. the fewest free instances destroyed (what is not asked to change, stays);
+//! 6. the most room kept for large profiles: per GPU 2 if the model's full-GPU profile still
+//!    fits, 1 if its half-GPU profile (`4g` on an A100) does.
+//!
+//! Small problems (up to [`SolveOptions::exact_gpu_limit`] GPUs) are solved exactly by a
+//! dynamic program over GPUs and remaining demand, within a work budget. Larger ones, or those
+//! over the budget, are solved by grouping identical GPUs into classes and packing each class
+//! with the best per-GPU pattern of profiles, repeated; the plan then carries a bound that
+//! shows its distance from the optimum.
+//!
+//! The modules: `context` (one GPU's outcome and the objective's value), the exact search
+//! (`exact`), the class-based packer (`greedy`) over per-GPU patterns (`patterns`), and the
+//! bound (`bound`).
+
+mod bound;
+mod context;
+mod exact;
+mod greedy;
+mod patterns;
+
+/// The solver's internal tables (keys are small integers and slices of them, never outside
+/// input): rustc's FxHash.
+type FastMap<K, V> = rustc_hash::FxHashMap<K, V>;
+
+use gpupart_profiles::{GpuInstanceProfile, GpuModel, Placement, ProfileName};
+
+use crate::Error;
+use crate::fleet::{Fleet, Gpu, Instance};
+use context::{Ctx, Realization};
+use exact::Exact;
+use greedy::{Greedy, Mode};
+
+/// A request: `count` instances of `profile`, optionally limited to a model, a set of GPUs or
+/// a NUMA node, with a priority (higher first).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Request {
+    /// The GPU instance profile (`3g.20gb`); the name is resolved on each GPU's model.
+    pub profile: ProfileName,
+    /// How many instances.
+    pub count: u32,
+    /// Only GPUs of this model (catalog name).
+    pub model: Option<&'static str>,
+    /// Only these GPUs (by [`Gpu::index`]).
+    pub gpus: Option<Vec<u32>>,
+    /// Only GPUs on this NUMA node.
+    pub numa_node: Option<u32>,
+    /// Priority: higher is placed first.
+    pub priority: u8,
+}
+
+impl Request {
+    /// `count` instances of `profile`.
+    #[must_use]
+    pub fn new(profile: ProfileName, count: u32) -> Self {
+        Request {
+            profile,
+            count,
+            model: None,
+            gpus: None,
+            numa_node: None,
+            priority: 0,
+        }
+    }
+
+    /// `count` instances of the profile named `name`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidProfileName`] when `name` does not parse.
+    pub fn parse(name: &str, count: u32) -> Result<Self, Error> {
+        let profile = name.parse().map_err(|reason| Error::InvalidProfileName {
+            input: name.chars().take(80).collect(),
+            reason,
+        })?;
+        Ok(Request::new(profile, count))
+    }
+
+    /// Only GPUs of `model`.
+    #[must_use]
+    pub fn on_model(mut self, model: &'static GpuModel) -> Self {
+        self.model = Some(model.name);
+        self
+    }
+
+    /// Only these GPUs (by [`Gpu::index`]).
+    #[must_use]
+    pub fn on_gpus(mut self, gpus: &[u32]) -> Self {
+        self.gpus = Some(gpus.to_vec());
+        self
+    }
+
+    /// Only GPUs on NUMA node `node`.
+    #[must_use]
+    pub fn on_numa_node(mut self, node: u32) -> Self {
+        self.numa_node = Some(node);
+        self
+    }
+
+    /// The priority.
+    #[must_use]
+    pub fn with_priority(mut self, priority: u8) -> Self {
+        self.priority = priority;
+        self
+    }
+
+    fn admits(&self, gpu: &Gpu, enable_mig: bool) -> bool {
+        (gpu.mig_enabled || (enable_mig && gpu.instances().is_empty()))
+            && self.model.is_none_or(|m| m == gpu.model.name)
+            && self.gpus.as_ref().is_none_or(|s| s.contains(&gpu.index))
+            && self.numa_node.is_none_or(|n| gpu.numa_node == Some(n))
+    }
+}
+
+/// How the solver may act.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SolveOptions {
+    /// GPUs with MIG off (and no instances) may be used; the plan then enables MIG there,
+    /// which needs a GPU reset on real hardware.
+    pub enable_mig: bool,
+    /// Fleets up to this many GPUs are solved exactly (within `exact_budget`).
+    pub exact_gpu_limit: usize,
+    /// Most options (a GPU and what it would serve) the exact search may weigh before it
+    /// gives up for the class-based solver.
+    pub exact_budget: u64,
+}
+
+impl Default for SolveOptions {
+    fn default() -> Self {
+        SolveOptions {
+            enable_mig: false,
+            exact_gpu_limit: 16,
+            exact_budget: 20_000,
+        }
+    }
+}
+
+impl SolveOptions {
+    /// Allow enabling MIG on idle GPUs with MIG off.
+    #[must_use]
+    pub fn enable_mig(mut self, on: bool) -> Self {
+        self.enable_mig = on;
+        self
+    }
+
+    /// Never search exactly: always the class-based solver.
+    #[must_use]
+    pub fn heuristic_only(mut self) -> Self {
+        self.exact_gpu_limit = 0;
+        self
+    }
+}
+
+/// An instance to create.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Creation {
+    /// The request it serves (index into the request list).
+    pub request: usize,
+    /// The profile.
+    pub profile: &'static GpuInstanceProfile,
+    /// The explicit placement.
+    pub placement: Placement,
+}
+
+/// A free existing instance that serves a request as it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Reuse {
+    /// The request it serves.
+    pub request: usize,
+    /// The instance.
+    pub instance: Instance,
+}
+
+/// What the plan does to one GPU.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct GpuChange {
+    /// The GPU ([`Gpu::index`]).
+    pub gpu: u32,
+    /// MIG must be enabled first (a reset on real hardware).
+    pub enable_mig: bool,
+    /// Free instances to destroy.
+    pub destroy: Vec<Instance>,
+    /// Instances to create, each with its start slice.
+    pub create: Vec<Creation>,
+    /// Existing instances that serve requests.
+    pub reuse: Vec<Reuse>,
+}
+
+/// Why instances of a request were not placed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UnplacedReason {
+    /// No GPU of the fleet (of the asked model) has this profile.
+    NoSuchProfile,
+    /// GPUs with the profile exist, but the request's constraints (GPU set, NUMA node, model,
+    /// MIG off) exclude all of them.
+    NoEligibleGpu,
+    /// The eligible GPUs have no room left (or it went to higher priorities).
+    NoRoom,
+}
+
+/// Instances of a request that the plan does not place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Unplaced {
+    /// The request.
+    pub request: usize,
+    /// How many of its instances.
+    pub count: u32,
+    /// Why.
+    pub reason: UnplacedReason,
+}
+
+/// The plan's objective values.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct Objective {
+    /// Instances placed (created or reused).
+    pub placed: u64,
+    /// Requests served by existing free instances.
+    pub reused: u64,
+    /// GPUs reconfigured.
+    pub gpus_reconfigured: u32,
+    /// GPUs holding any instance afterwards.
+    pub gpus_used: u32,
+    /// Room for large profiles (2 per GPU that can take a full-GPU profile, 1 for half).
+    pub room: u32,
+    /// Free instances destroyed.
+    pub destroyed: u64,
+}
+
+/// Bounds on the optimum: no plan places more than `max_placed`, and none placing what this
+/// plan places uses fewer than `min_gpus_used` GPUs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct Bound {
+    /// Upper bound on instances placed.
+    pub max_placed: u64,
+    /// Lower bound on GPUs used.
+    pub min_gpus_used: u32,
+}
+
+/// A deterministic plan: per GPU what to destroy and create (with explicit starts), what is
+/// not placed and why, the objective and a bound on the optimum.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Plan {
+    /// GPUs the plan touches or uses for requests, by position.
+    pub changes: Vec<GpuChange>,
+    /// What is not placed.
+    pub unplaced: Vec<Unplaced>,
+    /// The objective values.
+    pub objective: Objective,
+    /// The bound.
+    pub bound: Bound,
+    /// Whether the exact search proved this plan optimal.
+    pub exact: bool,
+}
+
+impl Plan {
+    /// (instances the optimum may place beyond this plan, GPUs this plan may use beyond the
+    /// fewest possible for what it places); `(0, 0)` proves it optimal on both.
+    #[must_use]
+    pub fn gap(&self) -> (u64, u32) {
+        (
+            self.bound.max_placed.saturating_sub(self.objective.placed),
+            self.objective
+                .gpus_used
+                .saturating_sub(self.bound.min_gpus_used),
+        )
+    }
+
+    /// Applies the plan to `fleet` (the one it was made for).
+    ///
+    /// # Errors
+    /// [`Error::NoInstance`] or [`Error::Profile`] when the fleet is not the one the plan
+    /// was made for; the fleet may then be partly changed.
+    pub fn apply_to(&self, fleet: &mut Fleet) -> Result<(), Error> {
+        for c in &self.changes {
+            let gpu = fleet.gpu_mut(c.gpu).ok_or(Error::NoGpu { gpu: c.gpu })?;
+            if c.enable_mig {
+                gpu.mig_enabled = true;
+            }
+            for d in &c.destroy {
+                gpu.remove_instance(d.start)?;
+            }
+            for x in &c.create {
+                gpu.add_instance(x.profile, x.placement.start, false)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Solves a batch of requests on a fleet. See the module docs for the objective.
+#[must_use]
+pub fn solve(fleet: &Fleet, requests: &[Request], options: &SolveOptions) -> Plan {
+    let ctx = Ctx::new(fleet, requests, options);
+    let demand: Vec<u32> = requests.iter().map(|r| r.count).collect();
+    let mut exact = false;
+    let mut choice: Vec<Option<Realization>> = Vec::new();
+    if fleet.gpus().len() <= options.exact_gpu_limit {
+        let mut dp = Exact {
+            ctx: &ctx,
+            memo: FastMap::default(),
+            real_memo: FastMap::default(),
+            budget: options.exact_budget,
+        };
+        if dp.best(0, &demand).is_some() {
+            choice = dp.reconstruct(&demand);
+            exact = true;
+        }
+    }
+    if !exact {
+        // Pack by size first (fewest GPUs when everything fits); if something is left over,
+        // also pack by count (most instances when capacity binds) and keep the better plan.
+        let mut greedy = Greedy::new(&ctx, Mode::Size);
+        choice = greedy.run(demand.clone());
+        let asked: u64 = demand.iter().map(|&d| u64::from(d)).sum();
+        if ctx.placed(&choice) < asked
+            && ctx.placed(&choice) < ctx.bound(&demand, (0, 0)).max_placed
+        {
+            // Same classes, same patterns: only the scoring changes.
+            greedy.mode = Mode::Count;
+            let by_count = greedy.run(demand.clone());
+            if ctx.total(&by_count) > ctx.total(&choice) {
+                choice = by_count;
+            }
+        }
+    }
+    ctx.plan(&choice, &demand, exact)
+}

@@ -228,6 +228,132 @@ fn brute_force(fleet: &Fleet, requests: &[Request]) -> Key {
     }
 }
 
+/// What no plan can beat, by exhaustion: the most instances placed overall, the most of each
+/// priority or higher, and for every vector of per-request counts some plan reaches, the
+/// fewest GPUs such a plan uses (free instances may all be destroyed; in-use ones stay).
+struct Extremes {
+    max_total: u64,
+    max_at_or_above: Vec<(u8, u64)>,
+    min_used: std::collections::HashMap<Vec<u32>, u32>,
+}
+
+fn extremes(fleet: &Fleet, requests: &[Request]) -> Extremes {
+    let mut levels: Vec<u8> = requests.iter().map(|r| r.priority).collect();
+    levels.sort_unstable_by(|a, b| b.cmp(a));
+    levels.dedup();
+    let items: Vec<usize> = requests
+        .iter()
+        .enumerate()
+        .flat_map(|(i, r)| std::iter::repeat_n(i, r.count as usize))
+        .collect();
+    let n = fleet.gpus().len();
+    let mut out = Extremes {
+        max_total: 0,
+        max_at_or_above: levels.iter().map(|&l| (l, 0)).collect(),
+        min_used: std::collections::HashMap::new(),
+    };
+    let mut assign = vec![0usize; items.len()];
+    loop {
+        let mut ok = true;
+        let mut used = 0u32;
+        for (g, gpu) in fleet.gpus().iter().enumerate() {
+            let fixed: Vec<_> = gpu
+                .instances()
+                .iter()
+                .filter(|x| x.in_use)
+                .map(|x| (x.profile, x.start))
+                .collect();
+            let mut add = Vec::new();
+            for (k, &r) in items.iter().enumerate() {
+                if assign[k] == g {
+                    let req = &requests[r];
+                    let admitted = gpu.mig_enabled
+                        && req.model.is_none_or(|m| m == gpu.model.name)
+                        && req.gpus.as_ref().is_none_or(|s| s.contains(&gpu.index))
+                        && req.numa_node.is_none_or(|x| gpu.numa_node == Some(x));
+                    match gpu.profile(&req.profile).filter(|_| admitted) {
+                        Some(p) => add.push(p),
+                        None => ok = false,
+                    }
+                }
+            }
+            ok = ok && fits(gpu.model, &fixed, &add);
+            used += u32::from(!fixed.is_empty() || !add.is_empty());
+        }
+        if ok {
+            let mut counts = vec![0u32; requests.len()];
+            for (k, &r) in items.iter().enumerate() {
+                if assign[k] < n {
+                    counts[r] += 1;
+                }
+            }
+            let total: u64 = counts.iter().map(|&c| u64::from(c)).sum();
+            out.max_total = out.max_total.max(total);
+            for (l, best) in &mut out.max_at_or_above {
+                let v: u64 = counts
+                    .iter()
+                    .zip(requests)
+                    .filter(|(_, r)| r.priority >= *l)
+                    .map(|(&c, _)| u64::from(c))
+                    .sum();
+                *best = (*best).max(v);
+            }
+            let e = out.min_used.entry(counts).or_insert(u32::MAX);
+            *e = (*e).min(used);
+        }
+        let mut k = 0;
+        loop {
+            if k == assign.len() {
+                return out;
+            }
+            assign[k] += 1;
+            if assign[k] <= n {
+                break;
+            }
+            assign[k] = 0;
+            k += 1;
+        }
+    }
+}
+
+/// The plan's bound holds against exhaustion.
+fn check_bound(fleet: &Fleet, requests: &[Request], plan: &Plan) {
+    let e = extremes(fleet, requests);
+    assert!(
+        plan.bound.max_placed >= e.max_total,
+        "{:?} < {}",
+        plan.bound,
+        e.max_total
+    );
+    for (&(l, b), &(l2, best)) in plan
+        .bound
+        .max_placed_by_priority
+        .iter()
+        .zip(&e.max_at_or_above)
+    {
+        assert_eq!(l, l2);
+        assert!(b >= best, "priority {l}: bound {b} < {best}");
+    }
+    let mut counts = vec![0u32; requests.len()];
+    for c in &plan.changes {
+        for r in c
+            .create
+            .iter()
+            .map(|x| x.request)
+            .chain(c.reuse.iter().map(|x| x.request))
+        {
+            counts[r] += 1;
+        }
+    }
+    let fewest = e.min_used.get(&counts).copied().unwrap_or(0);
+    assert!(
+        plan.bound.min_gpus_used <= fewest,
+        "min_gpus_used {} > {fewest} for {counts:?}",
+        plan.bound.min_gpus_used
+    );
+    assert!(plan.bound.min_gpus_used <= plan.objective.gpus_used);
+}
+
 fn plan_key(plan: &Plan, requests: &[Request]) -> Key {
     let mut levels: Vec<u8> = requests.iter().map(|r| r.priority).collect();
     levels.sort_unstable_by(|a, b| b.cmp(a));
@@ -381,7 +507,11 @@ proptest! {
         prop_assert!(plan.exact);
         check_valid(&fleet, &requests, &plan);
         prop_assert_eq!(plan_key(&plan, &requests), brute_force(&fleet, &requests));
-        prop_assert_eq!(plan.gap(), (0, 0));
+        check_bound(&fleet, &requests, &plan);
+        // One priority: the exact optimum is the most any plan places.
+        if requests.iter().all(|r| r.priority == requests[0].priority) {
+            prop_assert_eq!(plan.gap().0, 0);
+        }
         prop_assert_eq!(&solve(&fleet, &requests, &SolveOptions::default()), &plan, "deterministic");
     }
 
@@ -398,6 +528,9 @@ proptest! {
         let opts = SolveOptions::default().heuristic_only();
         let plan = solve(&fleet, &requests, &opts);
         check_valid(&fleet, &requests, &plan);
+        if fleet.gpus().len() <= 4 && requests.iter().map(|r| r.count).sum::<u32>() <= 5 {
+            check_bound(&fleet, &requests, &plan);
+        }
         prop_assert_eq!(&solve(&fleet, &requests, &opts), &plan);
         let exact = solve(&fleet, &requests, &SolveOptions::default());
         if exact.exact {
@@ -485,4 +618,59 @@ fn a_bad_profile_name_says_why() {
     let huge = "1".repeat(10_000_000);
     let msg = Request::parse(&huge, 1).unwrap_err().to_string();
     assert!(msg.len() < 400, "{} bytes", msg.len());
+}
+
+/// The cases where the bound used to fall below what a plan places, or above the fewest GPUs.
+#[test]
+fn the_bound_has_one_meaning() {
+    let me = |n| Request::parse("1g.5gb+me", n).unwrap();
+    // An in-use +me on GPU 0 leaves room for none there, but GPU 1 takes one.
+    let mut gpus = vec![Gpu::new(0, &A100_40GB), Gpu::new(1, &A100_40GB)];
+    gpus[0].add("1g.5gb+me", 0, true).unwrap();
+    gpus[1].add("1g.5gb", 0, true).unwrap();
+    let fleet = Fleet::new(gpus).unwrap();
+    let plan = solve(&fleet, &[me(1)], &SolveOptions::default().heuristic_only());
+    assert_eq!(plan.objective.placed, 1);
+    assert_eq!(plan.bound.max_placed, 1);
+    check_bound(&fleet, &[me(1)], &plan);
+    // 17 GPUs: the same with sixteen like GPU 1.
+    let mut gpus: Vec<Gpu> = (0..17).map(|i| Gpu::new(i, &A100_40GB)).collect();
+    gpus[0].add("1g.5gb+me", 0, true).unwrap();
+    for g in &mut gpus[1..] {
+        g.add("1g.5gb", 0, true).unwrap();
+    }
+    let fleet = Fleet::new(gpus).unwrap();
+    let plan = solve(&fleet, &[me(16)], &SolveOptions::default());
+    assert_eq!((plan.objective.placed, plan.bound.max_placed), (16, 16));
+    // One profile name, two shapes: all seven 1g.10gb fit on the H100 alone.
+    let fleet = Fleet::new(vec![Gpu::new(0, &A100_40GB), Gpu::new(1, &H100_SXM_80GB)]).unwrap();
+    let reqs = [Request::parse("1g.10gb", 7).unwrap()];
+    let plan = solve(&fleet, &reqs, &SolveOptions::default().heuristic_only());
+    assert_eq!(plan.objective.placed, 7);
+    assert_eq!(plan.bound.min_gpus_used, 1);
+    check_bound(&fleet, &reqs, &plan);
+    // Priorities: the exact plan places the 7g first, but a plan placing seven 1g exists.
+    let fleet = Fleet::uniform(&A100_40GB, 1);
+    let reqs = [
+        Request::parse("1g.5gb", 7).unwrap(),
+        Request::parse("7g.40gb", 1).unwrap().with_priority(1),
+    ];
+    let plan = solve(&fleet, &reqs, &SolveOptions::default());
+    assert!(plan.exact);
+    assert_eq!(plan.objective.placed, 1);
+    assert_eq!(plan.bound.max_placed, 7);
+    assert_eq!(plan.bound.max_placed_by_priority, [(1, 1), (0, 7)]);
+    // Free instances on two GPUs, reused: one GPU would have done.
+    let mut gpus = vec![Gpu::new(0, &A100_40GB), Gpu::new(1, &A100_40GB)];
+    gpus[0].add("1g.5gb", 0, false).unwrap();
+    gpus[1].add("1g.5gb", 0, false).unwrap();
+    let fleet = Fleet::new(gpus).unwrap();
+    let reqs = [Request::parse("1g.5gb", 2).unwrap()];
+    let plan = solve(&fleet, &reqs, &SolveOptions::default());
+    assert_eq!(
+        plan.objective.gpus_used, 2,
+        "reusing beats fewer GPUs in the objective"
+    );
+    assert_eq!(plan.bound.min_gpus_used, 1);
+    check_bound(&fleet, &reqs, &plan);
 }

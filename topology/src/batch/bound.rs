@@ -1,153 +1,327 @@
-//! The bound on the optimum.
+//! The bound on the optimum, certified by Lagrangian duality so that it cannot lie.
+//!
+//! GPUs fall into classes: the same model, the same in-use instances (which no plan touches)
+//! and the same requests they may serve. On one GPU of a class, what serves requests is a
+//! *pattern*: a multiset of the eligible profiles that fits beside the in-use instances (free
+//! instances can always be destroyed, so every pattern is open to every plan). For weights
+//! `w` on the requests (1 for those that count, 0 for the others) and any multipliers
+//! `z >= 0`, every plan places at most
+//!
+//! ```text
+//! UB(z) = sum_d demand_d * z_d + sum_classes n_c * max_pattern sum_slots count_s * max(0, max_{d takes s} (w_d - z_d))
+//! ```
+//!
+//! weighted instances: add `z_d * (demand_d - placed_d) >= 0` to the plan's value and bound
+//! each GPU's share by its best pattern. This holds for *any* `z`, so the search for a good
+//! `z` (a subgradient method) may be crude: the bound stays valid. The arithmetic is on
+//! integers (`z` in 1/1024 steps), so no rounding can make it lie.
+
+use std::cell::OnceCell;
 
 use super::Bound;
 use super::FastMap;
 use super::context::Ctx;
-use crate::{Occupancy, solve_gpu};
+use super::patterns::{Pattern, shared_patterns};
+use crate::Occupancy;
 use gpupart_profiles::ModelKey;
 
-/// What the fleet can hold at most, whatever the plan.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Capacity {
-    pub(super) max_placed: u64,
-    pub(super) fixed_gpus: u32,
-    pub(super) free_on_fixed: u64,
-    pub(super) free_compute_on_fixed: u64,
-    pub(super) max_slices: u64,
-    pub(super) max_compute: u64,
+/// The scale of weights and multipliers: `z = k / SCALE`.
+const SCALE: i64 = 1024;
+
+/// Subgradient steps at most, per bound.
+const STEPS: usize = 80;
+
+/// GPUs alike for the bound.
+#[derive(Debug, Clone)]
+pub(super) struct Class {
+    /// How many GPUs.
+    n: u64,
+    /// Whether its GPUs hold in-use instances (then every plan uses them).
+    fixed: bool,
+    /// Every pattern, as counts per profile slot of the model.
+    patterns: Vec<Pattern>,
+    /// Per profile slot, the requests that may take it on this class.
+    takers: Vec<Vec<usize>>,
+    /// The most instances one GPU of the class can hold for the requests.
+    cap: u64,
+    /// Per request it may take: the share of one GPU's memory and compute slices an
+    /// instance of it takes here.
+    share: Vec<(usize, f64, f64)>,
+    /// The share of the GPU's memory and compute slices the in-use instances leave.
+    free: (f64, f64),
+}
+
+/// The classes of a fleet for a set of requests.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Classes {
+    classes: Vec<Class>,
+    /// GPUs with in-use instances, eligible or not.
+    fixed_gpus: u32,
 }
 
 impl<'a> Ctx<'a> {
-    /// A relaxation: per request, at most the instances that fit on its eligible GPUs one
-    /// profile at a time (free instances destroyed); overall, at most the smallest instances
-    /// that fit in the memory and compute slices not held by in-use instances.
-    pub(super) fn bound(
-        &self,
-        demand: &[u32],
-        (placed_memory, placed_compute): (u64, u64),
-    ) -> Bound {
-        let c = *self.capacity.get_or_init(|| self.capacity(demand));
-        let extra = placed_memory.saturating_sub(c.free_on_fixed);
-        let extra_compute = placed_compute.saturating_sub(c.free_compute_on_fixed);
-        let need = if c.max_slices == 0 || c.max_compute == 0 {
-            0
-        } else {
-            extra
-                .div_ceil(c.max_slices)
-                .max(extra_compute.div_ceil(c.max_compute))
-        };
-        Bound {
-            max_placed: c.max_placed,
-            min_gpus_used: c.fixed_gpus + u32::try_from(need).unwrap_or(u32::MAX),
-        }
+    /// The fleet's classes, built once.
+    pub(super) fn classes(&self, cell: &OnceCell<Classes>) -> Classes {
+        cell.get_or_init(|| self.build_classes()).clone()
     }
 
-    pub(super) fn capacity(&self, demand: &[u32]) -> Capacity {
-        let mut cap_cache: FastMap<((ModelKey, u32, u128), usize), u32> = FastMap::default();
-        let mut per_request_cap = vec![0u64; demand.len()];
-        let mut free_memory = 0u64;
-        let mut free_compute = 0u64;
-        let mut fixed_gpus = 0u32;
-        let mut free_on_fixed = 0u64;
-        let mut max_slices = 0u64;
-        let mut max_compute = 0u64;
-        let mut free_compute_on_fixed = 0u64;
+    fn build_classes(&self) -> Classes {
+        let mut out = Classes::default();
+        let mut index: FastMap<((ModelKey, u32, u128), Vec<(usize, usize)>), usize> =
+            FastMap::default();
         for (g, gpu) in self.fleet.gpus().iter().enumerate() {
-            // What stays whatever the plan does: the in-use instances.
-            let owned;
-            let fixed = if gpu.instances().iter().all(|x| x.in_use) {
-                gpu.occupancy()
-            } else {
-                let mut o = Occupancy::new(gpu.model);
-                for x in gpu.instances().iter().filter(|x| x.in_use) {
-                    let _ = o.add(x.profile, x.start);
-                }
-                owned = o;
-                &owned
-            };
-            let mem = u64::from(fixed.free_memory_slices());
-            max_slices = max_slices.max(u64::from(gpu.model.memory_slices));
-            max_compute = max_compute.max(u64::from(gpu.model.compute_slices));
-            if fixed.instances().is_empty() {
-                // nothing fixed
-            } else {
-                fixed_gpus += 1;
-                free_on_fixed += mem;
-                free_compute_on_fixed += u64::from(gpu.model.compute_slices - fixed.compute_used());
+            let mut fixed = Occupancy::new(gpu.model);
+            for x in gpu.instances().iter().filter(|x| x.in_use) {
+                let _ = fixed.add(x.profile, x.start);
             }
-            if self.eligible[g].is_empty() {
+            let has_fixed = !fixed.instances().is_empty();
+            out.fixed_gpus += u32::from(has_fixed);
+            let elig: Vec<(usize, usize)> = self.eligible[g]
+                .iter()
+                .filter_map(|&(d, p)| fixed.profile_slot(p).map(|s| (d, s)))
+                .collect();
+            if elig.is_empty() {
                 continue;
             }
-            free_memory += mem;
-            free_compute += u64::from(gpu.model.compute_slices - fixed.compute_used());
-            for &(r, p) in &self.eligible[g] {
-                // Keyed by everything that decides what fits: the in-use profiles too, not
-                // only their slices (an in-use `+me` instance takes the media extensions).
-                let key = (fixed.signature(), r);
-                let cap = *cap_cache.entry(key).or_insert_with(|| {
-                    let mut n = 0u32;
-                    let mut list = Vec::new();
-                    while n < demand[r] {
-                        list.push(p);
-                        if solve_gpu(fixed, &list).is_none() {
-                            break;
-                        }
-                        n += 1;
-                    }
-                    n
-                });
-                per_request_cap[r] += u64::from(cap);
+            let key = (fixed.signature(), elig.clone());
+            if let Some(&c) = index.get(&key) {
+                out.classes[c].n += 1;
+                continue;
             }
-        }
-        // (size, how many) per request, by the smallest footprint over the eligible models.
-        let mut items: Vec<((u64, u64), u64)> = Vec::new();
-        let mut ub1 = 0u64;
-        for (r, &d) in demand.iter().enumerate() {
-            let n = u64::from(d).min(per_request_cap[r]);
-            ub1 += n;
-            let size = self
-                .eligible
+            let slot_mask = elig.iter().fold(0u64, |m, &(_, s)| m | 1 << (s % 64));
+            let (model, mask, packed) = fixed.signature();
+            let patterns = shared_patterns(&fixed, (model, mask, packed, slot_mask));
+            let mut takers = vec![Vec::new(); gpu.model.profiles.len()];
+            for &(d, s) in &elig {
+                takers[s].push(d);
+            }
+            let cap = patterns
                 .iter()
-                .flat_map(|e| {
-                    e.iter()
-                        .filter(|(i, _)| *i == r)
-                        .map(|(_, p)| (u64::from(p.memory_slices), u64::from(p.compute_slices)))
+                .map(|p| p.counts.iter().map(|&c| u64::from(c)).sum())
+                .max()
+                .unwrap_or(0);
+            let (mem, comp) = (
+                f64::from(gpu.model.memory_slices),
+                f64::from(gpu.model.compute_slices),
+            );
+            let share = elig
+                .iter()
+                .map(|&(d, slot)| {
+                    let p = &gpu.model.profiles[slot];
+                    (
+                        d,
+                        f64::from(p.memory_slices) / mem,
+                        f64::from(p.compute_slices) / comp,
+                    )
                 })
-                .min();
-            if let Some(s) = size {
-                items.push((s, n));
-            }
+                .collect();
+            let free = (
+                f64::from(fixed.free_memory_slices()) / mem,
+                (comp - f64::from(fixed.compute_used())) / comp,
+            );
+            index.insert(key, out.classes.len());
+            out.classes.push(Class {
+                n: 1,
+                fixed: has_fixed,
+                patterns,
+                takers,
+                cap,
+                share,
+                free,
+            });
         }
-        // One resource at a time, the most instances fit when the smallest go first: each is
-        // an upper bound, and so is the smaller of the two.
-        let most = |mut sizes: Vec<(u64, u64)>, capacity: u64| -> u64 {
-            sizes.sort_unstable();
-            let (mut left, mut n) = (capacity, 0u64);
-            for (size, count) in sizes {
-                let take = left.checked_div(size).map_or(count, |fit| count.min(fit));
-                n += take;
-                left -= take * size;
-                if take < count {
-                    break;
-                }
-            }
-            n
-        };
-        let ub2 = most(
-            items.iter().map(|&((m, _), n)| (m, n)).collect(),
-            free_memory,
-        )
-        .min(most(
-            items.iter().map(|&((_, c), n)| (c, n)).collect(),
-            free_compute,
-        ));
-        Capacity {
-            max_placed: ub1.min(ub2),
-            fixed_gpus,
-            free_on_fixed,
-            free_compute_on_fixed,
-            max_slices,
-            max_compute,
+        out
+    }
+
+    /// The certified bound: per priority level, the most instances of that priority or higher
+    /// any plan places; overall, the most of any priority; and the fewest GPUs any plan that
+    /// places `placed` instances uses. `placed_by_level[k]` is the plan's count at
+    /// `self.levels[k]` (highest first): a good plan lets the search stop early.
+    pub(super) fn certified_bound(
+        &self,
+        classes: &Classes,
+        demand: &[u32],
+        placed_by_level: &[u64],
+        placed_per_request: &[u32],
+    ) -> Bound {
+        let mut by_priority = Vec::with_capacity(self.levels.len());
+        let mut cumulative = 0u64;
+        for (k, &level) in self.levels.iter().enumerate() {
+            cumulative += placed_by_level.get(k).copied().unwrap_or(0);
+            let weights: Vec<i64> = self
+                .requests
+                .iter()
+                .map(|r| if r.priority >= level { SCALE } else { 0 })
+                .collect();
+            by_priority.push((level, bound_for(classes, demand, &weights, cumulative)));
+        }
+        let max_placed = by_priority.last().map_or(0, |&(_, b)| b);
+        Bound {
+            max_placed,
+            min_gpus_used: min_gpus(classes, cumulative, placed_per_request),
+            max_placed_by_priority: by_priority,
         }
     }
+}
+
+/// UB(z) scaled by `SCALE`, and how many instances of each request the best patterns give.
+fn lagrangian(classes: &Classes, demand: &[u32], w: &[i64], z: &[i64]) -> (i128, Vec<u64>) {
+    let mut ub: i128 = demand
+        .iter()
+        .zip(z)
+        .map(|(&d, &z)| i128::from(d) * i128::from(z))
+        .sum();
+    let mut used = vec![0u64; demand.len()];
+    for c in &classes.classes {
+        // Per slot, what one instance is worth at best, and to which request.
+        let best: Vec<(i64, Option<usize>)> = c
+            .takers
+            .iter()
+            .map(|ds| {
+                ds.iter()
+                    .map(|&d| (w[d] - z[d], Some(d)))
+                    .filter(|&(v, _)| v > 0)
+                    .max_by_key(|&(v, d)| (v, core::cmp::Reverse(d)))
+                    .unwrap_or((0, None))
+            })
+            .collect();
+        let mut top: (i64, Option<&Pattern>) = (0, None);
+        for p in &c.patterns {
+            let v: i64 = p
+                .counts
+                .iter()
+                .zip(&best)
+                .map(|(&n, &(b, _))| i64::from(n) * b)
+                .sum();
+            if v > top.0 {
+                top = (v, Some(p));
+            }
+        }
+        ub += i128::from(c.n) * i128::from(top.0);
+        if let Some(p) = top.1 {
+            for (&n, &(_, d)) in p.counts.iter().zip(&best) {
+                if let Some(d) = d {
+                    used[d] += c.n * u64::from(n);
+                }
+            }
+        }
+    }
+    (ub, used)
+}
+
+/// The smallest `floor(UB(z))` found, at least `reached` (what a plan reached proves no
+/// better bound exists, so the search stops there).
+fn bound_for(classes: &Classes, demand: &[u32], w: &[i64], reached: u64) -> u64 {
+    let floor = |ub: i128| u64::try_from(ub.max(0) / i128::from(SCALE)).unwrap_or(u64::MAX);
+    // z = 0: the fleet's capacity; z = w: the demand itself.
+    let zero = vec![0i64; demand.len()];
+    let (ub0, _) = lagrangian(classes, demand, w, &zero);
+    let (ubw, _) = lagrangian(classes, demand, w, w);
+    let mut best = floor(ub0).min(floor(ubw));
+    if best <= reached {
+        return best;
+    }
+    let mut z: Vec<f64> = if ub0 <= ubw {
+        vec![0.0; demand.len()]
+    } else {
+        w.iter().map(|&x| x as f64).collect()
+    };
+    let mut step_scale = 1.0;
+    let mut last = f64::MAX;
+    for _ in 0..STEPS {
+        let zi: Vec<i64> = z.iter().map(|&v| v.round() as i64).collect();
+        let (ub, used) = lagrangian(classes, demand, w, &zi);
+        best = best.min(floor(ub));
+        if best <= reached {
+            break;
+        }
+        let g: Vec<f64> = demand
+            .iter()
+            .zip(&used)
+            .zip(w)
+            .map(|((&d, &u), &wd)| {
+                if wd == 0 {
+                    0.0
+                } else {
+                    f64::from(d) - u as f64
+                }
+            })
+            .collect();
+        let norm: f64 = g.iter().map(|x| x * x).sum();
+        if norm == 0.0 {
+            break;
+        }
+        let ubf = ub as f64;
+        if ubf >= last {
+            step_scale *= 0.7;
+        }
+        last = ubf;
+        let target = reached as f64 * SCALE as f64;
+        let theta = step_scale * (ubf - target).max(SCALE as f64) / norm;
+        for ((zd, gd), &wd) in z.iter_mut().zip(&g).zip(w) {
+            *zd = (*zd - theta * gd).clamp(0.0, wd.max(0) as f64);
+        }
+    }
+    best
+}
+
+/// The fewest GPUs any plan that places as many instances of each request as this one
+/// (`placed_per_request`) uses: those with in-use instances (no plan empties them) and enough
+/// others for what those cannot hold, counted three ways (instances, memory slices, compute
+/// slices; each request at its smallest share of a GPU), the largest count.
+fn min_gpus(classes: &Classes, placed: u64, placed_per_request: &[u32]) -> u32 {
+    let by_count = min_gpus_by_count(classes, placed);
+    // The smallest share of a GPU an instance of each request takes anywhere.
+    let mut smallest = vec![(f64::MAX, f64::MAX); placed_per_request.len()];
+    for c in &classes.classes {
+        for &(d, m, k) in &c.share {
+            smallest[d].0 = smallest[d].0.min(m);
+            smallest[d].1 = smallest[d].1.min(k);
+        }
+    }
+    let (mut mem, mut comp) = (0.0, 0.0);
+    for (&n, &(m, k)) in placed_per_request.iter().zip(&smallest) {
+        if n > 0 && m < f64::MAX {
+            mem += f64::from(n) * m;
+            comp += f64::from(n) * k;
+        }
+    }
+    let (mut free_mem, mut free_comp) = (0.0, 0.0);
+    for c in classes.classes.iter().filter(|c| c.fixed) {
+        free_mem += c.n as f64 * c.free.0;
+        free_comp += c.n as f64 * c.free.1;
+    }
+    // Each further GPU adds at most one whole GPU; a hair less, so that rounding can only
+    // lower the count, never raise it past the truth.
+    let more = |need: f64| (need - 1e-9).max(0.0).ceil() as u64;
+    let by_share = u64::from(classes.fixed_gpus) + more(mem - free_mem).max(more(comp - free_comp));
+    by_count.max(u32::try_from(by_share).unwrap_or(u32::MAX))
+}
+
+/// The GPU count by instances: each GPU holds at most its class's most.
+fn min_gpus_by_count(classes: &Classes, placed: u64) -> u32 {
+    let on_fixed: u64 = classes
+        .classes
+        .iter()
+        .filter(|c| c.fixed)
+        .map(|c| c.n * c.cap)
+        .sum();
+    let mut need = placed.saturating_sub(on_fixed);
+    let mut others: Vec<(u64, u64)> = classes
+        .classes
+        .iter()
+        .filter(|c| !c.fixed && c.cap > 0)
+        .map(|c| (c.cap, c.n))
+        .collect();
+    others.sort_unstable_by(|a, b| b.cmp(a));
+    let mut gpus = u64::from(classes.fixed_gpus);
+    for (cap, n) in others {
+        if need == 0 {
+            break;
+        }
+        let take = need.div_ceil(cap).min(n);
+        gpus += take;
+        need = need.saturating_sub(take * cap);
+    }
+    u32::try_from(gpus).unwrap_or(u32::MAX)
 }

@@ -4,9 +4,9 @@
 
 use gpupart_profiles::{GpuInstanceProfile, GpuModel, ModelKey, Placement};
 
-use super::bound::Capacity;
+use super::bound::Classes;
 use super::{
-    Bound, Creation, FastMap, GpuChange, Objective, Plan, Request, Reuse, SolveOptions, Unplaced,
+    Creation, FastMap, GpuChange, Objective, Plan, Request, Reuse, SolveOptions, Unplaced,
     UnplacedReason,
 };
 use crate::fleet::{Fleet, Gpu, Instance};
@@ -86,7 +86,8 @@ pub(super) struct Ctx<'a> {
     /// Room of an occupancy, by its signature: identical GPUs are asked once.
     pub(super) room_cache: std::cell::RefCell<FastMap<(ModelKey, u32, u128), u8>>,
     /// The part of the bound that does not depend on the plan, once computed.
-    pub(super) capacity: std::cell::OnceCell<Capacity>,
+    /// The fleet's classes for the bound, built once.
+    pub(super) classes: std::cell::OnceCell<Classes>,
 }
 
 pub(super) fn half_profile(model: &'static GpuModel) -> Option<&'static GpuInstanceProfile> {
@@ -147,7 +148,7 @@ impl<'a> Ctx<'a> {
             levels,
             eligible,
             room_cache: std::cell::RefCell::new(FastMap::default()),
-            capacity: std::cell::OnceCell::new(),
+            classes: std::cell::OnceCell::new(),
         }
     }
 
@@ -316,8 +317,6 @@ impl<'a> Ctx<'a> {
             ..Value::default()
         };
         let mut placed_per_request = vec![0u32; demand.len()];
-        let mut placed_memory = 0u64;
-        let mut placed_compute = 0u64;
         for (g, _) in self.fleet.gpus().iter().enumerate() {
             let idle;
             let r = match choice.get(g).and_then(Option::as_ref) {
@@ -330,13 +329,9 @@ impl<'a> Ctx<'a> {
             total.add_assign(&self.value(r));
             for c in &r.create {
                 placed_per_request[c.request] += 1;
-                placed_memory += u64::from(c.profile.memory_slices);
-                placed_compute += u64::from(c.profile.compute_slices);
             }
-            for (req, x) in &r.reuse {
+            for (req, _) in &r.reuse {
                 placed_per_request[*req] += 1;
-                placed_memory += u64::from(x.profile.memory_slices);
-                placed_compute += u64::from(x.profile.compute_slices);
             }
             if !r.create.is_empty() || !r.destroy.is_empty() || !r.reuse.is_empty() || r.enable_mig
             {
@@ -371,14 +366,15 @@ impl<'a> Ctx<'a> {
             room: u32::try_from(total.room).unwrap_or(u32::MAX),
             destroyed: u64::try_from(-total.neg_destroyed).unwrap_or(u64::MAX),
         };
-        let bound = if exact {
-            Bound {
-                max_placed: objective.placed,
-                min_gpus_used: objective.gpus_used,
+        let classes = self.classes(&self.classes);
+        let mut bound = self.certified_bound(&classes, demand, &total.placed, &placed_per_request);
+        if exact && self.levels.len() <= 1 {
+            // One priority: the exact search's optimum is itself the most any plan places.
+            bound.max_placed = bound.max_placed.min(objective.placed);
+            for (_, b) in &mut bound.max_placed_by_priority {
+                *b = (*b).min(objective.placed);
             }
-        } else {
-            self.bound(demand, (placed_memory, placed_compute))
-        };
+        }
         Plan {
             changes,
             unplaced,

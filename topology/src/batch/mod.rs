@@ -240,15 +240,21 @@ pub struct Objective {
     pub destroyed: u64,
 }
 
-/// Bounds on the optimum: no plan places more than `max_placed`, and none placing what this
-/// plan places uses fewer than `min_gpus_used` GPUs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// Bounds on the optimum, one meaning in every mode: no plan of the fleet places more than
+/// `max_placed` instances, none places more than `max_placed_by_priority[k].1` of priority
+/// `max_placed_by_priority[k].0` or higher, and none that places as many instances as this
+/// plan uses fewer than `min_gpus_used` GPUs. They are certified (see the `bound` module):
+/// they hold whatever the search did, the heuristic's plans and the exact ones alike.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct Bound {
-    /// Upper bound on instances placed.
+    /// Upper bound on instances placed (all priorities).
     pub max_placed: u64,
-    /// Lower bound on GPUs used.
+    /// Lower bound on GPUs used by any plan placing as many instances as this one.
     pub min_gpus_used: u32,
+    /// Per priority level present (highest first): an upper bound on the instances of that
+    /// priority or higher any plan places.
+    pub max_placed_by_priority: Vec<(u8, u64)>,
 }
 
 /// A deterministic plan: per GPU what to destroy and create (with explicit starts), what is
@@ -328,9 +334,7 @@ pub fn solve(fleet: &Fleet, requests: &[Request], options: &SolveOptions) -> Pla
         let mut greedy = Greedy::new(&ctx, Mode::Size);
         choice = greedy.run(demand.clone());
         let asked: u64 = demand.iter().map(|&d| u64::from(d)).sum();
-        if ctx.placed(&choice) < asked
-            && ctx.placed(&choice) < ctx.bound(&demand, (0, 0)).max_placed
-        {
+        if ctx.placed(&choice) < asked {
             // Same classes, same patterns: only the scoring changes.
             greedy.mode = Mode::Count;
             let by_count = greedy.run(demand.clone());

@@ -3,7 +3,8 @@
 //! layout, so the two can be compared line by line. Never changes a GPU.
 //!
 //! ```text
-//! cargo run --example nvml_conformance                   # every GPU of this host (NVML)
+//! cargo run --example nvml_conformance                   # every GPU of this host (NVML; the
+//!                                                        # simulator where there is no driver)
 //! cargo run --example nvml_conformance -- --sim 0x233010DE [--subsystem 0x16C110DE]
 //! ```
 use gpupart::mig::conformance::{render, run};
@@ -38,7 +39,17 @@ fn go() -> Result<(), Box<dyn std::error::Error>> {
         print!("{}", render(&run(&SimulatedNvml::new(vec![gpu]), 0)));
         return Ok(());
     }
-    let nvml = NvmlBackend::init()?;
+    let nvml = match NvmlBackend::init() {
+        Ok(n) => n,
+        Err(gpupart::mig::Error::LibraryNotFound { .. }) => {
+            // No driver here: the simulator's answers for the recorded H100, as `--sim` gives.
+            println!("# no NVIDIA driver on this host: a simulated H100 80GB HBM3 answers");
+            let gpu = SimGpu::new(&catalog::H100_SXM_80GB).with_pci_subsystem_id(0x16C1_10DE);
+            print!("{}", render(&run(&SimulatedNvml::new(vec![gpu]), 0)));
+            return Ok(());
+        }
+        Err(e) => return Err(e.into()),
+    };
     println!("# driver {}", nvml.driver_version()?);
     for gpu in 0..nvml.gpu_count()? {
         print!("{}", render(&run(&nvml, gpu)));

@@ -31,6 +31,10 @@ const SCALE: i64 = 1024;
 /// Subgradient steps at most, per bound.
 const STEPS: usize = 80;
 
+/// What makes GPUs alike for the bound: the in-use occupancy and the (request, profile slot)
+/// pairs they may serve.
+type ClassKey = ((ModelKey, u32, u128), Vec<(usize, usize)>);
+
 /// GPUs alike for the bound.
 #[derive(Debug, Clone)]
 pub(super) struct Class {
@@ -67,8 +71,7 @@ impl<'a> Ctx<'a> {
 
     fn build_classes(&self) -> Classes {
         let mut out = Classes::default();
-        let mut index: FastMap<((ModelKey, u32, u128), Vec<(usize, usize)>), usize> =
-            FastMap::default();
+        let mut index: FastMap<ClassKey, usize> = FastMap::default();
         for (g, gpu) in self.fleet.gpus().iter().enumerate() {
             let mut fixed = Occupancy::new(gpu.model);
             for x in gpu.instances().iter().filter(|x| x.in_use) {
@@ -229,6 +232,8 @@ fn bound_for(classes: &Classes, demand: &[u32], w: &[i64], reached: u64) -> u64 
     let mut step_scale = 1.0;
     let mut last = f64::MAX;
     for _ in 0..STEPS {
+        // z stays within [0, SCALE]: the cast cannot truncate.
+        #[allow(clippy::cast_possible_truncation)]
         let zi: Vec<i64> = z.iter().map(|&v| v.round() as i64).collect();
         let (ub, used) = lagrangian(classes, demand, w, &zi);
         best = best.min(floor(ub));
@@ -293,6 +298,8 @@ fn min_gpus(classes: &Classes, placed: u64, placed_per_request: &[u32]) -> u32 {
     }
     // Each further GPU adds at most one whole GPU; a hair less, so that rounding can only
     // lower the count, never raise it past the truth.
+    // A share of the fleet's GPUs: far below u64::MAX, and never negative.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     let more = |need: f64| (need - 1e-9).max(0.0).ceil() as u64;
     let by_share = u64::from(classes.fixed_gpus) + more(mem - free_mem).max(more(comp - free_comp));
     by_count.max(u32::try_from(by_share).unwrap_or(u32::MAX))

@@ -87,6 +87,26 @@ fn bench(c: &mut Criterion) {
             |b, ()| b.iter(|| black_box(solve(&mixed, &reqs_mixed, &SolveOptions::default()))),
         );
     }
+    // A scheduler's form: one single-count entry per pending pod.
+    for (gpus, entries) in [(10_000u32, 10_000u32), (10_000, 100_000)] {
+        let fleet = Fleet::uniform(&A100_40GB, gpus);
+        let singles: Vec<Request> = request_mix(entries)
+            .into_iter()
+            .flat_map(|r| {
+                let mut one = r.clone();
+                one.count = 1;
+                std::iter::repeat_n(one, r.count as usize)
+            })
+            .collect();
+        g.bench_with_input(
+            BenchmarkId::new(
+                "gpupart",
+                format!("{gpus} A100 x {} single-count entries", singles.len()),
+            ),
+            &(),
+            |b, ()| b.iter(|| black_box(solve(&fleet, &singles, &SolveOptions::default()))),
+        );
+    }
     let fleet = Fleet::uniform(&A100_40GB, 1000);
     let reqs = request_mix(1000);
     g.bench_function("(a) first fit, 1000 A100 x 1000 requests", |b| {

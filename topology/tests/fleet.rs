@@ -674,3 +674,48 @@ fn the_bound_has_one_meaning() {
     assert_eq!(plan.bound.min_gpus_used, 1);
     check_bound(&fleet, &reqs, &plan);
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// One entry per instance (as a scheduler with one request per pod passes them) is the
+    /// same problem as the counted entries: the same objective, every entry accounted for.
+    #[test]
+    fn single_count_entries_solve_as_their_sum(fleet in arb_fleet(8), requests in arb_requests(8)) {
+        let singles: Vec<Request> = requests
+            .iter()
+            .flat_map(|r| {
+                let mut one = r.clone();
+                one.count = 1;
+                std::iter::repeat_n(one, r.count as usize)
+            })
+            .collect();
+        for opts in [SolveOptions::default(), SolveOptions::default().heuristic_only()] {
+            let counted = solve(&fleet, &requests, &opts);
+            let split = solve(&fleet, &singles, &opts);
+            check_valid(&fleet, &singles, &split);
+            prop_assert_eq!(&split.objective, &counted.objective);
+            prop_assert_eq!(&split.bound, &counted.bound);
+        }
+    }
+}
+
+#[test]
+fn a_plan_prints_and_gives_its_layout() {
+    let mut fleet = Fleet::uniform(&A100_40GB, 2);
+    fleet.gpu_mut(1).unwrap().add("1g.5gb", 0, true).unwrap();
+    let reqs = [
+        Request::parse("4g.20gb", 2).unwrap(),
+        Request::parse("3g.20gb", 1).unwrap(),
+    ];
+    let plan = solve(&fleet, &reqs, &SolveOptions::default());
+    let text = plan.to_string();
+    assert!(text.starts_with("placed 2 (at most 2 possible)"), "{text}");
+    assert!(text.contains("GPU 0: create 4g.20gb@0 for #0;"), "{text}");
+    assert!(
+        text.contains("not placed: 1 of #0 (no room left)"),
+        "{text}"
+    );
+    let after = plan.layout(&fleet).unwrap();
+    assert_eq!(after.gpu(0).unwrap().diagram(), "[4444|3333]");
+}

@@ -287,6 +287,17 @@ impl Plan {
         )
     }
 
+    /// Every GPU as the plan leaves it: `fleet` (the one it was made for) with the plan
+    /// applied, the original untouched.
+    ///
+    /// # Errors
+    /// As [`Plan::apply_to`].
+    pub fn layout(&self, fleet: &Fleet) -> Result<Fleet, Error> {
+        let mut after = fleet.clone();
+        self.apply_to(&mut after)?;
+        Ok(after)
+    }
+
     /// Applies the plan to `fleet` (the one it was made for).
     ///
     /// # Errors
@@ -309,9 +320,159 @@ impl Plan {
     }
 }
 
+impl core::fmt::Display for Plan {
+    /// The plan in words: what it places against the bound, then per GPU what it does, then
+    /// what it leaves out and why.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let (gap_placed, gap_gpus) = self.gap();
+        writeln!(
+            f,
+            "placed {} (at most {} possible), on {} GPUs (at least {} needed), {} reconfigured, {} reused, {} destroyed{}",
+            self.objective.placed,
+            self.bound.max_placed,
+            self.objective.gpus_used,
+            self.bound.min_gpus_used,
+            self.objective.gpus_reconfigured,
+            self.objective.reused,
+            self.objective.destroyed,
+            if self.exact {
+                ", proven optimal".to_owned()
+            } else {
+                format!(", gap ({gap_placed}, {gap_gpus})")
+            }
+        )?;
+        for c in &self.changes {
+            write!(f, "GPU {}:", c.gpu)?;
+            if c.enable_mig {
+                f.write_str(" enable MIG;")?;
+            }
+            for x in &c.destroy {
+                write!(f, " destroy {}@{};", x.profile.name, x.start)?;
+            }
+            for x in &c.reuse {
+                write!(
+                    f,
+                    " reuse {}@{} for #{};",
+                    x.instance.profile.name, x.instance.start, x.request
+                )?;
+            }
+            for x in &c.create {
+                write!(
+                    f,
+                    " create {}@{} for #{};",
+                    x.profile.name, x.placement.start, x.request
+                )?;
+            }
+            writeln!(f)?;
+        }
+        for u in &self.unplaced {
+            let why = match u.reason {
+                UnplacedReason::NoSuchProfile => "no GPU has the profile",
+                UnplacedReason::NoEligibleGpu => "no GPU the request may use has it",
+                UnplacedReason::NoRoom => "no room left",
+            };
+            writeln!(f, "not placed: {} of #{} ({why})", u.count, u.request)?;
+        }
+        Ok(())
+    }
+}
+
 /// Solves a batch of requests on a fleet. See the module docs for the objective.
+///
+/// Identical requests (same profile, model, GPU set, NUMA node and priority) are solved as one
+/// demand, so time and memory grow with the distinct demands, not with the entries: a
+/// scheduler may pass one request per pending pod. The plan still names each entry; within a
+/// demand, earlier entries are served first.
 #[must_use]
 pub fn solve(fleet: &Fleet, requests: &[Request], options: &SolveOptions) -> Plan {
+    let (demands, members) = aggregate(requests);
+    let plan = solve_demands(fleet, &demands, options);
+    if demands.len() == requests.len() {
+        // No two entries alike: demand i is request i.
+        return plan;
+    }
+    spread(plan, requests, &members)
+}
+
+/// Identical entries as one demand each, in order of first appearance, with the entries each
+/// stands for.
+fn aggregate(requests: &[Request]) -> (Vec<Request>, Vec<Vec<usize>>) {
+    type Key = (
+        ProfileName,
+        Option<&'static str>,
+        Option<Vec<u32>>,
+        Option<u32>,
+        u8,
+    );
+    let mut index: FastMap<Key, usize> = FastMap::default();
+    let mut demands: Vec<Request> = Vec::new();
+    let mut members: Vec<Vec<usize>> = Vec::new();
+    for (i, r) in requests.iter().enumerate() {
+        let gpus = r.gpus.as_ref().map(|g| {
+            let mut g = g.clone();
+            g.sort_unstable();
+            g.dedup();
+            g
+        });
+        let key = (r.profile, r.model, gpus, r.numa_node, r.priority);
+        match index.get(&key) {
+            Some(&d) => {
+                demands[d].count = demands[d].count.saturating_add(r.count);
+                members[d].push(i);
+            }
+            None => {
+                index.insert(key, demands.len());
+                demands.push(r.clone());
+                members.push(vec![i]);
+            }
+        }
+    }
+    (demands, members)
+}
+
+/// A plan for demands, told in the entries they stand for: each demand's instances go to its
+/// entries in order, what it lacks to the last ones.
+fn spread(mut plan: Plan, requests: &[Request], members: &[Vec<usize>]) -> Plan {
+    // Per demand: the entry being served and how many it has.
+    let mut cursor: Vec<(usize, u32)> = vec![(0, 0); members.len()];
+    let mut next = |d: usize| -> usize {
+        let (k, got) = &mut cursor[d];
+        while *k + 1 < members[d].len() && *got >= requests[members[d][*k]].count {
+            *k += 1;
+            *got = 0;
+        }
+        *got += 1;
+        members[d][*k]
+    };
+    for c in &mut plan.changes {
+        for x in &mut c.create {
+            x.request = next(x.request);
+        }
+        for x in &mut c.reuse {
+            x.request = next(x.request);
+        }
+    }
+    let mut unplaced = Vec::new();
+    for u in &plan.unplaced {
+        let (k, got) = cursor[u.request];
+        for (j, &m) in members[u.request].iter().enumerate().skip(k) {
+            let had = if j == k { got } else { 0 };
+            let short = requests[m].count.saturating_sub(had);
+            if short > 0 {
+                unplaced.push(Unplaced {
+                    request: m,
+                    count: short,
+                    reason: u.reason,
+                });
+            }
+        }
+    }
+    unplaced.sort_by_key(|u| u.request);
+    plan.unplaced = unplaced;
+    plan
+}
+
+fn solve_demands(fleet: &Fleet, requests: &[Request], options: &SolveOptions) -> Plan {
     let ctx = Ctx::new(fleet, requests, options);
     let demand: Vec<u32> = requests.iter().map(|r| r.count).collect();
     let mut exact = false;

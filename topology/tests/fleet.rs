@@ -719,3 +719,30 @@ fn a_plan_prints_and_gives_its_layout() {
     let after = plan.layout(&fleet).unwrap();
     assert_eq!(after.gpu(0).unwrap().diagram(), "[4444|3333]");
 }
+
+/// Inputs where repeating one best pattern per class lost instances.
+#[test]
+fn mixes_no_single_pattern_reaches_are_found() {
+    // 500 A100s: one +me and three 1g.10gb on each is the only way to place all 2,000.
+    let fleet = Fleet::uniform(&A100_40GB, 500);
+    let reqs = [
+        Request::parse("1g.5gb+me", 500).unwrap(),
+        Request::parse("1g.10gb", 1500).unwrap(),
+    ];
+    let plan = solve(&fleet, &reqs, &SolveOptions::default());
+    check_valid(&fleet, &reqs, &plan);
+    assert_eq!(plan.objective.placed, 2000);
+    assert_eq!(plan.gap().0, 0);
+}
+
+#[test]
+fn a_free_instance_nobody_asked_for_gives_way_on_a_gpu_being_filled() {
+    // GPU 0 holds a free +me at 3: destroyed, it makes room for a seventh 1g there.
+    let mut gpus: Vec<Gpu> = (0..17).map(|i| Gpu::new(i, &A100_40GB)).collect();
+    gpus[0].add("1g.5gb+me", 3, false).unwrap();
+    let fleet = Fleet::new(gpus).unwrap();
+    let reqs = [Request::parse("1g.5gb", 119).unwrap()];
+    let plan = solve(&fleet, &reqs, &SolveOptions::default());
+    check_valid(&fleet, &reqs, &plan);
+    assert_eq!(plan.objective.placed, 119);
+}

@@ -16,6 +16,10 @@ pub(super) enum Mode {
     Size,
     /// Patterns with the most instances, for when not everything fits.
     Count,
+    /// Per class, first the mix of patterns an LP over the class's GPUs and the demand left
+    /// chooses (rounded down), then as [`Mode::Size`] for what is left: mixes that no single
+    /// repeated pattern reaches (one `+me` and three `1g.10gb` a GPU).
+    Lp,
 }
 
 pub(super) struct Greedy<'c, 'a> {
@@ -101,6 +105,32 @@ impl<'c, 'a> Greedy<'c, 'a> {
         for (members, base) in &classes {
             let g0 = members[0];
             let mut next = 0usize;
+            if self.mode == Mode::Lp && members.len() > 1 {
+                for (want, creates) in self.lp_mix(g0, base, &rem, members.len()) {
+                    let profiles: Vec<&'static GpuInstanceProfile> =
+                        creates.iter().map(|(_, p)| *p).collect();
+                    let Some((placements, room)) = place_with_room(base, &profiles) else {
+                        break;
+                    };
+                    let g = members[next];
+                    let gpu = &gpus[g];
+                    let entry = out[g].get_or_insert_with(|| Realization::unchanged(gpu));
+                    entry.enable_mig = !gpu.mig_enabled;
+                    entry.room = room;
+                    entry.instances_after += creates.len();
+                    for ((r, p), pl) in creates.iter().zip(&placements) {
+                        entry.create.push(Creation {
+                            request: *r,
+                            profile: p,
+                            placement: *pl,
+                        });
+                    }
+                    for &(r, c) in &want {
+                        rem[r] -= c;
+                    }
+                    next += 1;
+                }
+            }
             while next < members.len() && rem.iter().any(|&c| c > 0) {
                 let Some((want, creates)) = self.best_pattern(g0, base, &rem) else {
                     break;
@@ -139,11 +169,31 @@ impl<'c, 'a> Greedy<'c, 'a> {
                 next += times;
             }
         }
-        // Phase 3: what is left may fit where free instances nobody asked for can go.
+        // Phase 3: what is left may fit where free instances nobody asked for can go: on GPUs
+        // the phases left alone, and on those they filled around such an instance (what a
+        // GPU serves now goes back into the pot, and the GPU is weighed afresh).
         if rem.iter().any(|&c| c > 0) {
             for g in 0..gpus.len() {
-                if out[g].is_some() || gpus[g].instances().iter().all(|x| x.in_use) {
+                let has_spare = gpus[g].instances().iter().any(|x| {
+                    !x.in_use
+                        && out[g].as_ref().is_none_or(|r| {
+                            !r.reuse.iter().any(|(_, y)| y == x) && !r.destroy.contains(x)
+                        })
+                });
+                if !has_spare {
                     continue;
+                }
+                let mut pot = rem.clone();
+                let mut before = 0usize;
+                if let Some(r) = &out[g] {
+                    for c in &r.create {
+                        pot[c.request] += 1;
+                        before += 1;
+                    }
+                    for (req, _) in &r.reuse {
+                        pot[*req] += 1;
+                        before += 1;
+                    }
                 }
                 let mut exact = Exact {
                     ctx: self.ctx,
@@ -151,7 +201,7 @@ impl<'c, 'a> Greedy<'c, 'a> {
                     real_memo: FastMap::default(),
                     budget: 5_000,
                 };
-                let Some(options) = exact.options(g, &rem) else {
+                let Some(options) = exact.options(g, &pot) else {
                     continue;
                 };
                 let mut best: Option<(Value, Realization)> = None;
@@ -163,15 +213,19 @@ impl<'c, 'a> Greedy<'c, 'a> {
                         }
                     }
                 }
-                if let Some((_, real)) = best.filter(|(_, r)| !r.create.is_empty()) {
-                    for c in &real.create {
-                        rem[c.request] -= 1;
-                    }
-                    for (r, _) in &real.reuse {
-                        rem[*r] -= 1;
-                    }
-                    out[g] = Some(real);
+                let Some((_, real)) = best else { continue };
+                let served = real.create.len() + real.reuse.len();
+                if served <= before || real.create.is_empty() {
+                    continue;
                 }
+                for c in &real.create {
+                    pot[c.request] -= 1;
+                }
+                for (r, _) in &real.reuse {
+                    pot[*r] -= 1;
+                }
+                rem = pot;
+                out[g] = Some(real);
                 if rem.iter().all(|&c| c == 0) {
                     break;
                 }
@@ -185,6 +239,137 @@ impl<'c, 'a> Greedy<'c, 'a> {
                     let _ = occ.add(c.profile, c.placement.start);
                 }
                 real.room = self.ctx.room_of(&occ);
+            }
+        }
+        out
+    }
+
+    /// The GPUs of a class of `n` GPUs like `g`, filled by the LP's choice of patterns for the
+    /// demand left (`rem`), rounded down: per GPU, (request, count) and the creations. Empty
+    /// where the LP does not apply (more than three priority levels) or gives nothing.
+    #[allow(clippy::type_complexity)]
+    fn lp_mix(
+        &mut self,
+        g: usize,
+        base: &Occupancy,
+        rem: &[u32],
+        n: usize,
+    ) -> Vec<(Vec<(usize, u32)>, Vec<(usize, &'static GpuInstanceProfile)>)> {
+        let model = base.model();
+        let elig = &self.ctx.eligible[g];
+        let levels = self.ctx.levels.len();
+        if levels > 3 {
+            return Vec::new();
+        }
+        // Per profile slot: the requests that take it here, highest priority first.
+        let mut takers: Vec<Vec<usize>> = vec![Vec::new(); model.profiles.len()];
+        for &(r, p) in elig {
+            if rem[r] == 0 {
+                continue;
+            }
+            if let Some(s) = model.profiles.iter().position(|q| q == p) {
+                takers[s].push(r);
+            }
+        }
+        for t in &mut takers {
+            t.sort_by_key(|&r| (core::cmp::Reverse(self.ctx.requests[r].priority), r));
+        }
+        let slot_mask = takers
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| !t.is_empty())
+            .fold(0u64, |m, (s, _)| m | 1 << (s % 64));
+        if slot_mask == 0 {
+            return Vec::new();
+        }
+        let (_, mask, packed) = base.signature();
+        let patterns = self
+            .patterns
+            .entry((model.key(), mask, packed, slot_mask))
+            .or_insert_with(|| shared_patterns(base, (model.key(), mask, packed, slot_mask)))
+            .clone();
+        // An instance is worth its best taker's priority weight (1000 a level: three levels
+        // keep the LP well within f64); a hair more for a fuller GPU breaks ties towards fewer
+        // GPUs.
+        let weight: Vec<f64> = takers
+            .iter()
+            .map(|t| {
+                t.first().map_or(0.0, |&r| {
+                    let rank = self.ctx.level(r);
+                    1000f64.powi(i32::try_from(levels - 1 - rank).unwrap_or(0))
+                })
+            })
+            .collect();
+        let (mem, comp) = (
+            f64::from(model.memory_slices),
+            f64::from(model.compute_slices),
+        );
+        let value: Vec<f64> = patterns
+            .iter()
+            .map(|p| {
+                p.counts
+                    .iter()
+                    .enumerate()
+                    .map(|(s, &c)| {
+                        let q = &model.profiles[s];
+                        f64::from(c)
+                            * (weight[s]
+                                + 1e-3
+                                    * (f64::from(q.memory_slices) / mem
+                                        + f64::from(q.compute_slices) / comp))
+                    })
+                    .sum()
+            })
+            .collect();
+        let slots: Vec<usize> = (0..takers.len())
+            .filter(|&s| !takers[s].is_empty())
+            .collect();
+        let mut a = vec![vec![1.0; patterns.len()]];
+        let mut b = vec![n as f64];
+        for &s in &slots {
+            a.push(patterns.iter().map(|p| f64::from(p.counts[s])).collect());
+            b.push(takers[s].iter().map(|&r| f64::from(rem[r])).sum());
+        }
+        let Some(x) = super::lp::maximize(&value, &a, &b) else {
+            return Vec::new();
+        };
+        // Whole GPUs per pattern, most used patterns first; each GPU's instances go to the
+        // takers in priority order, within what they still ask.
+        let mut order: Vec<usize> = (0..patterns.len())
+            .filter(|&k| x[k] >= 1.0 - 1e-6)
+            .collect();
+        order.sort_by(|&i, &j| x[j].total_cmp(&x[i]).then(i.cmp(&j)));
+        let mut left = rem.to_vec();
+        let mut out = Vec::new();
+        for k in order {
+            // A pattern's GPU count is far below usize::MAX; floor, never negative.
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            let times = (x[k] + 1e-6).floor() as usize;
+            for _ in 0..times {
+                if out.len() == n {
+                    return out;
+                }
+                let mut want: Vec<(usize, u32)> = Vec::new();
+                let mut creates = Vec::new();
+                for (s, &count) in patterns[k].counts.iter().enumerate() {
+                    let mut c = u32::from(count);
+                    for &r in &takers[s] {
+                        let take = c.min(left[r]);
+                        if take > 0 {
+                            left[r] -= take;
+                            c -= take;
+                            want.push((r, take));
+                            for _ in 0..take {
+                                creates.push((r, &model.profiles[s]));
+                            }
+                        }
+                    }
+                }
+                if want.is_empty() {
+                    break;
+                }
+                want.sort_unstable();
+                out.push((want, creates));
             }
         }
         out
@@ -259,7 +444,7 @@ impl<'c, 'a> Greedy<'c, 'a> {
                 continue;
             }
             let key = match self.mode {
-                Mode::Size => (size, placed, usize::MAX - pi),
+                Mode::Size | Mode::Lp => (size, placed, usize::MAX - pi),
                 Mode::Count => (placed, size, usize::MAX - pi),
             };
             if best.as_ref().is_none_or(|(k, _)| key > *k) {

@@ -24,6 +24,7 @@ mod bound;
 mod context;
 mod exact;
 mod greedy;
+mod lp;
 mod patterns;
 
 /// The solver's internal tables (keys are small integers and slices of them, never outside
@@ -502,6 +503,12 @@ fn solve_demands(fleet: &Fleet, requests: &[Request], options: &SolveOptions) ->
             if ctx.total(&by_count) > ctx.total(&choice) {
                 choice = by_count;
             }
+        }
+        // The LP's mix of patterns per class, kept where it does better.
+        greedy.mode = Mode::Lp;
+        let by_lp = greedy.run(demand.clone());
+        if ctx.total(&by_lp) > ctx.total(&choice) {
+            choice = by_lp;
         }
     }
     ctx.plan(&choice, &demand, exact)

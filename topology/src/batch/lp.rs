@@ -1,0 +1,97 @@
+//! A small dense simplex for the per-class pattern LPs: maximize `c·x` subject to `A x <= b`,
+//! `x >= 0`, with `b >= 0` (so the origin is a feasible start). Bland's rule, so it cannot
+//! cycle; a bounded number of pivots. Its answer only steers the packer, never the bound, so
+//! floating point is fine here.
+
+/// Pivots at most.
+const MAX_PIVOTS: usize = 5_000;
+
+const EPS: f64 = 1e-9;
+
+/// An optimal `x`, or `None` past the pivot limit or for an unbounded problem.
+pub(super) fn maximize(c: &[f64], a: &[Vec<f64>], b: &[f64]) -> Option<Vec<f64>> {
+    let (m, n) = (b.len(), c.len());
+    let width = n + m + 1;
+    // Rows 0..m: constraints with slacks; row m: the objective (negated reduced costs).
+    let mut t = vec![vec![0.0; width]; m + 1];
+    for i in 0..m {
+        t[i][..n].copy_from_slice(&a[i]);
+        t[i][n + i] = 1.0;
+        t[i][width - 1] = b[i];
+    }
+    for j in 0..n {
+        t[m][j] = -c[j];
+    }
+    let mut basis: Vec<usize> = (n..n + m).collect();
+    for _ in 0..MAX_PIVOTS {
+        // Entering: the first column with a negative objective entry (Bland).
+        let Some(e) = (0..n + m).find(|&j| t[m][j] < -EPS) else {
+            let mut x = vec![0.0; n];
+            for (i, &bv) in basis.iter().enumerate() {
+                if bv < n {
+                    x[bv] = t[i][width - 1];
+                }
+            }
+            return Some(x);
+        };
+        // Leaving: the smallest ratio, ties to the smallest basic variable (Bland).
+        let mut leave: Option<(f64, usize, usize)> = None;
+        for i in 0..m {
+            if t[i][e] > EPS {
+                let ratio = t[i][width - 1] / t[i][e];
+                let better = match leave {
+                    None => true,
+                    Some((r, _, bv)) => ratio < r - EPS || (ratio <= r + EPS && basis[i] < bv),
+                };
+                if better {
+                    leave = Some((ratio, i, basis[i]));
+                }
+            }
+        }
+        let (_, l, _) = leave?;
+        let pivot = t[l][e];
+        for v in &mut t[l] {
+            *v /= pivot;
+        }
+        let row = t[l].clone();
+        for (i, r) in t.iter_mut().enumerate() {
+            if i != l && r[e].abs() > EPS {
+                let f = r[e];
+                for (v, &p) in r.iter_mut().zip(&row) {
+                    *v -= f * p;
+                }
+            }
+        }
+        basis[l] = e;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_textbook_problem() {
+        // max 3x + 5y, x <= 4, 2y <= 12, 3x + 2y <= 18: x = 2, y = 6.
+        let x = maximize(
+            &[3.0, 5.0],
+            &[vec![1.0, 0.0], vec![0.0, 2.0], vec![3.0, 2.0]],
+            &[4.0, 12.0, 18.0],
+        )
+        .unwrap();
+        assert!(
+            (x[0] - 2.0).abs() < 1e-9 && (x[1] - 6.0).abs() < 1e-9,
+            "{x:?}"
+        );
+    }
+
+    #[test]
+    fn degenerate_and_empty() {
+        assert_eq!(maximize(&[1.0], &[vec![1.0]], &[0.0]).unwrap(), [0.0]);
+        assert!(
+            maximize(&[1.0], &[vec![-1.0]], &[1.0]).is_none(),
+            "unbounded"
+        );
+    }
+}

@@ -16,6 +16,8 @@
 
 mod support;
 
+use std::time::Instant;
+
 use criterion::{BenchmarkId, Criterion, black_box, criterion_group, criterion_main};
 use gpupart::profiles::ProfileName;
 use gpupart::profiles::catalog::A100_40GB;
@@ -31,6 +33,32 @@ fn quality_table() {
     churn_scenario("Alibaba GPU v2023 shape", &ALIBABA_MIX, 1.2, false, None);
     churn_scenario("1g + 2g + 4g", &HALF_MIX, 0.9, true, None);
     churn_scenario("1g + 2g + 4g", &HALF_MIX, 1.0, false, None);
+    println!(
+        "\n== batch: generated families; placed against the certified bound (the optimum lies between) =="
+    );
+    println!(
+        "{:<12} {:>6} {:>9} {:>9} {:>8} {:>6} {:>10}",
+        "family", "GPUs", "placed", "bound", "gap", "GPUs+", "time"
+    );
+    for name in FAMILIES {
+        for gpus in [20u32, 100, 1000, 10_000] {
+            let (fleet, reqs) = family(name, gpus, 1);
+            let t = Instant::now();
+            let plan = solve(&fleet, &reqs, &SolveOptions::default());
+            let time = t.elapsed();
+            let (gp, gg) = plan.gap();
+            println!(
+                "{:<12} {:>6} {:>9} {:>9} {:>7.3}% {:>6} {:>10.2?}",
+                name,
+                gpus,
+                plan.objective.placed,
+                plan.bound.max_placed,
+                100.0 * gp as f64 / plan.bound.max_placed.max(1) as f64,
+                gg,
+                time
+            );
+        }
+    }
     println!("\n== batch: GPUs used and placed ==");
     for gpus in [100u32, 1000] {
         let fleet = Fleet::uniform(&A100_40GB, gpus);

@@ -565,3 +565,119 @@ pub(crate) fn mixed_fleet(n: u32) -> Fleet {
     )
     .unwrap()
 }
+
+/// The generated families of the solver's quality table (seeded, so every run sees the same
+/// instances):
+/// - `uniform`: empty A100-40GBs, the six plain profiles asked for three per GPU (more than
+///   fits);
+/// - `occupied`: A100-40GBs up to ~70 % occupied by random instances, half of them in use
+///   (never moved), half free (reusable or destroyable); two requests a GPU;
+/// - `mixed`: A100-40GB, H100-80GB and H200 in random turns, requests by names each model
+///   has (one name, two shapes: `1g.10gb` is one slice on an H100, two on an A100);
+/// - `me-heavy`: one `+me` and three `1g.10gb` asked per GPU (only one mix places all);
+/// - `singles`: one single-count entry per instance, priorities 0 to 2;
+/// - `constrained`: GPUs on NUMA nodes 0 and 1; a third of the requests tied to a node,
+///   some to a set of GPUs.
+pub(crate) const FAMILIES: [&str; 6] = [
+    "uniform",
+    "occupied",
+    "mixed",
+    "me-heavy",
+    "singles",
+    "constrained",
+];
+
+/// One instance of `family` on `gpus` GPUs.
+pub(crate) fn family(name: &str, gpus: u32, seed: u64) -> (Fleet, Vec<Request>) {
+    use gpupart::profiles::catalog::H200_141GB;
+    let mut rng = Rng(seed ^ 0x5eed);
+    let a100 = [
+        "1g.5gb", "1g.10gb", "2g.10gb", "3g.20gb", "4g.20gb", "7g.40gb",
+    ];
+    let pick =
+        |rng: &mut Rng, names: &[&'static str]| names[(rng.next() % names.len() as u64) as usize];
+    let mut fleet_gpus: Vec<Gpu> = Vec::new();
+    for i in 0..gpus {
+        let model: &'static gpupart::profiles::GpuModel = match name {
+            "mixed" => match rng.next() % 3 {
+                0 => &A100_40GB,
+                1 => &H100_SXM_80GB,
+                _ => &H200_141GB,
+            },
+            _ => &A100_40GB,
+        };
+        let mut g = Gpu::new(i, model);
+        if name == "constrained" {
+            g = g.with_numa_node(u32::from(i >= gpus / 2));
+        }
+        if name == "occupied" {
+            // Random instances until ~70 % of the slices would be taken.
+            let target = (rng.next() % 6) as u32;
+            for _ in 0..12 {
+                if g.occupancy().memory_mask().count_ones() >= target {
+                    break;
+                }
+                let p = pick(&mut rng, &a100);
+                let start = (rng.next() % 8) as u8;
+                let _ = g.add(p, start, rng.next().is_multiple_of(2));
+            }
+        }
+        fleet_gpus.push(g);
+    }
+    let fleet = Fleet::new(fleet_gpus).unwrap();
+    let mut reqs: Vec<Request> = Vec::new();
+    match name {
+        "uniform" | "occupied" | "constrained" => {
+            let per_gpu = if name == "occupied" { 2 } else { 3 };
+            let mut counts = [0u32; 6];
+            for _ in 0..gpus * per_gpu {
+                counts[(rng.next() % 6) as usize] += 1;
+            }
+            for (k, &c) in counts.iter().enumerate() {
+                if c == 0 {
+                    continue;
+                }
+                if name == "constrained" {
+                    // Thirds: free, on NUMA node 0, on node 1 (with one tenth on GPU 0 or 1).
+                    let third = c / 3;
+                    reqs.push(Request::parse(a100[k], c - 2 * third).unwrap());
+                    reqs.push(Request::parse(a100[k], third).unwrap().on_numa_node(0));
+                    let tied = third / 10;
+                    reqs.push(
+                        Request::parse(a100[k], third - tied)
+                            .unwrap()
+                            .on_numa_node(1),
+                    );
+                    reqs.push(Request::parse(a100[k], tied).unwrap().on_gpus(&[0, 1]));
+                } else {
+                    reqs.push(Request::parse(a100[k], c).unwrap());
+                }
+            }
+        }
+        "mixed" => {
+            let names = [
+                "1g.10gb", "2g.20gb", "3g.40gb", "1g.18gb", "3g.71gb", "1g.5gb", "3g.20gb",
+            ];
+            let mut counts = [0u32; 7];
+            for _ in 0..gpus * 3 {
+                counts[(rng.next() % 7) as usize] += 1;
+            }
+            for (k, &c) in counts.iter().enumerate() {
+                reqs.push(Request::parse(names[k], c).unwrap());
+            }
+        }
+        "me-heavy" => {
+            reqs.push(Request::parse("1g.5gb+me", gpus).unwrap());
+            reqs.push(Request::parse("1g.10gb", 3 * gpus).unwrap());
+        }
+        _ => {
+            for _ in 0..gpus * 3 {
+                let p = pick(&mut rng, &a100);
+                let prio = (rng.next() % 3) as u8;
+                reqs.push(Request::parse(p, 1).unwrap().with_priority(prio));
+            }
+        }
+    }
+    reqs.retain(|r| r.count > 0);
+    (fleet, reqs)
+}

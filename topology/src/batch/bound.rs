@@ -53,6 +53,11 @@ pub(super) struct Class {
     share: Vec<(usize, f64, f64)>,
     /// The share of the GPU's memory and compute slices the in-use instances leave.
     free: (f64, f64),
+    /// The memory and compute slices the in-use instances leave.
+    free_slices: (u64, u64),
+    /// Per request it may take: its profile's memory and compute slices here, and the most
+    /// instances of it alone one GPU of the class holds.
+    alone: Vec<(usize, u64, u64, u64)>,
 }
 
 /// The classes of a fleet for a set of requests.
@@ -122,6 +127,33 @@ impl<'a> Ctx<'a> {
                 f64::from(fixed.free_memory_slices()) / mem,
                 (comp - f64::from(fixed.compute_used())) / comp,
             );
+            let free_slices = (
+                u64::from(fixed.free_memory_slices()),
+                u64::from(gpu.model.compute_slices - fixed.compute_used()),
+            );
+            let alone = elig
+                .iter()
+                .map(|&(d, slot)| {
+                    let p = &gpu.model.profiles[slot];
+                    let most = patterns
+                        .iter()
+                        .filter(|q| {
+                            q.counts
+                                .iter()
+                                .enumerate()
+                                .all(|(s, &c)| c == 0 || s == slot)
+                        })
+                        .map(|q| u64::from(q.counts[slot]))
+                        .max()
+                        .unwrap_or(0);
+                    (
+                        d,
+                        u64::from(p.memory_slices),
+                        u64::from(p.compute_slices),
+                        most,
+                    )
+                })
+                .collect();
             index.insert(key, out.classes.len());
             out.classes.push(Class {
                 n: 1,
@@ -131,6 +163,8 @@ impl<'a> Ctx<'a> {
                 cap,
                 share,
                 free,
+                free_slices,
+                alone,
             });
         }
         out
@@ -156,7 +190,8 @@ impl<'a> Ctx<'a> {
                 .iter()
                 .map(|r| if r.priority >= level { SCALE } else { 0 })
                 .collect();
-            by_priority.push((level, bound_for(classes, demand, &weights, cumulative)));
+            let lagrangian = bound_for(classes, demand, &weights, cumulative);
+            by_priority.push((level, lagrangian.min(resources(classes, demand, &weights))));
         }
         let max_placed = by_priority.last().map_or(0, |&(_, b)| b);
         Bound {
@@ -164,6 +199,16 @@ impl<'a> Ctx<'a> {
             min_gpus_used: min_gpus(classes, cumulative, placed_per_request),
             max_placed_by_priority: by_priority,
         }
+    }
+}
+
+impl<'a> Ctx<'a> {
+    /// What one more instance of each request is worth on the margin (0 to `SCALE`): `SCALE`
+    /// less the multiplier of the best all-priorities bound found.
+    pub(super) fn prices(&self, classes: &Classes, demand: &[u32]) -> Vec<i64> {
+        let w = vec![SCALE; demand.len()];
+        let (_, z) = bound_and_prices(classes, demand, &w, 0);
+        z.iter().map(|&z| SCALE - z).collect()
     }
 }
 
@@ -215,14 +260,21 @@ fn lagrangian(classes: &Classes, demand: &[u32], w: &[i64], z: &[i64]) -> (i128,
 /// The smallest `floor(UB(z))` found, at least `reached` (what a plan reached proves no
 /// better bound exists, so the search stops there).
 fn bound_for(classes: &Classes, demand: &[u32], w: &[i64], reached: u64) -> u64 {
+    bound_and_prices(classes, demand, w, reached).0
+}
+
+/// [`bound_for`] with the multipliers that gave it (scaled by `SCALE`): the price of one more
+/// instance of each request, which steers a packer towards the patterns the bound favours.
+fn bound_and_prices(classes: &Classes, demand: &[u32], w: &[i64], reached: u64) -> (u64, Vec<i64>) {
     let floor = |ub: i128| u64::try_from(ub.max(0) / i128::from(SCALE)).unwrap_or(u64::MAX);
     // z = 0: the fleet's capacity; z = w: the demand itself.
     let zero = vec![0i64; demand.len()];
     let (ub0, _) = lagrangian(classes, demand, w, &zero);
     let (ubw, _) = lagrangian(classes, demand, w, w);
     let mut best = floor(ub0).min(floor(ubw));
+    let mut best_z = if ub0 <= ubw { zero.clone() } else { w.to_vec() };
     if best <= reached {
-        return best;
+        return (best, best_z);
     }
     let mut z: Vec<f64> = if ub0 <= ubw {
         vec![0.0; demand.len()]
@@ -236,7 +288,10 @@ fn bound_for(classes: &Classes, demand: &[u32], w: &[i64], reached: u64) -> u64 
         #[allow(clippy::cast_possible_truncation)]
         let zi: Vec<i64> = z.iter().map(|&v| v.round() as i64).collect();
         let (ub, used) = lagrangian(classes, demand, w, &zi);
-        best = best.min(floor(ub));
+        if floor(ub) < best {
+            best = floor(ub);
+            best_z.clone_from(&zi);
+        }
         if best <= reached {
             break;
         }
@@ -267,7 +322,56 @@ fn bound_for(classes: &Classes, demand: &[u32], w: &[i64], reached: u64) -> u64 
             *zd = (*zd - theta * gd).clamp(0.0, wd.max(0) as f64);
         }
     }
-    best
+    (best, best_z)
+}
+
+/// A second certificate, by one resource at a time: a request places at most what its
+/// eligible GPUs hold of it alone, and all of them together at most what fits in the free
+/// memory slices, or compute slices, smallest instances first. Both relax the problem, so
+/// each is an upper bound; tight where capacity, not the mix, decides.
+fn resources(classes: &Classes, demand: &[u32], w: &[i64]) -> u64 {
+    let counted = |d: usize| w[d] > 0;
+    let mut cap = vec![0u64; demand.len()];
+    let mut smallest = vec![(u64::MAX, u64::MAX); demand.len()];
+    let (mut mem, mut comp) = (0u64, 0u64);
+    for c in &classes.classes {
+        if !c.alone.iter().any(|&(d, ..)| counted(d)) {
+            continue;
+        }
+        mem += c.n * c.free_slices.0;
+        comp += c.n * c.free_slices.1;
+        for &(d, m, k, most) in &c.alone {
+            cap[d] += c.n * most;
+            smallest[d].0 = smallest[d].0.min(m);
+            smallest[d].1 = smallest[d].1.min(k);
+        }
+    }
+    let mut items: Vec<(u64, u64, u64)> = Vec::new();
+    let mut by_count = 0u64;
+    for d in (0..demand.len()).filter(|&d| counted(d)) {
+        let n = u64::from(demand[d]).min(cap[d]);
+        by_count += n;
+        if n > 0 {
+            items.push((smallest[d].0, smallest[d].1, n));
+        }
+    }
+    // The most instances that fit in `capacity` of one resource, smallest first.
+    let most = |mut sizes: Vec<(u64, u64)>, capacity: u64| -> u64 {
+        sizes.sort_unstable();
+        let (mut left, mut n) = (capacity, 0u64);
+        for (size, count) in sizes {
+            let take = left.checked_div(size).map_or(count, |fit| count.min(fit));
+            n += take;
+            left -= take * size;
+            if take < count {
+                break;
+            }
+        }
+        n
+    };
+    let by_memory = most(items.iter().map(|&(m, _, n)| (m, n)).collect(), mem);
+    let by_compute = most(items.iter().map(|&(_, k, n)| (k, n)).collect(), comp);
+    by_count.min(by_memory).min(by_compute)
 }
 
 /// The fewest GPUs any plan that places as many instances of each request as this one

@@ -20,12 +20,25 @@ pub(super) enum Mode {
     /// chooses (rounded down), then as [`Mode::Size`] for what is left: mixes that no single
     /// repeated pattern reaches (one `+me` and three `1g.10gb` a GPU).
     Lp,
+    /// First one LP over all classes at once ([`Greedy::global_mix`]), rounded down, then as
+    /// [`Mode::Size`] for what is left.
+    GlobalLp,
+    /// Patterns by their worth at the bound's prices ([`Greedy::prices`]): the patterns the
+    /// certified bound favours, for fleets of many small classes where no one class's LP
+    /// sees the whole.
+    Priced,
 }
 
 pub(super) struct Greedy<'c, 'a> {
     pub(super) ctx: &'c Ctx<'a>,
     pub(super) mode: Mode,
     pub(super) patterns: FastMap<PatternKey, Vec<Pattern>>,
+    /// Per request, what one instance is worth in [`Mode::Priced`].
+    pub(super) prices: Vec<i64>,
+    /// Free instances nobody asked for count as gone: classes are made by the in-use
+    /// instances alone, and each GPU's outcome (what to keep, reuse, destroy) is weighed for
+    /// the pattern it gets. For fleets crowded with free instances.
+    pub(super) destroy_free: bool,
 }
 
 impl<'c, 'a> Greedy<'c, 'a> {
@@ -34,6 +47,8 @@ impl<'c, 'a> Greedy<'c, 'a> {
             ctx,
             mode,
             patterns: FastMap::default(),
+            prices: Vec::new(),
+            destroy_free: false,
         }
     }
 
@@ -47,6 +62,10 @@ impl<'c, 'a> Greedy<'c, 'a> {
             .collect();
         let mut order: Vec<usize> = (0..rem.len()).collect();
         order.sort_by_key(|&r| (core::cmp::Reverse(self.ctx.requests[r].priority), r));
+        if self.destroy_free {
+            // Each GPU's outcome reuses what it can when its pattern is chosen.
+            order.clear();
+        }
         for &r in &order {
             for (g, gpu) in gpus.iter().enumerate() {
                 if rem[r] == 0 {
@@ -89,8 +108,19 @@ impl<'c, 'a> Greedy<'c, 'a> {
             FastMap::default();
         for &g in &fill {
             let gpu = &gpus[g];
+            let owned;
+            let base = if self.destroy_free {
+                let mut o = Occupancy::new(gpu.model);
+                for x in gpu.instances().iter().filter(|x| x.in_use) {
+                    let _ = o.add(x.profile, x.start);
+                }
+                owned = o;
+                &owned
+            } else {
+                gpu.occupancy()
+            };
             let key = {
-                let (m, mask, packed) = gpu.occupancy().signature();
+                let (m, mask, packed) = base.signature();
                 let elig: Vec<usize> = self.ctx.eligible[g].iter().map(|(r, _)| *r).collect();
                 (m, mask, packed, gpu.mig_enabled, elig)
             };
@@ -98,75 +128,123 @@ impl<'c, 'a> Greedy<'c, 'a> {
                 Some(&c) => classes[c].0.push(g),
                 None => {
                     class_of.insert(key, classes.len());
-                    classes.push((vec![g], gpu.occupancy().clone()));
+                    classes.push((vec![g], base.clone()));
                 }
             }
         }
-        for (members, base) in &classes {
-            let g0 = members[0];
-            let mut next = 0usize;
-            if self.mode == Mode::Lp && members.len() > 1 {
-                for (want, creates) in self.lp_mix(g0, base, &rem, members.len()) {
+        let mut global = if self.mode == Mode::GlobalLp {
+            self.global_mix(&classes, &rem)
+        } else {
+            Vec::new()
+        };
+        // With one LP over all classes, every class takes its share first and only then do
+        // the leftovers go round: a class's leftovers must not eat another's share.
+        let passes = if self.mode == Mode::GlobalLp { 2 } else { 1 };
+        let mut filled = vec![0usize; classes.len()];
+        for pass in 0..passes {
+            for (ci, (members, base)) in classes.iter().enumerate() {
+                let g0 = members[0];
+                let mut next = filled[ci];
+                let mix = match self.mode {
+                    Mode::Lp if members.len() > 1 => self.lp_mix(g0, base, &rem, members.len()),
+                    Mode::GlobalLp if pass == 0 => {
+                        global.get_mut(ci).map(std::mem::take).unwrap_or_default()
+                    }
+                    _ => Vec::new(),
+                };
+                {
+                    for (want, creates) in mix {
+                        if self.destroy_free {
+                            let g = members[next];
+                            if let Some(real) = self.ctx.realize(g, &want) {
+                                for &(r, c) in &want {
+                                    rem[r] -= c;
+                                }
+                                out[g] = Some(real);
+                            }
+                            next += 1;
+                            continue;
+                        }
+                        let profiles: Vec<&'static GpuInstanceProfile> =
+                            creates.iter().map(|(_, p)| *p).collect();
+                        let Some((placements, room)) = place_with_room(base, &profiles) else {
+                            break;
+                        };
+                        let g = members[next];
+                        let gpu = &gpus[g];
+                        let entry = out[g].get_or_insert_with(|| Realization::unchanged(gpu));
+                        entry.enable_mig = !gpu.mig_enabled;
+                        entry.room = room;
+                        entry.instances_after += creates.len();
+                        for ((r, p), pl) in creates.iter().zip(&placements) {
+                            entry.create.push(Creation {
+                                request: *r,
+                                profile: p,
+                                placement: *pl,
+                            });
+                        }
+                        for &(r, c) in &want {
+                            rem[r] -= c;
+                        }
+                        next += 1;
+                    }
+                }
+                if passes == 2 && pass == 0 {
+                    filled[ci] = next;
+                    continue;
+                }
+                while next < members.len() && rem.iter().any(|&c| c > 0) {
+                    let Some((want, creates)) = self.best_pattern(g0, base, &rem) else {
+                        break;
+                    };
+                    let times = want
+                        .iter()
+                        .map(|&(r, c)| rem[r] / c)
+                        .min()
+                        .unwrap_or(0)
+                        .max(1);
+                    let times = usize::try_from(times)
+                        .unwrap_or(usize::MAX)
+                        .min(members.len() - next);
+                    if self.destroy_free {
+                        // Each GPU weighs its own free instances for the pattern.
+                        let mut served = 0u32;
+                        for &g in &members[next..next + times] {
+                            if let Some(real) = self.ctx.realize(g, &want) {
+                                out[g] = Some(real);
+                                served += 1;
+                            }
+                        }
+                        for &(r, c) in &want {
+                            rem[r] -= c * served;
+                        }
+                        next += times;
+                        continue;
+                    }
                     let profiles: Vec<&'static GpuInstanceProfile> =
                         creates.iter().map(|(_, p)| *p).collect();
                     let Some((placements, room)) = place_with_room(base, &profiles) else {
                         break;
                     };
-                    let g = members[next];
-                    let gpu = &gpus[g];
-                    let entry = out[g].get_or_insert_with(|| Realization::unchanged(gpu));
-                    entry.enable_mig = !gpu.mig_enabled;
-                    entry.room = room;
-                    entry.instances_after += creates.len();
-                    for ((r, p), pl) in creates.iter().zip(&placements) {
-                        entry.create.push(Creation {
-                            request: *r,
-                            profile: p,
-                            placement: *pl,
-                        });
+                    for &g in &members[next..next + times] {
+                        let gpu = &gpus[g];
+                        let entry = out[g].get_or_insert_with(|| Realization::unchanged(gpu));
+                        entry.enable_mig = !gpu.mig_enabled;
+                        entry.room = room;
+                        entry.instances_after += creates.len();
+                        for ((r, p), pl) in creates.iter().zip(&placements) {
+                            entry.create.push(Creation {
+                                request: *r,
+                                profile: p,
+                                placement: *pl,
+                            });
+                        }
                     }
                     for &(r, c) in &want {
-                        rem[r] -= c;
+                        rem[r] -= c * u32::try_from(times).unwrap_or(u32::MAX);
                     }
-                    next += 1;
+                    next += times;
                 }
-            }
-            while next < members.len() && rem.iter().any(|&c| c > 0) {
-                let Some((want, creates)) = self.best_pattern(g0, base, &rem) else {
-                    break;
-                };
-                let times = want
-                    .iter()
-                    .map(|&(r, c)| rem[r] / c)
-                    .min()
-                    .unwrap_or(0)
-                    .max(1);
-                let times = usize::try_from(times)
-                    .unwrap_or(usize::MAX)
-                    .min(members.len() - next);
-                let profiles: Vec<&'static GpuInstanceProfile> =
-                    creates.iter().map(|(_, p)| *p).collect();
-                let Some((placements, room)) = place_with_room(base, &profiles) else {
-                    break;
-                };
-                for &g in &members[next..next + times] {
-                    let gpu = &gpus[g];
-                    let entry = out[g].get_or_insert_with(|| Realization::unchanged(gpu));
-                    entry.enable_mig = !gpu.mig_enabled;
-                    entry.room = room;
-                    entry.instances_after += creates.len();
-                    for ((r, p), pl) in creates.iter().zip(&placements) {
-                        entry.create.push(Creation {
-                            request: *r,
-                            profile: p,
-                            placement: *pl,
-                        });
-                    }
-                }
-                for &(r, c) in &want {
-                    rem[r] -= c * u32::try_from(times).unwrap_or(u32::MAX);
-                }
-                next += times;
             }
         }
         // Phase 3: what is left may fit where free instances nobody asked for can go: on GPUs
@@ -244,24 +322,17 @@ impl<'c, 'a> Greedy<'c, 'a> {
         out
     }
 
-    /// The GPUs of a class of `n` GPUs like `g`, filled by the LP's choice of patterns for the
-    /// demand left (`rem`), rounded down: per GPU, (request, count) and the creations. Empty
-    /// where the LP does not apply (more than three priority levels) or gives nothing.
-    #[allow(clippy::type_complexity)]
-    fn lp_mix(
-        &mut self,
-        g: usize,
-        base: &Occupancy,
-        rem: &[u32],
-        n: usize,
-    ) -> Vec<(Vec<(usize, u32)>, Vec<(usize, &'static GpuInstanceProfile)>)> {
+    /// The LP columns of a class like GPU `g` on `base`: its patterns over the profiles
+    /// requests still ask for (`rem`), each request's takers per profile slot (highest
+    /// priority first), and each pattern's worth. `None` where the LP does not apply (more
+    /// than three priority levels) or nothing is asked.
+    fn columns(&mut self, g: usize, base: &Occupancy, rem: &[u32]) -> Option<Columns> {
         let model = base.model();
         let elig = &self.ctx.eligible[g];
         let levels = self.ctx.levels.len();
         if levels > 3 {
-            return Vec::new();
+            return None;
         }
-        // Per profile slot: the requests that take it here, highest priority first.
         let mut takers: Vec<Vec<usize>> = vec![Vec::new(); model.profiles.len()];
         for &(r, p) in elig {
             if rem[r] == 0 {
@@ -280,7 +351,7 @@ impl<'c, 'a> Greedy<'c, 'a> {
             .filter(|(_, t)| !t.is_empty())
             .fold(0u64, |m, (s, _)| m | 1 << (s % 64));
         if slot_mask == 0 {
-            return Vec::new();
+            return None;
         }
         let (_, mask, packed) = base.signature();
         let patterns = self
@@ -321,56 +392,209 @@ impl<'c, 'a> Greedy<'c, 'a> {
                     .sum()
             })
             .collect();
-        let slots: Vec<usize> = (0..takers.len())
-            .filter(|&s| !takers[s].is_empty())
+        Some(Columns {
+            model,
+            patterns,
+            takers,
+            weights: weight,
+            value,
+        })
+    }
+
+    /// The GPUs of a class of `n` GPUs like `g`, filled by the LP's choice of patterns for the
+    /// demand left (`rem`), rounded down: per GPU, (request, count) and the creations. Empty
+    /// where the LP does not apply or gives nothing.
+    fn lp_mix(&mut self, g: usize, base: &Occupancy, rem: &[u32], n: usize) -> Vec<Filled> {
+        let Some(cols) = self.columns(g, base, rem) else {
+            return Vec::new();
+        };
+        let slots: Vec<usize> = (0..cols.takers.len())
+            .filter(|&s| !cols.takers[s].is_empty())
             .collect();
-        let mut a = vec![vec![1.0; patterns.len()]];
+        let mut a = vec![vec![1.0; cols.patterns.len()]];
         let mut b = vec![n as f64];
         for &s in &slots {
-            a.push(patterns.iter().map(|p| f64::from(p.counts[s])).collect());
-            b.push(takers[s].iter().map(|&r| f64::from(rem[r])).sum());
+            a.push(
+                cols.patterns
+                    .iter()
+                    .map(|p| f64::from(p.counts[s]))
+                    .collect(),
+            );
+            b.push(cols.takers[s].iter().map(|&r| f64::from(rem[r])).sum());
+        }
+        let Some(x) = super::lp::maximize(&cols.value, &a, &b) else {
+            return Vec::new();
+        };
+        let mut left = rem.to_vec();
+        round(&cols, &x, n, &mut left)
+    }
+
+    /// One LP over every class at once (the configuration LP), rounded down: per class (in
+    /// `classes` order), its GPUs' fills. Columns: per class and pattern, how many GPUs take
+    /// it (worth only a hair for fullness); per class, profile slot and request that may take
+    /// it, how many instances go to that request (worth the request's priority weight). Rows:
+    /// per class its GPUs; per class and slot, no more instances assigned than its patterns
+    /// hold; per request its demand. Empty where it would exceed `MAX_COLUMNS` columns.
+    fn global_mix(&mut self, classes: &[(Vec<usize>, Occupancy)], rem: &[u32]) -> Vec<Vec<Filled>> {
+        const MAX_COLUMNS: usize = 4_000;
+        let levels = self.ctx.levels.len();
+        let mut cols = Vec::with_capacity(classes.len());
+        let mut n_pattern_cols = 0usize;
+        let mut links: Vec<(usize, usize)> = Vec::new(); // (class, slot) with takers
+        let mut assign: Vec<(usize, usize, usize)> = Vec::new(); // (link, request, class)
+        for (ci, (members, base)) in classes.iter().enumerate() {
+            let c = self.columns(members[0], base, rem);
+            if let Some(c) = &c {
+                n_pattern_cols += c.patterns.len();
+                for (s, t) in c.takers.iter().enumerate() {
+                    if t.is_empty() {
+                        continue;
+                    }
+                    let link = links.len();
+                    links.push((ci, s));
+                    for &r in t {
+                        assign.push((link, r, ci));
+                    }
+                }
+            }
+            cols.push(c);
+            if n_pattern_cols > MAX_COLUMNS {
+                return Vec::new();
+            }
+        }
+        if links.len() != assign.len() && n_pattern_cols + assign.len() > MAX_COLUMNS {
+            return Vec::new();
+        }
+        // Where no profile slot of any class has two takers, the assignment is the pattern
+        // itself: a smaller LP (no link rows, no assignment columns).
+        let compact = links.len() == assign.len();
+        if compact {
+            return self.global_compact(classes, &cols, n_pattern_cols, rem);
+        }
+        let total = n_pattern_cols + assign.len();
+        let rows = classes.len() + links.len() + rem.len();
+        let mut a = vec![vec![0.0; total]; rows];
+        let mut b: Vec<f64> = classes.iter().map(|(m, _)| m.len() as f64).collect();
+        b.extend(std::iter::repeat_n(0.0, links.len()));
+        b.extend(rem.iter().map(|&r| f64::from(r)));
+        let mut value = vec![0.0; total];
+        let mut at = 0usize;
+        let mut link_of: FastMap<(usize, usize), usize> = FastMap::default();
+        for (l, &(ci, s)) in links.iter().enumerate() {
+            link_of.insert((ci, s), l);
+        }
+        for (ci, c) in cols.iter().enumerate() {
+            let Some(c) = c else { continue };
+            for (k, p) in c.patterns.iter().enumerate() {
+                a[ci][at + k] = 1.0;
+                // The pattern's own worth is its fullness hair; the instances are worth their
+                // request's weight through the assignment columns.
+                let hair: f64 = c.value[k]
+                    - p.counts
+                        .iter()
+                        .enumerate()
+                        .map(|(s, &n)| f64::from(n) * c.weight(s))
+                        .sum::<f64>();
+                value[at + k] = hair;
+                for (s, &n) in p.counts.iter().enumerate() {
+                    if let Some(&l) = link_of.get(&(ci, s)) {
+                        a[classes.len() + l][at + k] = -f64::from(n);
+                    }
+                }
+            }
+            at += c.patterns.len();
+        }
+        for (j, &(l, r, _)) in assign.iter().enumerate() {
+            let col = n_pattern_cols + j;
+            a[classes.len() + l][col] = 1.0;
+            a[classes.len() + links.len() + r][col] = 1.0;
+            let rank = self.ctx.level(r);
+            value[col] = 1000f64.powi(i32::try_from(levels - 1 - rank).unwrap_or(0));
         }
         let Some(x) = super::lp::maximize(&value, &a, &b) else {
             return Vec::new();
         };
-        // Whole GPUs per pattern, most used patterns first; each GPU's instances go to the
-        // takers in priority order, within what they still ask.
-        let mut order: Vec<usize> = (0..patterns.len())
-            .filter(|&k| x[k] >= 1.0 - 1e-6)
-            .collect();
-        order.sort_by(|&i, &j| x[j].total_cmp(&x[i]).then(i.cmp(&j)));
+        // The LP's assignment, per class and slot: how much each request gets there.
+        let mut quota: Vec<Vec<(usize, f64)>> = vec![Vec::new(); links.len()];
+        for (j, &(l, r, _)) in assign.iter().enumerate() {
+            quota[l].push((r, x[n_pattern_cols + j]));
+        }
         let mut left = rem.to_vec();
-        let mut out = Vec::new();
-        for k in order {
-            // A pattern's GPU count is far below usize::MAX; floor, never negative.
-            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-            let times = (x[k] + 1e-6).floor() as usize;
-            for _ in 0..times {
-                if out.len() == n {
-                    return out;
+        let mut out = Vec::with_capacity(classes.len());
+        let mut at = 0usize;
+        for (ci, ((members, _), c)) in classes.iter().zip(&cols).enumerate() {
+            let Some(c) = c else {
+                out.push(Vec::new());
+                continue;
+            };
+            let n = c.patterns.len();
+            // Takers per slot reordered by the LP's share, largest first.
+            let mut c2 = Columns {
+                model: c.model,
+                patterns: c.patterns.clone(),
+                takers: c.takers.clone(),
+                weights: c.weights.clone(),
+                value: c.value.clone(),
+            };
+            for (s, t) in c2.takers.iter_mut().enumerate() {
+                if let Some(&l) = link_of.get(&(ci, s)) {
+                    let share = |r: usize| {
+                        quota[l]
+                            .iter()
+                            .find(|(q, _)| *q == r)
+                            .map_or(0.0, |(_, v)| *v)
+                    };
+                    t.sort_by(|&a, &b| share(b).total_cmp(&share(a)).then(a.cmp(&b)));
                 }
-                let mut want: Vec<(usize, u32)> = Vec::new();
-                let mut creates = Vec::new();
-                for (s, &count) in patterns[k].counts.iter().enumerate() {
-                    let mut c = u32::from(count);
-                    for &r in &takers[s] {
-                        let take = c.min(left[r]);
-                        if take > 0 {
-                            left[r] -= take;
-                            c -= take;
-                            want.push((r, take));
-                            for _ in 0..take {
-                                creates.push((r, &model.profiles[s]));
-                            }
-                        }
+            }
+            out.push(round(&c2, &x[at..at + n], members.len(), &mut left));
+            at += n;
+        }
+        out
+    }
+
+    /// [`Greedy::global_mix`] where every profile slot has one taker: pattern columns credit
+    /// their instances straight to the demand rows.
+    fn global_compact(
+        &self,
+        classes: &[(Vec<usize>, Occupancy)],
+        cols: &[Option<Columns>],
+        total: usize,
+        rem: &[u32],
+    ) -> Vec<Vec<Filled>> {
+        let rows = classes.len() + rem.len();
+        let mut a = vec![vec![0.0; total]; rows];
+        let mut b: Vec<f64> = classes.iter().map(|(m, _)| m.len() as f64).collect();
+        b.extend(rem.iter().map(|&r| f64::from(r)));
+        let mut value = Vec::with_capacity(total);
+        let mut at = 0usize;
+        for (ci, c) in cols.iter().enumerate() {
+            let Some(c) = c else { continue };
+            for (k, p) in c.patterns.iter().enumerate() {
+                a[ci][at + k] = 1.0;
+                for (s, &n) in p.counts.iter().enumerate() {
+                    if let Some(&r) = c.takers[s].first() {
+                        a[classes.len() + r][at + k] += f64::from(n);
                     }
                 }
-                if want.is_empty() {
-                    break;
-                }
-                want.sort_unstable();
-                out.push((want, creates));
+                value.push(c.value[k]);
             }
+            at += c.patterns.len();
+        }
+        let Some(x) = super::lp::maximize(&value, &a, &b) else {
+            return Vec::new();
+        };
+        let mut left = rem.to_vec();
+        let mut out = Vec::with_capacity(classes.len());
+        let mut at = 0usize;
+        for ((members, _), c) in classes.iter().zip(cols) {
+            let Some(c) = c else {
+                out.push(Vec::new());
+                continue;
+            };
+            let n = c.patterns.len();
+            out.push(round(c, &x[at..at + n], members.len(), &mut left));
+            at += n;
         }
         out
     }
@@ -415,6 +639,7 @@ impl<'c, 'a> Greedy<'c, 'a> {
             let mut want: Vec<(usize, u32)> = Vec::new();
             let mut placed = vec![0u64; self.ctx.levels.len()];
             let mut size = vec![0u64; self.ctx.levels.len()];
+            let mut worth = 0u64;
             for (slot, &count) in pat.counts.iter().enumerate() {
                 let mut left = u32::from(count);
                 if left == 0 {
@@ -432,6 +657,8 @@ impl<'c, 'a> Greedy<'c, 'a> {
                     if take > 0 {
                         want.push((r, take));
                         placed[self.ctx.level(r)] += u64::from(take);
+                        worth += u64::from(take)
+                            * u64::try_from(self.prices.get(r).copied().unwrap_or(0)).unwrap_or(0);
                         // Share of the GPU taken, memory and compute weighted alike.
                         size[self.ctx.level(r)] += u64::from(take)
                             * (u64::from(p.memory_slices) * total_comp
@@ -444,8 +671,9 @@ impl<'c, 'a> Greedy<'c, 'a> {
                 continue;
             }
             let key = match self.mode {
-                Mode::Size | Mode::Lp => (size, placed, usize::MAX - pi),
+                Mode::Size | Mode::Lp | Mode::GlobalLp => (size, placed, usize::MAX - pi),
                 Mode::Count => (placed, size, usize::MAX - pi),
+                Mode::Priced => (vec![worth], size, usize::MAX - pi),
             };
             if best.as_ref().is_none_or(|(k, _)| key > *k) {
                 best = Some((key, want));
@@ -462,4 +690,66 @@ impl<'c, 'a> Greedy<'c, 'a> {
         }
         Some((want, creates))
     }
+}
+
+/// One GPU's fill: (request, count) and the creations.
+type Filled = (Vec<(usize, u32)>, Vec<(usize, &'static GpuInstanceProfile)>);
+
+/// A class's LP columns (see [`Greedy::columns`]).
+struct Columns {
+    model: &'static gpupart_profiles::GpuModel,
+    patterns: Vec<Pattern>,
+    takers: Vec<Vec<usize>>,
+    /// Per slot, what one instance is worth (its best taker's priority weight).
+    weights: Vec<f64>,
+    value: Vec<f64>,
+}
+
+impl Columns {
+    fn weight(&self, slot: usize) -> f64 {
+        self.weights[slot]
+    }
+}
+
+/// Whole GPUs per pattern from an LP solution `x` (one entry per pattern of `cols`), at most
+/// `n`, most used patterns first; each GPU's instances go to the takers in priority order,
+/// within what they still ask (`left`, updated).
+fn round(cols: &Columns, x: &[f64], n: usize, left: &mut [u32]) -> Vec<Filled> {
+    let mut order: Vec<usize> = (0..cols.patterns.len())
+        .filter(|&k| x[k] >= 1.0 - 1e-6)
+        .collect();
+    order.sort_by(|&i, &j| x[j].total_cmp(&x[i]).then(i.cmp(&j)));
+    let mut out = Vec::new();
+    for k in order {
+        // A pattern's GPU count is far below usize::MAX; floor, never negative.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let times = (x[k] + 1e-6).floor() as usize;
+        for _ in 0..times {
+            if out.len() == n {
+                return out;
+            }
+            let mut want: Vec<(usize, u32)> = Vec::new();
+            let mut creates = Vec::new();
+            for (s, &count) in cols.patterns[k].counts.iter().enumerate() {
+                let mut c = u32::from(count);
+                for &r in &cols.takers[s] {
+                    let take = c.min(left[r]);
+                    if take > 0 {
+                        left[r] -= take;
+                        c -= take;
+                        want.push((r, take));
+                        for _ in 0..take {
+                            creates.push((r, &cols.model.profiles[s]));
+                        }
+                    }
+                }
+            }
+            if want.is_empty() {
+                break;
+            }
+            want.sort_unstable();
+            out.push((want, creates));
+        }
+    }
+    out
 }

@@ -504,11 +504,40 @@ fn solve_demands(fleet: &Fleet, requests: &[Request], options: &SolveOptions) ->
                 choice = by_count;
             }
         }
-        // The LP's mix of patterns per class, kept where it does better.
-        greedy.mode = Mode::Lp;
-        let by_lp = greedy.run(demand.clone());
-        if ctx.total(&by_lp) > ctx.total(&choice) {
-            choice = by_lp;
+        // The LP's mix of patterns per class and over all classes at once, and the patterns
+        // the bound's prices favour, each kept where it does better.
+        for mode in [Mode::Lp, Mode::GlobalLp] {
+            greedy.mode = mode;
+            let run = greedy.run(demand.clone());
+            if ctx.total(&run) > ctx.total(&choice) {
+                choice = run;
+            }
+        }
+        if ctx.placed(&choice) < asked
+            && fleet
+                .gpus()
+                .iter()
+                .any(|g| g.instances().iter().any(|x| !x.in_use))
+        {
+            // Free instances crowd the fleet: let each GPU give them up for its pattern.
+            greedy.destroy_free = true;
+            for mode in [Mode::Size, Mode::Lp, Mode::GlobalLp] {
+                greedy.mode = mode;
+                let run = greedy.run(demand.clone());
+                if ctx.total(&run) > ctx.total(&choice) {
+                    choice = run;
+                }
+            }
+            greedy.destroy_free = false;
+        }
+        if ctx.placed(&choice) < asked {
+            let classes = ctx.classes(&ctx.classes);
+            greedy.prices = ctx.prices(&classes, &demand);
+            greedy.mode = Mode::Priced;
+            let by_price = greedy.run(demand.clone());
+            if ctx.total(&by_price) > ctx.total(&choice) {
+                choice = by_price;
+            }
         }
     }
     ctx.plan(&choice, &demand, exact)

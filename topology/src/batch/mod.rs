@@ -506,7 +506,12 @@ fn solve_demands(fleet: &Fleet, requests: &[Request], options: &SolveOptions) ->
         }
         // The LP's mix of patterns per class and over all classes at once, and the patterns
         // the bound's prices favour, each kept where it does better.
+        // (Only where something is left out: when everything fits, packing by size already
+        // gives the fewest GPUs the classes allow, and these cost more.)
         for mode in [Mode::Lp, Mode::GlobalLp] {
+            if ctx.placed(&choice) >= asked {
+                break;
+            }
             greedy.mode = mode;
             let run = greedy.run(demand.clone());
             if ctx.total(&run) > ctx.total(&choice) {

@@ -161,6 +161,14 @@ fn gpu_best(
     best
 }
 
+/// Whether `req` may use `gpu` (the solver's rule, written again here on purpose).
+fn admitted(req: &Request, gpu: &Gpu) -> bool {
+    gpu.mig_enabled
+        && req.model.is_none_or(|m| m == gpu.model.name)
+        && req.gpus.as_ref().is_none_or(|s| s.contains(&gpu.index))
+        && req.numa_node.is_none_or(|x| gpu.numa_node == Some(x))
+}
+
 fn brute_force(fleet: &Fleet, requests: &[Request]) -> Key {
     let mut levels: Vec<u8> = requests.iter().map(|r| r.priority).collect();
     levels.sort_unstable_by(|a, b| b.cmp(a));
@@ -183,11 +191,7 @@ fn brute_force(fleet: &Fleet, requests: &[Request]) -> Key {
             for (k, &r) in items.iter().enumerate() {
                 if assign[k] == g {
                     let req = &requests[r];
-                    let admitted = gpu.mig_enabled
-                        && req.model.is_none_or(|m| m == gpu.model.name)
-                        && req.gpus.as_ref().is_none_or(|s| s.contains(&gpu.index))
-                        && req.numa_node.is_none_or(|x| gpu.numa_node == Some(x));
-                    match gpu.profile(&req.profile).filter(|_| admitted) {
+                    match gpu.profile(&req.profile).filter(|_| admitted(req, gpu)) {
                         Some(p) => want.push((r, p)),
                         None => ok = false,
                     }
@@ -267,11 +271,7 @@ fn extremes(fleet: &Fleet, requests: &[Request]) -> Extremes {
             for (k, &r) in items.iter().enumerate() {
                 if assign[k] == g {
                     let req = &requests[r];
-                    let admitted = gpu.mig_enabled
-                        && req.model.is_none_or(|m| m == gpu.model.name)
-                        && req.gpus.as_ref().is_none_or(|s| s.contains(&gpu.index))
-                        && req.numa_node.is_none_or(|x| gpu.numa_node == Some(x));
-                    match gpu.profile(&req.profile).filter(|_| admitted) {
+                    match gpu.profile(&req.profile).filter(|_| admitted(req, gpu)) {
                         Some(p) => add.push(p),
                         None => ok = false,
                     }

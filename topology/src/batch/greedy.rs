@@ -171,18 +171,7 @@ impl<'c, 'a> Greedy<'c, 'a> {
                             break;
                         };
                         let g = members[next];
-                        let gpu = &gpus[g];
-                        let entry = out[g].get_or_insert_with(|| Realization::unchanged(gpu));
-                        entry.enable_mig = !gpu.mig_enabled;
-                        entry.room = room;
-                        entry.instances_after += creates.len();
-                        for ((r, p), pl) in creates.iter().zip(&placements) {
-                            entry.create.push(Creation {
-                                request: *r,
-                                profile: p,
-                                placement: *pl,
-                            });
-                        }
+                        give(&mut out[g], &gpus[g], &creates, &placements, room);
                         for &(r, c) in &want {
                             rem[r] -= c;
                         }
@@ -227,18 +216,7 @@ impl<'c, 'a> Greedy<'c, 'a> {
                         break;
                     };
                     for &g in &members[next..next + times] {
-                        let gpu = &gpus[g];
-                        let entry = out[g].get_or_insert_with(|| Realization::unchanged(gpu));
-                        entry.enable_mig = !gpu.mig_enabled;
-                        entry.room = room;
-                        entry.instances_after += creates.len();
-                        for ((r, p), pl) in creates.iter().zip(&placements) {
-                            entry.create.push(Creation {
-                                request: *r,
-                                profile: p,
-                                placement: *pl,
-                            });
-                        }
+                        give(&mut out[g], &gpus[g], &creates, &placements, room);
                     }
                     for &(r, c) in &want {
                         rem[r] -= c * u32::try_from(times).unwrap_or(u32::MAX);
@@ -752,4 +730,26 @@ fn round(cols: &Columns, x: &[f64], n: usize, left: &mut [u32]) -> Vec<Filled> {
         }
     }
     out
+}
+
+/// Gives GPU `gpu` the creations of a pattern at `placements` (in `creates` order), with the
+/// room they leave.
+fn give(
+    out: &mut Option<Realization>,
+    gpu: &crate::Gpu,
+    creates: &[(usize, &'static GpuInstanceProfile)],
+    placements: &[gpupart_profiles::Placement],
+    room: u8,
+) {
+    let entry = out.get_or_insert_with(|| Realization::unchanged(gpu));
+    entry.enable_mig = !gpu.mig_enabled;
+    entry.room = room;
+    entry.instances_after += creates.len();
+    for ((r, p), pl) in creates.iter().zip(placements) {
+        entry.create.push(Creation {
+            request: *r,
+            profile: p,
+            placement: *pl,
+        });
+    }
 }

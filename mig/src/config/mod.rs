@@ -17,6 +17,7 @@
 
 mod device_id;
 mod parse;
+mod raw;
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -25,6 +25,7 @@ mod context;
 mod exact;
 mod greedy;
 mod lp;
+mod mix;
 mod patterns;
 
 /// The solver's internal tables (keys are small integers and slices of them, never outside

@@ -1,0 +1,361 @@
+//! The packer's LPs: per class (the mix of patterns for its GPUs) and over all classes at
+//! once (the configuration LP), each solved by the small simplex and rounded down to whole
+//! GPUs.
+
+use gpupart_profiles::GpuInstanceProfile;
+
+use super::FastMap;
+use super::greedy::Greedy;
+use super::patterns::{Pattern, shared_patterns};
+use crate::Occupancy;
+
+impl Greedy<'_, '_> {
+    /// The LP columns of a class like GPU `g` on `base`: its patterns over the profiles
+    /// requests still ask for (`rem`), each request's takers per profile slot (highest
+    /// priority first), and each pattern's worth. `None` where the LP does not apply (more
+    /// than three priority levels) or nothing is asked.
+    fn columns(&mut self, g: usize, base: &Occupancy, rem: &[u32]) -> Option<Columns> {
+        let model = base.model();
+        let elig = &self.ctx.eligible[g];
+        let levels = self.ctx.levels.len();
+        if levels > 3 {
+            return None;
+        }
+        let mut takers: Vec<Vec<usize>> = vec![Vec::new(); model.profiles.len()];
+        for &(r, p) in elig {
+            if rem[r] == 0 {
+                continue;
+            }
+            if let Some(s) = model.profiles.iter().position(|q| q == p) {
+                takers[s].push(r);
+            }
+        }
+        for t in &mut takers {
+            t.sort_by_key(|&r| (core::cmp::Reverse(self.ctx.requests[r].priority), r));
+        }
+        let slot_mask = takers
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| !t.is_empty())
+            .fold(0u64, |m, (s, _)| m | 1 << (s % 64));
+        if slot_mask == 0 {
+            return None;
+        }
+        let (_, mask, packed) = base.signature();
+        let patterns = self
+            .patterns
+            .entry((model.key(), mask, packed, slot_mask))
+            .or_insert_with(|| shared_patterns(base, (model.key(), mask, packed, slot_mask)))
+            .clone();
+        // An instance is worth its best taker's priority weight (1000 a level: three levels
+        // keep the LP well within f64); a hair more for a fuller GPU breaks ties towards fewer
+        // GPUs.
+        let weight: Vec<f64> = takers
+            .iter()
+            .map(|t| {
+                t.first().map_or(0.0, |&r| {
+                    let rank = self.ctx.level(r);
+                    1000f64.powi(i32::try_from(levels - 1 - rank).unwrap_or(0))
+                })
+            })
+            .collect();
+        let (mem, comp) = (
+            f64::from(model.memory_slices),
+            f64::from(model.compute_slices),
+        );
+        let value: Vec<f64> = patterns
+            .iter()
+            .map(|p| {
+                p.counts
+                    .iter()
+                    .enumerate()
+                    .map(|(s, &c)| {
+                        let q = &model.profiles[s];
+                        f64::from(c)
+                            * (weight[s]
+                                + 1e-3
+                                    * (f64::from(q.memory_slices) / mem
+                                        + f64::from(q.compute_slices) / comp))
+                    })
+                    .sum()
+            })
+            .collect();
+        Some(Columns {
+            model,
+            patterns,
+            takers,
+            weights: weight,
+            value,
+        })
+    }
+
+    /// The GPUs of a class of `n` GPUs like `g`, filled by the LP's choice of patterns for the
+    /// demand left (`rem`), rounded down: per GPU, (request, count) and the creations. Empty
+    /// where the LP does not apply or gives nothing.
+    pub(super) fn lp_mix(
+        &mut self,
+        g: usize,
+        base: &Occupancy,
+        rem: &[u32],
+        n: usize,
+    ) -> Vec<Filled> {
+        let Some(cols) = self.columns(g, base, rem) else {
+            return Vec::new();
+        };
+        let slots: Vec<usize> = (0..cols.takers.len())
+            .filter(|&s| !cols.takers[s].is_empty())
+            .collect();
+        let mut a = vec![vec![1.0; cols.patterns.len()]];
+        let mut b = vec![n as f64];
+        for &s in &slots {
+            a.push(
+                cols.patterns
+                    .iter()
+                    .map(|p| f64::from(p.counts[s]))
+                    .collect(),
+            );
+            b.push(cols.takers[s].iter().map(|&r| f64::from(rem[r])).sum());
+        }
+        let Some(x) = super::lp::maximize(&cols.value, &a, &b) else {
+            return Vec::new();
+        };
+        let mut left = rem.to_vec();
+        round(&cols, &x, n, &mut left)
+    }
+
+    /// One LP over every class at once (the configuration LP), rounded down: per class (in
+    /// `classes` order), its GPUs' fills. Columns: per class and pattern, how many GPUs take
+    /// it (worth only a hair for fullness); per class, profile slot and request that may take
+    /// it, how many instances go to that request (worth the request's priority weight). Rows:
+    /// per class its GPUs; per class and slot, no more instances assigned than its patterns
+    /// hold; per request its demand. Empty where it would exceed `MAX_COLUMNS` columns.
+    pub(super) fn global_mix(
+        &mut self,
+        classes: &[(Vec<usize>, Occupancy)],
+        rem: &[u32],
+    ) -> Vec<Vec<Filled>> {
+        const MAX_COLUMNS: usize = 4_000;
+        let levels = self.ctx.levels.len();
+        let mut cols = Vec::with_capacity(classes.len());
+        let mut n_pattern_cols = 0usize;
+        let mut links: Vec<(usize, usize)> = Vec::new(); // (class, slot) with takers
+        let mut assign: Vec<(usize, usize, usize)> = Vec::new(); // (link, request, class)
+        for (ci, (members, base)) in classes.iter().enumerate() {
+            let c = self.columns(members[0], base, rem);
+            if let Some(c) = &c {
+                n_pattern_cols += c.patterns.len();
+                for (s, t) in c.takers.iter().enumerate() {
+                    if t.is_empty() {
+                        continue;
+                    }
+                    let link = links.len();
+                    links.push((ci, s));
+                    for &r in t {
+                        assign.push((link, r, ci));
+                    }
+                }
+            }
+            cols.push(c);
+            if n_pattern_cols > MAX_COLUMNS {
+                return Vec::new();
+            }
+        }
+        if links.len() != assign.len() && n_pattern_cols + assign.len() > MAX_COLUMNS {
+            return Vec::new();
+        }
+        // Where no profile slot of any class has two takers, the assignment is the pattern
+        // itself: a smaller LP (no link rows, no assignment columns).
+        let compact = links.len() == assign.len();
+        if compact {
+            return self.global_compact(classes, &cols, n_pattern_cols, rem);
+        }
+        let total = n_pattern_cols + assign.len();
+        let rows = classes.len() + links.len() + rem.len();
+        let mut a = vec![vec![0.0; total]; rows];
+        let mut b: Vec<f64> = classes.iter().map(|(m, _)| m.len() as f64).collect();
+        b.extend(std::iter::repeat_n(0.0, links.len()));
+        b.extend(rem.iter().map(|&r| f64::from(r)));
+        let mut value = vec![0.0; total];
+        let mut at = 0usize;
+        let mut link_of: FastMap<(usize, usize), usize> = FastMap::default();
+        for (l, &(ci, s)) in links.iter().enumerate() {
+            link_of.insert((ci, s), l);
+        }
+        for (ci, c) in cols.iter().enumerate() {
+            let Some(c) = c else { continue };
+            for (k, p) in c.patterns.iter().enumerate() {
+                a[ci][at + k] = 1.0;
+                // The pattern's own worth is its fullness hair; the instances are worth their
+                // request's weight through the assignment columns.
+                let hair: f64 = c.value[k]
+                    - p.counts
+                        .iter()
+                        .enumerate()
+                        .map(|(s, &n)| f64::from(n) * c.weight(s))
+                        .sum::<f64>();
+                value[at + k] = hair;
+                for (s, &n) in p.counts.iter().enumerate() {
+                    if let Some(&l) = link_of.get(&(ci, s)) {
+                        a[classes.len() + l][at + k] = -f64::from(n);
+                    }
+                }
+            }
+            at += c.patterns.len();
+        }
+        for (j, &(l, r, _)) in assign.iter().enumerate() {
+            let col = n_pattern_cols + j;
+            a[classes.len() + l][col] = 1.0;
+            a[classes.len() + links.len() + r][col] = 1.0;
+            let rank = self.ctx.level(r);
+            value[col] = 1000f64.powi(i32::try_from(levels - 1 - rank).unwrap_or(0));
+        }
+        let Some(x) = super::lp::maximize(&value, &a, &b) else {
+            return Vec::new();
+        };
+        // The LP's assignment, per class and slot: how much each request gets there.
+        let mut quota: Vec<Vec<(usize, f64)>> = vec![Vec::new(); links.len()];
+        for (j, &(l, r, _)) in assign.iter().enumerate() {
+            quota[l].push((r, x[n_pattern_cols + j]));
+        }
+        let mut left = rem.to_vec();
+        let mut out = Vec::with_capacity(classes.len());
+        let mut at = 0usize;
+        for (ci, ((members, _), c)) in classes.iter().zip(&cols).enumerate() {
+            let Some(c) = c else {
+                out.push(Vec::new());
+                continue;
+            };
+            let n = c.patterns.len();
+            // Takers per slot reordered by the LP's share, largest first.
+            let mut c2 = Columns {
+                model: c.model,
+                patterns: c.patterns.clone(),
+                takers: c.takers.clone(),
+                weights: c.weights.clone(),
+                value: c.value.clone(),
+            };
+            for (s, t) in c2.takers.iter_mut().enumerate() {
+                if let Some(&l) = link_of.get(&(ci, s)) {
+                    let share = |r: usize| {
+                        quota[l]
+                            .iter()
+                            .find(|(q, _)| *q == r)
+                            .map_or(0.0, |(_, v)| *v)
+                    };
+                    t.sort_by(|&a, &b| share(b).total_cmp(&share(a)).then(a.cmp(&b)));
+                }
+            }
+            out.push(round(&c2, &x[at..at + n], members.len(), &mut left));
+            at += n;
+        }
+        out
+    }
+
+    /// [`Greedy::global_mix`] where every profile slot has one taker: pattern columns credit
+    /// their instances straight to the demand rows.
+    fn global_compact(
+        &self,
+        classes: &[(Vec<usize>, Occupancy)],
+        cols: &[Option<Columns>],
+        total: usize,
+        rem: &[u32],
+    ) -> Vec<Vec<Filled>> {
+        let rows = classes.len() + rem.len();
+        let mut a = vec![vec![0.0; total]; rows];
+        let mut b: Vec<f64> = classes.iter().map(|(m, _)| m.len() as f64).collect();
+        b.extend(rem.iter().map(|&r| f64::from(r)));
+        let mut value = Vec::with_capacity(total);
+        let mut at = 0usize;
+        for (ci, c) in cols.iter().enumerate() {
+            let Some(c) = c else { continue };
+            for (k, p) in c.patterns.iter().enumerate() {
+                a[ci][at + k] = 1.0;
+                for (s, &n) in p.counts.iter().enumerate() {
+                    if let Some(&r) = c.takers[s].first() {
+                        a[classes.len() + r][at + k] += f64::from(n);
+                    }
+                }
+                value.push(c.value[k]);
+            }
+            at += c.patterns.len();
+        }
+        let Some(x) = super::lp::maximize(&value, &a, &b) else {
+            return Vec::new();
+        };
+        let mut left = rem.to_vec();
+        let mut out = Vec::with_capacity(classes.len());
+        let mut at = 0usize;
+        for ((members, _), c) in classes.iter().zip(cols) {
+            let Some(c) = c else {
+                out.push(Vec::new());
+                continue;
+            };
+            let n = c.patterns.len();
+            out.push(round(c, &x[at..at + n], members.len(), &mut left));
+            at += n;
+        }
+        out
+    }
+}
+
+/// One GPU's fill: (request, count) and the creations.
+pub(super) type Filled = (Vec<(usize, u32)>, Vec<(usize, &'static GpuInstanceProfile)>);
+
+/// A class's LP columns (see [`Greedy::columns`]).
+struct Columns {
+    model: &'static gpupart_profiles::GpuModel,
+    patterns: Vec<Pattern>,
+    takers: Vec<Vec<usize>>,
+    /// Per slot, what one instance is worth (its best taker's priority weight).
+    weights: Vec<f64>,
+    value: Vec<f64>,
+}
+
+impl Columns {
+    fn weight(&self, slot: usize) -> f64 {
+        self.weights[slot]
+    }
+}
+
+/// Whole GPUs per pattern from an LP solution `x` (one entry per pattern of `cols`), at most
+/// `n`, most used patterns first; each GPU's instances go to the takers in priority order,
+/// within what they still ask (`left`, updated).
+fn round(cols: &Columns, x: &[f64], n: usize, left: &mut [u32]) -> Vec<Filled> {
+    let mut order: Vec<usize> = (0..cols.patterns.len())
+        .filter(|&k| x[k] >= 1.0 - 1e-6)
+        .collect();
+    order.sort_by(|&i, &j| x[j].total_cmp(&x[i]).then(i.cmp(&j)));
+    let mut out = Vec::new();
+    for k in order {
+        // A pattern's GPU count is far below usize::MAX; floor, never negative.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let times = (x[k] + 1e-6).floor() as usize;
+        for _ in 0..times {
+            if out.len() == n {
+                return out;
+            }
+            let mut want: Vec<(usize, u32)> = Vec::new();
+            let mut creates = Vec::new();
+            for (s, &count) in cols.patterns[k].counts.iter().enumerate() {
+                let mut c = u32::from(count);
+                for &r in &cols.takers[s] {
+                    let take = c.min(left[r]);
+                    if take > 0 {
+                        left[r] -= take;
+                        c -= take;
+                        want.push((r, take));
+                        for _ in 0..take {
+                            creates.push((r, &cols.model.profiles[s]));
+                        }
+                    }
+                }
+            }
+            if want.is_empty() {
+                break;
+            }
+            want.sort_unstable();
+            out.push((want, creates));
+        }
+    }
+    out
+}

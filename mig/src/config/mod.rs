@@ -16,6 +16,7 @@
 //! against hostile input (alias bombs, depth), and serde support for both directions.
 
 mod device_id;
+mod export;
 mod parse;
 mod raw;
 
@@ -28,6 +29,7 @@ use gpupart_topology::{Occupancy, solve_gpu};
 use serde::{Deserialize, Serialize};
 
 pub use device_id::{DeviceId, DeviceIdError};
+pub use export::{export, generate};
 pub use parse::MAX_CONFIG_BYTES;
 
 use crate::Error;
@@ -484,39 +486,4 @@ fn instance_key(profile: ProfileName, compute: &[ProfileName]) -> String {
     let mut c: Vec<String> = compute.iter().map(ToString::to_string).collect();
     c.sort();
     format!("{profile}[{}]", c.join(","))
-}
-
-/// The current state of `gpus` as a mig-parted configuration named `name`, one entry per GPU.
-/// A GPU instance holding one compute instance smaller than itself is written as
-/// `Nc.Mg.Xgb`; one holding the full compute instance (or several, which mig-parted cannot
-/// express) as `Mg.Xgb`.
-#[must_use]
-pub fn export(gpus: &[GpuState], name: &str) -> MigPartedConfig {
-    let mut entries = Vec::new();
-    for g in gpus {
-        let Some(m) = g.mig else { continue };
-        let mut devices = BTreeMap::new();
-        for x in &g.instances {
-            let key = match x.compute.as_slice() {
-                [(_, c)] => c.name,
-                _ => x.profile.name,
-            };
-            *devices.entry(key.to_string()).or_insert(0) += 1;
-        }
-        entries.push(ConfigEntry {
-            device_filter: Some(DeviceFilter::One(
-                DeviceId::new(g.info.pci_device_id, None).to_string(),
-            )),
-            devices: Devices::List(vec![g.info.index]),
-            mig_enabled: m.current,
-            mig_devices: devices,
-            location: None,
-        });
-    }
-    let mut mig_configs = BTreeMap::new();
-    mig_configs.insert(name.to_owned(), entries);
-    MigPartedConfig {
-        version: "v1".to_owned(),
-        mig_configs,
-    }
 }

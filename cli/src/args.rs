@@ -1,0 +1,195 @@
+//! The command line (clap, derive). Flags and environment variables of `gpupart mig` follow
+//! nvidia-mig-parted's, so that scripts written for it run unchanged.
+
+use std::path::PathBuf;
+
+use clap::builder::BoolishValueParser;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Partition NVIDIA data-center GPUs: MIG through NVML, on a real or a simulated host.
+#[derive(Debug, Parser)]
+#[command(name = "gpupart", version, about, propagate_version = true)]
+pub(crate) struct Cli {
+    /// Run against a simulated host instead of NVML.
+    #[arg(long, global = true, env = "GPUPART_SIM", value_name = "HOST")]
+    pub(crate) sim: Option<SimHost>,
+    /// Keep the simulated host's state in this file, so that a sequence of commands sees one
+    /// host. Created with `--sim` on first use; later commands need only this flag.
+    #[arg(long, global = true, env = "GPUPART_SIM_STATE", value_name = "PATH")]
+    pub(crate) sim_state: Option<PathBuf>,
+    /// Print JSON instead of text.
+    #[arg(long, global = true)]
+    pub(crate) json: bool,
+    /// What to do.
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// A simulated host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum SimHost {
+    /// 8 x A100-SXM4-40GB, MIG off; mode changes wait for a reset.
+    DgxA100,
+    /// 8 x H100-SXM5-80GB, MIG off; mode changes take effect at once.
+    HgxH100,
+    /// 2 x A100-40GB, 2 x H100-80GB and an L4 without MIG.
+    Mixed,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// MIG: nvidia-mig-parted's commands, and more.
+    Mig(MigArgs),
+}
+
+/// `gpupart mig`.
+#[derive(Debug, Args)]
+pub(crate) struct MigArgs {
+    /// Debug output (the operations, the hooks) on stderr.
+    #[arg(short = 'd', long, global = true, env = "MIG_PARTED_DEBUG",
+          value_parser = BoolishValueParser::new(), default_value_t = false, num_args = 0,
+          default_missing_value = "true")]
+    pub(crate) debug: bool,
+    /// The command.
+    #[command(subcommand)]
+    pub(crate) command: MigCommand,
+}
+
+/// `gpupart mig …`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum MigCommand {
+    /// Apply a configuration from a mig-parted file (only what differs is changed).
+    Apply(ApplyArgs),
+    /// Check that a configuration is applied (exit 1 when not), or with `--valid-config`
+    /// that it is valid for this node.
+    Assert(AssertArgs),
+    /// Print the current MIG state as a mig-parted configuration.
+    Export(ExportArgs),
+    /// Print the operations an apply would perform, with explicit placements; change nothing.
+    Plan(Selection),
+    /// Print a configuration file for this node's GPUs: `all-disabled`, `all-enabled` and
+    /// `all-<profile>` for every profile they offer.
+    GenerateConfig(GenerateArgs),
+    /// Save the exact MIG state (modes, placements, compute instances) to a file.
+    Checkpoint(CheckpointArgs),
+    /// Bring the GPUs back to a checkpoint: the same placements and compute instances.
+    Restore(RestoreArgs),
+    /// List the GPU instances (`nvidia-smi mig -lgi`).
+    Lgi,
+    /// List the compute instances (`nvidia-smi mig -lci`).
+    Lci,
+}
+
+/// `-f FILE -c NAME`.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct Selection {
+    /// Path to the configuration file.
+    #[arg(short = 'f', long = "config-file", env = "MIG_PARTED_CONFIG_FILE")]
+    pub(crate) config_file: PathBuf,
+    /// The label of the mig-config in the file.
+    #[arg(
+        short = 'c',
+        long = "selected-config",
+        env = "MIG_PARTED_SELECTED_CONFIG"
+    )]
+    pub(crate) selected_config: String,
+}
+
+/// `gpupart mig apply`.
+#[derive(Debug, Args)]
+pub(crate) struct ApplyArgs {
+    /// The configuration.
+    #[command(flatten)]
+    pub(crate) selection: Selection,
+    /// Path to the hooks file (mig-parted's format: apply-start, pre-apply-mode,
+    /// pre-apply-config, apply-exit).
+    #[arg(short = 'k', long = "hooks-file", env = "MIG_PARTED_HOOKS_FILE")]
+    pub(crate) hooks_file: Option<PathBuf>,
+    /// Do not reset GPUs after changing their MIG mode.
+    #[arg(short = 's', long = "skip-reset", env = "MIG_PARTED_SKIP_RESET",
+          value_parser = BoolishValueParser::new(), default_value_t = false, num_args = 0,
+          default_missing_value = "true")]
+    pub(crate) skip_reset: bool,
+    /// Change only the MIG mode, not the MIG devices.
+    #[arg(short = 'm', long = "mode-only", env = "MIG_PARTED_MODE_CHANGE_ONLY",
+          value_parser = BoolishValueParser::new(), default_value_t = false, num_args = 0,
+          default_missing_value = "true")]
+    pub(crate) mode_only: bool,
+    /// Print what would be done; change nothing and run no hooks.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+}
+
+/// `gpupart mig assert`.
+#[derive(Debug, Args)]
+pub(crate) struct AssertArgs {
+    /// The configuration.
+    #[command(flatten)]
+    pub(crate) selection: Selection,
+    /// Only check that the configuration is valid for this node's GPUs.
+    #[arg(short = 'a', long = "valid-config", env = "MIG_PARTED_VALID_CONFIG",
+          value_parser = BoolishValueParser::new(), default_value_t = false, num_args = 0,
+          default_missing_value = "true")]
+    pub(crate) valid_config: bool,
+}
+
+/// `gpupart mig export`.
+#[derive(Debug, Args)]
+pub(crate) struct ExportArgs {
+    /// Output format.
+    #[arg(short = 'o', long = "output-format", value_enum, default_value_t = OutputFormat::Yaml)]
+    pub(crate) output_format: OutputFormat,
+    /// The label of the exported configuration.
+    #[arg(short = 'l', long = "config-label", default_value = "current")]
+    pub(crate) config_label: String,
+}
+
+/// `--output-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum OutputFormat {
+    /// YAML.
+    Yaml,
+    /// JSON.
+    Json,
+}
+
+/// `gpupart mig generate-config`.
+#[derive(Debug, Args)]
+pub(crate) struct GenerateArgs {
+    /// Output format.
+    #[arg(short = 'o', long = "output-format", value_enum, default_value_t = OutputFormat::Yaml)]
+    pub(crate) output_format: OutputFormat,
+}
+
+/// `gpupart mig checkpoint`.
+#[derive(Debug, Args)]
+pub(crate) struct CheckpointArgs {
+    /// Where to write the checkpoint (JSON).
+    #[arg(
+        short = 'f',
+        long = "checkpoint-file",
+        env = "MIG_PARTED_CHECKPOINT_FILE"
+    )]
+    pub(crate) checkpoint_file: PathBuf,
+}
+
+/// `gpupart mig restore`.
+#[derive(Debug, Args)]
+pub(crate) struct RestoreArgs {
+    /// The checkpoint to restore.
+    #[arg(
+        short = 'f',
+        long = "checkpoint-file",
+        env = "MIG_PARTED_CHECKPOINT_FILE"
+    )]
+    pub(crate) checkpoint_file: PathBuf,
+    /// Path to the hooks file, run as for apply.
+    #[arg(short = 'k', long = "hooks-file", env = "MIG_PARTED_HOOKS_FILE")]
+    pub(crate) hooks_file: Option<PathBuf>,
+    /// Do not reset GPUs after changing their MIG mode.
+    #[arg(short = 's', long = "skip-reset", env = "MIG_PARTED_SKIP_RESET",
+          value_parser = BoolishValueParser::new(), default_value_t = false, num_args = 0,
+          default_missing_value = "true")]
+    pub(crate) skip_reset: bool,
+}

@@ -1,0 +1,287 @@
+//! The host a command works on: NVML, or a simulated node whose state can live in a file so
+//! that a sequence of commands sees one host.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use gpupart_mig::{Backend, NvmlBackend, NvmlCode, SimulatedNvml};
+use serde::{Deserialize, Serialize};
+
+use crate::args::{Cli, SimHost};
+use crate::failure::Failure;
+
+/// The most a state file may hold; a larger one is refused before it is read.
+const MAX_STATE_BYTES: u64 = 1 << 20;
+/// The state file's format version.
+const STATE_VERSION: u32 = 1;
+
+/// An opened host.
+pub(crate) enum Host {
+    /// libnvidia-ml.
+    Nvml(Box<NvmlBackend>),
+    /// A simulated node, saved to `state` (when given) after each command.
+    Sim {
+        /// The node.
+        nvml: SimulatedNvml,
+        /// Its preset.
+        preset: SimHost,
+        /// Where its state lives.
+        state: Option<PathBuf>,
+    },
+}
+
+/// A simulated host as kept in a state file: the preset and what each GPU holds.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SavedHost {
+    version: u32,
+    host: String,
+    gpus: Vec<Option<SavedGpu>>,
+}
+
+/// One MIG-capable GPU (`None` in the list: a GPU without MIG).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SavedGpu {
+    mig_current: bool,
+    mig_pending: bool,
+    instances: Vec<SavedInstance>,
+}
+
+/// A GPU instance: NVML profile ID, start slice, compute instance profile indices.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SavedInstance {
+    profile_id: u32,
+    start: u8,
+    compute: Vec<u32>,
+}
+
+fn preset_name(p: SimHost) -> &'static str {
+    match p {
+        SimHost::DgxA100 => "dgx-a100",
+        SimHost::HgxH100 => "hgx-h100",
+        SimHost::Mixed => "mixed",
+    }
+}
+
+fn preset_by_name(name: &str) -> Option<SimHost> {
+    [SimHost::DgxA100, SimHost::HgxH100, SimHost::Mixed]
+        .into_iter()
+        .find(|p| preset_name(*p) == name)
+}
+
+fn build(p: SimHost) -> SimulatedNvml {
+    match p {
+        SimHost::DgxA100 => SimulatedNvml::dgx_a100(),
+        SimHost::HgxH100 => SimulatedNvml::hgx_h100(),
+        SimHost::Mixed => SimulatedNvml::mixed(),
+    }
+}
+
+impl Host {
+    /// Opens the host the arguments name.
+    pub(crate) fn open(cli: &Cli) -> Result<Host, Failure> {
+        match (&cli.sim_state, cli.sim) {
+            (None, None) => NvmlBackend::init().map(|n| Host::Nvml(Box::new(n))).map_err(|e| {
+                Failure::Failed(format!(
+                    "{e}; to try gpupart without a GPU, pass --sim hgx-h100 (or dgx-a100, mixed)"
+                ))
+            }),
+            (None, Some(preset)) => Ok(Host::Sim {
+                nvml: build(preset),
+                preset,
+                state: None,
+            }),
+            (Some(path), sim) => {
+                if path.exists() {
+                    let nvml_preset = load(path)
+                        .map_err(|f| f.context(&format!("sim state {}", path.display())))?;
+                    if let Some(asked) = sim.filter(|s| *s != nvml_preset.1) {
+                        return Err(Failure::Input(format!(
+                            "--sim {} differs from the host in {} ({}); drop --sim or use another state file",
+                            preset_name(asked),
+                            path.display(),
+                            preset_name(nvml_preset.1)
+                        )));
+                    }
+                    Ok(Host::Sim {
+                        nvml: nvml_preset.0,
+                        preset: nvml_preset.1,
+                        state: Some(path.clone()),
+                    })
+                } else {
+                    let preset = sim.ok_or_else(|| {
+                        Failure::Input(format!(
+                            "sim state {} does not exist; pass --sim HOST to create it",
+                            path.display()
+                        ))
+                    })?;
+                    Ok(Host::Sim {
+                        nvml: build(preset),
+                        preset,
+                        state: Some(path.clone()),
+                    })
+                }
+            }
+        }
+    }
+
+    /// The NVML interface.
+    pub(crate) fn backend(&self) -> &dyn Backend {
+        match self {
+            Host::Nvml(n) => n.as_ref(),
+            Host::Sim { nvml, .. } => nvml,
+        }
+    }
+
+    /// The lock file for applies: the library's default on a real host, one beside the state
+    /// file on a simulated one (none without a state file).
+    pub(crate) fn lock_path(&self) -> Option<PathBuf> {
+        match self {
+            Host::Nvml(_) => gpupart_mig::apply::ApplyOptions::default().lock_path,
+            Host::Sim { state, .. } => state.as_ref().map(|p| p.with_extension("lock")),
+        }
+    }
+
+    /// Resets GPU `gpu` so that its pending MIG mode takes effect. Only the simulator does it
+    /// here: gpupart does not reset a real GPU, whose reset is the administrator's call
+    /// (`nvidia-smi -r -i N` with its clients stopped).
+    pub(crate) fn reset(&self, gpu: u32) -> Result<(), Failure> {
+        match self {
+            Host::Sim { nvml, .. } => nvml.reset(gpu).map_err(Failure::from),
+            Host::Nvml(_) => Err(Failure::Failed(format!(
+                "GPU {gpu} needs a reset for its MIG mode to take effect; gpupart does not reset a real GPU: stop its clients, run `nvidia-smi -r -i {gpu}` and apply again (or pass -s/--skip-reset)"
+            ))),
+        }
+    }
+
+    /// Writes a simulated host's state to its file (nothing for NVML or without a file).
+    pub(crate) fn save(&self) -> Result<(), Failure> {
+        let Host::Sim {
+            nvml,
+            preset,
+            state: Some(path),
+        } = self
+        else {
+            return Ok(());
+        };
+        let saved = snapshot(nvml, *preset)?;
+        let text = serde_json::to_string_pretty(&saved)
+            .map_err(|e| Failure::Failed(format!("cannot write the sim state: {e}")))?;
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, text + "\n")
+            .and_then(|()| std::fs::rename(&tmp, path))
+            .map_err(|e| Failure::Failed(format!("cannot write {}: {e}", path.display())))
+    }
+}
+
+/// What the simulated node holds, read through NVML's interface.
+fn snapshot(nvml: &SimulatedNvml, preset: SimHost) -> Result<SavedHost, Failure> {
+    let mut gpus = Vec::new();
+    for gpu in 0..nvml.gpu_count()? {
+        let mode = match nvml.mig_mode(gpu) {
+            Ok(m) => m,
+            Err(gpupart_mig::Error::Nvml {
+                code: NvmlCode::NotSupported,
+                ..
+            }) => {
+                gpus.push(None);
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let mut instances = Vec::new();
+        for gi in nvml.gpu_instances(gpu)? {
+            let compute = nvml
+                .compute_instances(gpu, gi.id)?
+                .into_iter()
+                .map(|c| c.profile_index)
+                .collect();
+            instances.push(SavedInstance {
+                profile_id: gi.profile_id,
+                start: gi.placement.start,
+                compute,
+            });
+        }
+        gpus.push(Some(SavedGpu {
+            mig_current: mode.current,
+            mig_pending: mode.pending,
+            instances,
+        }));
+    }
+    Ok(SavedHost {
+        version: STATE_VERSION,
+        host: preset_name(preset).to_owned(),
+        gpus,
+    })
+}
+
+/// Reads a state file and rebuilds its node through NVML's interface, so that the simulator
+/// refuses a state no host could reach.
+fn load(path: &Path) -> Result<(SimulatedNvml, SimHost), Failure> {
+    let file = std::fs::File::open(path).map_err(|e| Failure::Input(e.to_string()))?;
+    let mut text = String::new();
+    file.take(MAX_STATE_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| Failure::Input(e.to_string()))?;
+    if text.len() as u64 > MAX_STATE_BYTES {
+        return Err(Failure::Input(format!(
+            "larger than {MAX_STATE_BYTES} bytes; not a gpupart state file"
+        )));
+    }
+    let saved: SavedHost = serde_json::from_str(&text)
+        .map_err(|e| Failure::Input(format!("not a state file: {e}")))?;
+    if saved.version != STATE_VERSION {
+        return Err(Failure::Input(format!(
+            "version {} (expected {STATE_VERSION})",
+            saved.version
+        )));
+    }
+    let preset = preset_by_name(&saved.host).ok_or_else(|| {
+        Failure::Input(format!(
+            "host {} (expected dgx-a100, hgx-h100 or mixed)",
+            gpupart_profiles::text::quote(&saved.host)
+        ))
+    })?;
+    let nvml = build(preset);
+    let count = nvml.gpu_count()?;
+    if saved.gpus.len() != count as usize {
+        return Err(Failure::Input(format!(
+            "{} GPUs (expected {count} for {})",
+            saved.gpus.len(),
+            preset_name(preset)
+        )));
+    }
+    for (gpu, g) in (0..count).zip(&saved.gpus) {
+        let Some(g) = g else { continue };
+        replay(&nvml, gpu, g).map_err(|f| f.context(&format!("GPU {gpu}")))?;
+    }
+    Ok((nvml, preset))
+}
+
+fn replay(nvml: &SimulatedNvml, gpu: u32, g: &SavedGpu) -> Result<(), Failure> {
+    let refuse = |e: gpupart_mig::Error| Failure::Input(e.to_string());
+    if g.mig_current {
+        nvml.set_mig_mode(gpu, true).map_err(refuse)?;
+        if !nvml.mig_mode(gpu).map_err(refuse)?.current {
+            nvml.reset(gpu).map_err(refuse)?;
+        }
+    }
+    if g.mig_pending != g.mig_current {
+        nvml.set_mig_mode(gpu, g.mig_pending).map_err(refuse)?;
+    }
+    if !g.mig_current && !g.instances.is_empty() {
+        return Err(Failure::Input("GPU instances with MIG off".to_owned()));
+    }
+    for i in &g.instances {
+        let gi = nvml
+            .create_gpu_instance(gpu, i.profile_id, i.start)
+            .map_err(refuse)?;
+        for &c in &i.compute {
+            nvml.create_compute_instance(gpu, gi.id, c)
+                .map_err(refuse)?;
+        }
+    }
+    Ok(())
+}

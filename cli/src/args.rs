@@ -41,6 +41,9 @@ pub(crate) enum SimHost {
 pub(crate) enum Command {
     /// MIG: nvidia-mig-parted's commands, and more.
     Mig(MigArgs),
+    /// Place requested MIG instances on the node's GPUs with the fleet solver; print the plan,
+    /// its bound and gap; `--apply` carries it out.
+    Solve(SolveArgs),
 }
 
 /// `gpupart mig`.
@@ -191,5 +194,27 @@ pub(crate) struct RestoreArgs {
     #[arg(short = 's', long = "skip-reset", env = "MIG_PARTED_SKIP_RESET",
           value_parser = BoolishValueParser::new(), default_value_t = false, num_args = 0,
           default_missing_value = "true")]
+    pub(crate) skip_reset: bool,
+}
+
+/// `gpupart solve`.
+#[derive(Debug, Args)]
+pub(crate) struct SolveArgs {
+    /// A request, `PROFILE=COUNT` (`-r 3g.20gb=2 -r 1g.5gb=7`).
+    #[arg(short = 'r', long = "request", value_name = "PROFILE=COUNT")]
+    pub(crate) requests: Vec<String>,
+    /// Requests from a file: a YAML or JSON list of `{profile, count, model?, gpus?,
+    /// priority?}`.
+    #[arg(short = 'f', long = "file")]
+    pub(crate) file: Option<PathBuf>,
+    /// GPUs with MIG off may be used (the plan enables MIG there).
+    #[arg(long)]
+    pub(crate) enable_mig: bool,
+    /// Carry the plan out (MIG mode, resets as for `mig apply`, instances at the plan's
+    /// placements).
+    #[arg(long)]
+    pub(crate) apply: bool,
+    /// With `--apply`: do not reset GPUs after changing their MIG mode.
+    #[arg(short = 's', long = "skip-reset")]
     pub(crate) skip_reset: bool,
 }

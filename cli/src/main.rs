@@ -14,6 +14,7 @@ mod failure;
 mod hooks;
 mod host;
 mod mig;
+mod solve;
 
 use std::ffi::OsString;
 use std::path::Path;
@@ -63,5 +64,6 @@ fn main() -> ExitCode {
 fn run(cli: &Cli) -> Result<(), Failure> {
     match &cli.command {
         Command::Mig(m) => mig::run(cli, m),
+        Command::Solve(s) => solve::run(cli, s),
     }
 }

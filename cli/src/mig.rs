@@ -22,7 +22,9 @@ const MAX_CONFIG_BYTES: u64 = 16 << 20;
 
 /// Runs a `gpupart mig` command.
 pub(crate) fn run(cli: &Cli, m: &MigArgs) -> Result<(), Failure> {
-    // Files and flags are checked before the host is opened.
+    // Files and flags are checked before the host is opened. A simulated host's state file
+    // is written by every command (created on first use), after each change by those that
+    // change it.
     let host_needed = |cli: &Cli| Host::open(cli);
     match &m.command {
         MigCommand::Apply(a) => {
@@ -43,15 +45,18 @@ pub(crate) fn run(cli: &Cli, m: &MigArgs) -> Result<(), Failure> {
         MigCommand::Assert(a) => {
             let config = load_config(&a.selection)?;
             let host = host_needed(cli)?;
+            host.save()?;
             run_assert(cli, &host, &config, a)
         }
         MigCommand::Export(e) => {
             let host = host_needed(cli)?;
+            host.save()?;
             run_export(&host, e)
         }
         MigCommand::Plan(s) => {
             let config = load_config(s)?;
             let host = host_needed(cli)?;
+            host.save()?;
             let gpus = read_all(host.backend())?;
             let desired = config::desired_state(&config, &s.selected_config, &gpus)?;
             let changes = plan(&gpus, &desired, false)?;
@@ -78,11 +83,13 @@ pub(crate) fn run(cli: &Cli, m: &MigArgs) -> Result<(), Failure> {
         }
         MigCommand::GenerateConfig(g) => {
             let host = host_needed(cli)?;
+            host.save()?;
             let generated = config::generate(&read_all(host.backend())?);
             print_config(&generated, g.output_format)
         }
         MigCommand::Checkpoint(c) => {
             let host = host_needed(cli)?;
+            host.save()?;
             checkpoint::write(&read_all(host.backend())?, &c.checkpoint_file)?;
             if !cli.json {
                 println!("MIG state saved to {}", c.checkpoint_file.display());
@@ -118,6 +125,7 @@ pub(crate) fn run(cli: &Cli, m: &MigArgs) -> Result<(), Failure> {
         }
         MigCommand::Lgi | MigCommand::Lci => {
             let host = host_needed(cli)?;
+            host.save()?;
             let gpus = read_all(host.backend())?;
             if cli.json {
                 print_json(&json!(gpus.iter().map(gpu_json).collect::<Vec<_>>()));

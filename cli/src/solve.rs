@@ -1,0 +1,160 @@
+//! `gpupart solve`: requests → the fleet solver on the node's GPUs → plan, bound and gap;
+//! `--apply` hands the plan to MIG apply.
+
+use std::io::Read;
+use std::path::Path;
+
+use gpupart_mig::apply::desired_from_plan;
+use gpupart_mig::state::read_all;
+use gpupart_profiles::text::quote;
+use gpupart_topology::{Fleet, Request, SolveOptions, solve};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::args::{Cli, SolveArgs};
+use crate::failure::Failure;
+use crate::hooks::Hooks;
+use crate::host::Host;
+use crate::mig::{Flow, Target, run_flow};
+
+/// The most a requests file may hold, and the most requests it may list.
+const MAX_BYTES: u64 = 4 << 20;
+const MAX_REQUESTS: usize = 100_000;
+
+/// One request as a file writes it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileRequest {
+    profile: String,
+    count: u32,
+    #[serde(default)]
+    model: Option<String>,
+    #[serde(default)]
+    gpus: Option<Vec<u32>>,
+    #[serde(default)]
+    priority: u8,
+}
+
+/// `PROFILE=COUNT`.
+fn parse_flag(s: &str) -> Result<Request, Failure> {
+    let bad = |why: &str| {
+        Failure::Input(format!(
+            "request {}: {why} (expected PROFILE=COUNT, e.g. 3g.20gb=2)",
+            quote(s)
+        ))
+    };
+    let (name, count) = s.split_once('=').ok_or_else(|| bad("no '='"))?;
+    let count: u32 = count
+        .trim()
+        .parse()
+        .map_err(|_| bad("the count is not a number"))?;
+    Request::parse(name.trim(), count).map_err(|e| bad(&e.to_string()))
+}
+
+fn read_file(path: &Path) -> Result<Vec<Request>, Failure> {
+    let bad = |m: String| Failure::Input(format!("requests file {}: {m}", path.display()));
+    let file = std::fs::File::open(path).map_err(|e| bad(e.to_string()))?;
+    let mut text = String::new();
+    file.take(MAX_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| bad(e.to_string()))?;
+    if text.len() as u64 > MAX_BYTES {
+        return Err(bad(format!("larger than {MAX_BYTES} bytes")));
+    }
+    let listed: Vec<FileRequest> = if path.extension().is_some_and(|e| e == "json") {
+        serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?
+    } else {
+        serde_saphyr::from_str(&text).map_err(|e| bad(e.to_string()))?
+    };
+    if listed.len() > MAX_REQUESTS {
+        return Err(bad(format!(
+            "{} requests (at most {MAX_REQUESTS})",
+            listed.len()
+        )));
+    }
+    listed
+        .into_iter()
+        .map(|r| {
+            let mut req = Request::parse(&r.profile, r.count)
+                .map_err(|e| bad(e.to_string()))?
+                .with_priority(r.priority);
+            if let Some(g) = &r.gpus {
+                req = req.on_gpus(g);
+            }
+            if let Some(m) = &r.model {
+                let model = gpupart_profiles::catalog::MODELS
+                    .iter()
+                    .copied()
+                    .find(|x| x.name == m.as_str())
+                    .ok_or_else(|| bad(format!("model {} is not in the catalog", quote(m))))?;
+                req = req.on_model(model);
+            }
+            Ok(req)
+        })
+        .collect()
+}
+
+/// Runs `gpupart solve`.
+pub(crate) fn run(cli: &Cli, a: &SolveArgs) -> Result<(), Failure> {
+    let mut requests = a
+        .requests
+        .iter()
+        .map(|r| parse_flag(r))
+        .collect::<Result<Vec<_>, _>>()?;
+    if let Some(f) = &a.file {
+        requests.extend(read_file(f)?);
+    }
+    if requests.is_empty() {
+        return Err(Failure::Input(
+            "no requests: give -r PROFILE=COUNT or -f FILE".to_owned(),
+        ));
+    }
+    let host = Host::open(cli)?;
+    host.save()?;
+    let current = read_all(host.backend())?;
+    let gpus = current
+        .iter()
+        .filter(|g| g.model.is_some() && g.mig.is_some())
+        .map(|g| g.to_topology())
+        .collect::<Result<Vec<_>, _>>()?;
+    let fleet = Fleet::new(gpus).map_err(|e| Failure::Failed(e.to_string()))?;
+    let plan = solve(
+        &fleet,
+        &requests,
+        &SolveOptions::default().enable_mig(a.enable_mig),
+    );
+    let (gap_placed, gap_gpus) = plan.gap();
+    if cli.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({
+                "placed": plan.objective.placed,
+                "max_placed": plan.bound.max_placed,
+                "gpus_used": plan.objective.gpus_used,
+                "min_gpus_used": plan.bound.min_gpus_used,
+                "gap": {"placed": gap_placed, "gpus": gap_gpus},
+                "proven_optimal": plan.exact || (gap_placed, gap_gpus) == (0, 0),
+                "plan": plan.to_string().lines().collect::<Vec<_>>(),
+            }))
+            .unwrap_or_default()
+        );
+    } else {
+        print!("{plan}");
+    }
+    if !a.apply {
+        return Ok(());
+    }
+    let desired = desired_from_plan(&current, &plan)?;
+    let hooks = Hooks::default();
+    let flow = Flow {
+        skip_reset: a.skip_reset,
+        mode_only: false,
+        debug: false,
+        json: cli.json,
+        hooks: &hooks,
+        env: Vec::new(),
+    };
+    let result = run_flow(&host, &Target::Exact(&desired), &flow);
+    host.save()?;
+    result
+}

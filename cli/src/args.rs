@@ -10,9 +10,19 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(name = "gpupart", version, about, propagate_version = true)]
 pub(crate) struct Cli {
-    /// Run against a simulated host instead of NVML.
-    #[arg(long, global = true, env = "GPUPART_SIM", value_name = "HOST")]
+    /// Run against a simulated host instead of NVML and /sys: dgx-a100, hgx-h100, mixed or
+    /// gpu-host:N (N A100-40GB, 1 to 256).
+    #[arg(long, global = true, env = "GPUPART_SIM", value_name = "HOST", value_parser = SimHost::parse)]
     pub(crate) sim: Option<SimHost>,
+    /// The sysfs root for `sriov` commands (a real /sys, or a copy of one to read).
+    #[arg(
+        long,
+        global = true,
+        env = "GPUPART_SYSFS",
+        default_value = "/sys",
+        value_name = "ROOT"
+    )]
+    pub(crate) sysfs: PathBuf,
     /// Keep the simulated host's state in this file, so that a sequence of commands sees one
     /// host. Created with `--sim` on first use; later commands need only this flag.
     #[arg(long, global = true, env = "GPUPART_SIM_STATE", value_name = "PATH")]
@@ -26,7 +36,7 @@ pub(crate) struct Cli {
 }
 
 /// A simulated host.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum SimHost {
     /// 8 x A100-SXM4-40GB, MIG off; mode changes wait for a reset.
     DgxA100,
@@ -34,6 +44,41 @@ pub(crate) enum SimHost {
     HgxH100,
     /// 2 x A100-40GB, 2 x H100-80GB and an L4 without MIG.
     Mixed,
+    /// N x A100-40GB (the SR-IOV simulator's GPU host), 1 to [`SimHost::MAX_GPUS`].
+    GpuHost(u16),
+}
+
+impl SimHost {
+    /// The most GPUs `gpu-host:N` may have.
+    pub(crate) const MAX_GPUS: u16 = 256;
+
+    /// Parses `dgx-a100`, `hgx-h100`, `mixed` or `gpu-host:N`.
+    pub(crate) fn parse(s: &str) -> Result<SimHost, String> {
+        match s {
+            "dgx-a100" => Ok(SimHost::DgxA100),
+            "hgx-h100" => Ok(SimHost::HgxH100),
+            "mixed" => Ok(SimHost::Mixed),
+            _ => match s.strip_prefix("gpu-host:").map(str::parse::<u16>) {
+                Some(Ok(n)) if (1..=Self::MAX_GPUS).contains(&n) => Ok(SimHost::GpuHost(n)),
+                _ => Err(format!(
+                    "{} (expected dgx-a100, hgx-h100, mixed or gpu-host:N with N from 1 to {})",
+                    gpupart_profiles::text::quote(s),
+                    Self::MAX_GPUS
+                )),
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for SimHost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SimHost::DgxA100 => f.write_str("dgx-a100"),
+            SimHost::HgxH100 => f.write_str("hgx-h100"),
+            SimHost::Mixed => f.write_str("mixed"),
+            SimHost::GpuHost(n) => write!(f, "gpu-host:{n}"),
+        }
+    }
 }
 
 /// The commands.
@@ -41,6 +86,9 @@ pub(crate) enum SimHost {
 pub(crate) enum Command {
     /// MIG: nvidia-mig-parted's commands, and more.
     Mig(MigArgs),
+    /// SR-IOV: virtual functions, their drivers, and a host check.
+    #[command(subcommand)]
+    Sriov(SriovCommand),
     /// Place requested MIG instances on the node's GPUs with the fleet solver; print the plan,
     /// its bound and gap; `--apply` carries it out.
     Solve(SolveArgs),
@@ -217,4 +265,52 @@ pub(crate) struct SolveArgs {
     /// With `--apply`: do not reset GPUs after changing their MIG mode.
     #[arg(short = 's', long = "skip-reset")]
     pub(crate) skip_reset: bool,
+}
+
+/// `gpupart sriov …`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum SriovCommand {
+    /// Check the host for SR-IOV and vGPU: IOMMU, drivers, VF counts (exit 1 on a problem).
+    Doctor,
+    /// List the NVIDIA GPUs with their SR-IOV state and VFs.
+    List,
+    /// Enable N VFs on a GPU (checked, re-read, waited for).
+    Enable {
+        /// The physical function.
+        #[arg(long, value_name = "ADDR")]
+        pf: String,
+        /// How many VFs.
+        #[arg(long, value_name = "N")]
+        vfs: u16,
+        /// Allow changing a non-zero count (0 is written first, which removes the VFs).
+        #[arg(long)]
+        allow_disruption: bool,
+    },
+    /// Disable the VFs of a GPU.
+    Disable {
+        /// The physical function.
+        #[arg(long, value_name = "ADDR")]
+        pf: String,
+        /// Allow it while VFs are in use by a driver.
+        #[arg(long)]
+        allow_disruption: bool,
+    },
+    /// Bind a VF (or any PCI function) to a driver.
+    Bind {
+        /// The function.
+        #[arg(long, value_name = "ADDR")]
+        vf: String,
+        /// The driver (`vfio-pci`, `nvidia`, …).
+        #[arg(long, value_name = "D")]
+        driver: String,
+    },
+    /// Turn the automatic probing of new VFs by drivers on or off.
+    Autoprobe {
+        /// The physical function.
+        #[arg(long, value_name = "ADDR")]
+        pf: String,
+        /// on or off.
+        #[arg(value_parser = ["on", "off"])]
+        state: String,
+    },
 }

@@ -61,3 +61,20 @@ impl From<MigError> for Failure {
         }
     }
 }
+
+impl From<gpupart_sriov::Error> for Failure {
+    fn from(e: gpupart_sriov::Error) -> Self {
+        use gpupart_sriov::Error as E;
+        let message = e.to_string();
+        match e {
+            E::InvalidPciAddress { .. }
+            | E::NoSuchDevice { .. }
+            | E::NoSriov { .. }
+            | E::TooManyVfs { .. }
+            | E::VfsEnabled { .. }
+            | E::InvalidName { .. }
+            | E::NoSuchDriver { .. } => Failure::Input(message),
+            _ => Failure::Failed(message),
+        }
+    }
+}

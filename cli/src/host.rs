@@ -57,18 +57,12 @@ struct SavedInstance {
     compute: Vec<u32>,
 }
 
-fn preset_name(p: SimHost) -> &'static str {
-    match p {
-        SimHost::DgxA100 => "dgx-a100",
-        SimHost::HgxH100 => "hgx-h100",
-        SimHost::Mixed => "mixed",
-    }
+fn preset_name(p: SimHost) -> String {
+    p.to_string()
 }
 
 fn preset_by_name(name: &str) -> Option<SimHost> {
-    [SimHost::DgxA100, SimHost::HgxH100, SimHost::Mixed]
-        .into_iter()
-        .find(|p| preset_name(*p) == name)
+    SimHost::parse(name).ok()
 }
 
 fn build(p: SimHost) -> SimulatedNvml {
@@ -76,6 +70,11 @@ fn build(p: SimHost) -> SimulatedNvml {
         SimHost::DgxA100 => SimulatedNvml::dgx_a100(),
         SimHost::HgxH100 => SimulatedNvml::hgx_h100(),
         SimHost::Mixed => SimulatedNvml::mixed(),
+        SimHost::GpuHost(n) => SimulatedNvml::new(
+            (0..n)
+                .map(|_| gpupart_mig::SimGpu::new(&gpupart_profiles::catalog::A100_40GB))
+                .collect(),
+        ),
     }
 }
 
@@ -212,7 +211,7 @@ fn snapshot(nvml: &SimulatedNvml, preset: SimHost) -> Result<SavedHost, Failure>
     }
     Ok(SavedHost {
         version: STATE_VERSION,
-        host: preset_name(preset).to_owned(),
+        host: preset_name(preset),
         gpus,
     })
 }
@@ -240,7 +239,7 @@ fn load(path: &Path) -> Result<(SimulatedNvml, SimHost), Failure> {
     }
     let preset = preset_by_name(&saved.host).ok_or_else(|| {
         Failure::Input(format!(
-            "host {} (expected dgx-a100, hgx-h100 or mixed)",
+            "host {} (expected dgx-a100, hgx-h100, mixed or gpu-host:N)",
             gpupart_profiles::text::quote(&saved.host)
         ))
     })?;

@@ -15,6 +15,7 @@ mod hooks;
 mod host;
 mod mig;
 mod solve;
+mod sriov;
 
 use std::ffi::OsString;
 use std::path::Path;
@@ -65,5 +66,6 @@ fn run(cli: &Cli) -> Result<(), Failure> {
     match &cli.command {
         Command::Mig(m) => mig::run(cli, m),
         Command::Solve(s) => solve::run(cli, s),
+        Command::Sriov(c) => sriov::run(cli, c),
     }
 }

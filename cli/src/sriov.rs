@@ -1,0 +1,183 @@
+//! `gpupart sriov …`: SR-IOV virtual functions, their drivers and a host check, on a sysfs
+//! root (`/sys` by default) or the simulated GPU host.
+
+use gpupart_sriov::{EnableOptions, PciAddress, SimulatedSysfs, Sysfs};
+use serde_json::json;
+
+use crate::args::{Cli, SimHost, SriovCommand};
+use crate::failure::Failure;
+
+/// The sysfs the arguments name.
+fn open(cli: &Cli) -> Result<Sysfs, Failure> {
+    if cli.sim_state.is_some() {
+        return Err(Failure::Input(
+            "--sim-state keeps MIG state only; the SR-IOV simulator starts afresh with each command (drop --sim-state)".to_owned(),
+        ));
+    }
+    match cli.sim {
+        None => Ok(Sysfs::at(&cli.sysfs)),
+        Some(SimHost::DgxA100) => Ok(Sysfs::simulated(SimulatedSysfs::gpu_host(8))),
+        Some(SimHost::GpuHost(n)) => Ok(Sysfs::simulated(SimulatedSysfs::gpu_host(n))),
+        Some(other) => Err(Failure::Input(format!(
+            "--sim {other}: the SR-IOV simulator models A100 GPU hosts (dgx-a100 or gpu-host:N)"
+        ))),
+    }
+}
+
+fn address(s: &str) -> Result<PciAddress, Failure> {
+    s.parse::<PciAddress>().map_err(Failure::from)
+}
+
+/// Runs a `gpupart sriov` command.
+pub(crate) fn run(cli: &Cli, c: &SriovCommand) -> Result<(), Failure> {
+    let sysfs = open(cli)?;
+    match c {
+        SriovCommand::Doctor => {
+            let findings = sysfs.doctor()?;
+            if cli.json {
+                let list: Vec<_> = findings
+                    .iter()
+                    .map(|f| json!({"problem": f.is_problem(), "finding": f.to_string()}))
+                    .collect();
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&list).unwrap_or_default()
+                );
+            } else {
+                for f in &findings {
+                    println!("{} {f}", if f.is_problem() { "PROBLEM" } else { "ok     " });
+                }
+            }
+            let problems = findings.iter().filter(|f| f.is_problem()).count();
+            if problems > 0 {
+                return Err(Failure::Mismatch(format!(
+                    "the doctor found {problems} problem(s)"
+                )));
+            }
+            Ok(())
+        }
+        SriovCommand::List => {
+            let gpus = sysfs.nvidia_gpus()?;
+            let mut rows = Vec::new();
+            for g in &gpus {
+                let vfs = match &g.sriov {
+                    Some(s) if s.num_vfs > 0 => sysfs.virtual_functions(g.address)?,
+                    _ => Vec::new(),
+                };
+                let mut vf_rows = Vec::new();
+                for vf in vfs {
+                    let d = sysfs.device(vf)?;
+                    vf_rows.push(json!({"address": vf.to_string(), "driver": d.driver}));
+                }
+                rows.push(json!({
+                    "address": g.address.to_string(),
+                    "device": format!("{:04x}", g.device),
+                    "driver": g.driver,
+                    "numa_node": g.numa_node,
+                    "sriov": g.sriov.as_ref().map(|s| json!({
+                        "total_vfs": s.total_vfs,
+                        "num_vfs": s.num_vfs,
+                        "drivers_autoprobe": s.drivers_autoprobe,
+                    })),
+                    "vfs": vf_rows,
+                }));
+            }
+            if cli.json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&rows).unwrap_or_default()
+                );
+            } else {
+                println!(
+                    "{:<14} {:<6} {:<10} {:>5} {:>9}  VFS",
+                    "GPU", "DEVICE", "DRIVER", "NUMA", "VFS/TOTAL"
+                );
+                for (g, r) in gpus.iter().zip(&rows) {
+                    let (num, total) = g
+                        .sriov
+                        .as_ref()
+                        .map_or((0, 0), |s| (s.num_vfs, s.total_vfs));
+                    let vfs: Vec<String> = r["vfs"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|v| {
+                            format!(
+                                "{}({})",
+                                v["address"].as_str().unwrap_or_default(),
+                                v["driver"].as_str().unwrap_or("-")
+                            )
+                        })
+                        .collect();
+                    println!(
+                        "{:<14} {:<6} {:<10} {:>5} {:>9}  {}",
+                        g.address,
+                        format!("{:04x}", g.device),
+                        g.driver.as_deref().unwrap_or("-"),
+                        g.numa_node
+                            .map_or_else(|| "-".to_owned(), |n| n.to_string()),
+                        format!("{num}/{total}"),
+                        vfs.join(" ")
+                    );
+                }
+            }
+            Ok(())
+        }
+        SriovCommand::Enable {
+            pf,
+            vfs,
+            allow_disruption,
+        } => {
+            let options = EnableOptions::default().allow_disruption(*allow_disruption);
+            let report = sysfs.enable_vfs(address(pf)?, *vfs, &options)?;
+            print_report(cli.json, &report)
+        }
+        SriovCommand::Disable {
+            pf,
+            allow_disruption,
+        } => {
+            let options = EnableOptions::default().allow_disruption(*allow_disruption);
+            let report = sysfs.disable_vfs(address(pf)?, &options)?;
+            print_report(cli.json, &report)
+        }
+        SriovCommand::Bind { vf, driver } => {
+            sysfs.bind(address(vf)?, driver)?;
+            if !cli.json {
+                println!("{vf} bound to {driver}");
+            }
+            Ok(())
+        }
+        SriovCommand::Autoprobe { pf, state } => {
+            sysfs.set_drivers_autoprobe(address(pf)?, state == "on")?;
+            if !cli.json {
+                println!("{pf}: sriov_drivers_autoprobe {state}");
+            }
+            Ok(())
+        }
+    }
+}
+
+fn print_report(json: bool, r: &gpupart_sriov::VfReport) -> Result<(), Failure> {
+    if json {
+        let v = json!({
+            "pf": r.pf.to_string(),
+            "requested": r.requested,
+            "enabled": r.enabled,
+            "changed": r.changed,
+            "vfs": r.vfs.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        });
+        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+    } else {
+        println!(
+            "{}: {} VFs enabled (asked {}){}",
+            r.pf,
+            r.enabled,
+            r.requested,
+            if r.changed { "" } else { ", nothing to change" }
+        );
+        for vf in &r.vfs {
+            println!("  {vf}");
+        }
+    }
+    Ok(())
+}

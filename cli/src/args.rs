@@ -89,6 +89,9 @@ pub(crate) enum Command {
     /// SR-IOV: virtual functions, their drivers, and a host check.
     #[command(subcommand)]
     Sriov(SriovCommand),
+    /// vGPU: types (mdev or NVIDIA's vendor interface), setting a VF's type, nova.conf.
+    #[command(subcommand)]
+    Vgpu(VgpuCommand),
     /// Place requested MIG instances on the node's GPUs with the fleet solver; print the plan,
     /// its bound and gap; `--apply` carries it out.
     Solve(SolveArgs),
@@ -312,5 +315,32 @@ pub(crate) enum SriovCommand {
         /// on or off.
         #[arg(value_parser = ["on", "off"])]
         state: String,
+    },
+}
+
+/// `gpupart vgpu …`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum VgpuCommand {
+    /// The vGPU types each device offers now: mdev types per parent, or under NVIDIA's vendor
+    /// interface the creatable types and the current one per VF.
+    Types,
+    /// Give a VF a vGPU type (NVIDIA's vendor interface), checked against
+    /// `creatable_vgpu_types` first; `--type none` clears it.
+    Set {
+        /// The VF.
+        #[arg(long, value_name = "ADDR")]
+        vf: String,
+        /// The type ID, or `none`.
+        #[arg(long = "type", value_name = "ID|none")]
+        type_id: String,
+    },
+    /// Print nova.conf's `[devices]` and `[mdev_*]` sections for TYPE=ADDR,ADDR… mappings.
+    NovaConf {
+        /// `nvidia-471=0000:07:00.4,0000:07:00.5` (repeat for more types).
+        #[arg(long = "map", value_name = "TYPE=ADDR[,ADDR…]", required = true)]
+        maps: Vec<String>,
+        /// `max_instances` for every type (Nova since Caracal, for SR-IOV GPUs).
+        #[arg(long)]
+        max_instances: Option<u32>,
     },
 }

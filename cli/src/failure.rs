@@ -73,7 +73,9 @@ impl From<gpupart_sriov::Error> for Failure {
             | E::TooManyVfs { .. }
             | E::VfsEnabled { .. }
             | E::InvalidName { .. }
-            | E::NoSuchDriver { .. } => Failure::Input(message),
+            | E::NoSuchDriver { .. }
+            | E::VgpuTypeNotCreatable { .. }
+            | E::Nova { .. } => Failure::Input(message),
             _ => Failure::Failed(message),
         }
     }

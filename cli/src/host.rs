@@ -27,6 +27,8 @@ pub(crate) enum Host {
         preset: SimHost,
         /// Where its state lives.
         state: Option<PathBuf>,
+        /// The SR-IOV side of the simulated host, as the file keeps it (see `sriov_state`).
+        sriov: Option<serde_json::Value>,
     },
 }
 
@@ -37,6 +39,9 @@ struct SavedHost {
     version: u32,
     host: String,
     gpus: Vec<Option<SavedGpu>>,
+    /// The SR-IOV simulator's state, kept by `gpupart sriov|vgpu` (`crate::sriov_state`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sriov: Option<serde_json::Value>,
 }
 
 /// One MIG-capable GPU (`None` in the list: a GPU without MIG).
@@ -91,6 +96,7 @@ impl Host {
                 nvml: build(preset),
                 preset,
                 state: None,
+                sriov: None,
             }),
             (Some(path), sim) => {
                 if path.exists() {
@@ -108,6 +114,7 @@ impl Host {
                         nvml: nvml_preset.0,
                         preset: nvml_preset.1,
                         state: Some(path.clone()),
+                        sriov: nvml_preset.2,
                     })
                 } else {
                     let preset = sim.ok_or_else(|| {
@@ -120,9 +127,25 @@ impl Host {
                         nvml: build(preset),
                         preset,
                         state: Some(path.clone()),
+                        sriov: None,
                     })
                 }
             }
+        }
+    }
+
+    /// The simulated preset and the SR-IOV state kept for it (`None` for NVML).
+    pub(crate) fn sim(&self) -> Option<(SimHost, Option<&serde_json::Value>)> {
+        match self {
+            Host::Nvml(_) => None,
+            Host::Sim { preset, sriov, .. } => Some((*preset, sriov.as_ref())),
+        }
+    }
+
+    /// Replaces the SR-IOV state kept with a simulated host (written by [`Host::save`]).
+    pub(crate) fn set_sriov(&mut self, value: serde_json::Value) {
+        if let Host::Sim { sriov, .. } = self {
+            *sriov = Some(value);
         }
     }
 
@@ -161,11 +184,13 @@ impl Host {
             nvml,
             preset,
             state: Some(path),
+            sriov,
         } = self
         else {
             return Ok(());
         };
-        let saved = snapshot(nvml, *preset)?;
+        let mut saved = snapshot(nvml, *preset)?;
+        saved.sriov.clone_from(sriov);
         let text = serde_json::to_string_pretty(&saved)
             .map_err(|e| Failure::Failed(format!("cannot write the sim state: {e}")))?;
         let tmp = path.with_extension("tmp");
@@ -213,12 +238,14 @@ fn snapshot(nvml: &SimulatedNvml, preset: SimHost) -> Result<SavedHost, Failure>
         version: STATE_VERSION,
         host: preset_name(preset),
         gpus,
+        sriov: None,
     })
 }
 
 /// Reads a state file and rebuilds its node through NVML's interface, so that the simulator
 /// refuses a state no host could reach.
-fn load(path: &Path) -> Result<(SimulatedNvml, SimHost), Failure> {
+#[allow(clippy::type_complexity)]
+fn load(path: &Path) -> Result<(SimulatedNvml, SimHost, Option<serde_json::Value>), Failure> {
     let file = std::fs::File::open(path).map_err(|e| Failure::Input(e.to_string()))?;
     let mut text = String::new();
     file.take(MAX_STATE_BYTES + 1)
@@ -256,7 +283,7 @@ fn load(path: &Path) -> Result<(SimulatedNvml, SimHost), Failure> {
         let Some(g) = g else { continue };
         replay(&nvml, gpu, g).map_err(|f| f.context(&format!("GPU {gpu}")))?;
     }
-    Ok((nvml, preset))
+    Ok((nvml, preset, saved.sriov))
 }
 
 fn replay(nvml: &SimulatedNvml, gpu: u32, g: &SavedGpu) -> Result<(), Failure> {

@@ -16,6 +16,8 @@ mod host;
 mod mig;
 mod solve;
 mod sriov;
+mod sriov_state;
+mod vgpu;
 
 use std::ffi::OsString;
 use std::path::Path;
@@ -67,5 +69,6 @@ fn run(cli: &Cli) -> Result<(), Failure> {
         Command::Mig(m) => mig::run(cli, m),
         Command::Solve(s) => solve::run(cli, s),
         Command::Sriov(c) => sriov::run(cli, c),
+        Command::Vgpu(c) => vgpu::run(cli, c),
     }
 }

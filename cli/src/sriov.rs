@@ -6,31 +6,82 @@ use serde_json::json;
 
 use crate::args::{Cli, SimHost, SriovCommand};
 use crate::failure::Failure;
+use crate::host::Host;
+use crate::sriov_state;
 
-/// The sysfs the arguments name.
-fn open(cli: &Cli) -> Result<Sysfs, Failure> {
-    if cli.sim_state.is_some() {
-        return Err(Failure::Input(
-            "--sim-state keeps MIG state only; the SR-IOV simulator starts afresh with each command (drop --sim-state)".to_owned(),
-        ));
+/// A sysfs to work on, and the simulated host whose state file keeps it (with `--sim-state`).
+pub(crate) struct SriovHost {
+    sysfs: Sysfs,
+    host: Option<Host>,
+}
+
+impl std::ops::Deref for SriovHost {
+    type Target = Sysfs;
+    fn deref(&self) -> &Sysfs {
+        &self.sysfs
     }
-    match cli.sim {
-        None => Ok(Sysfs::at(&cli.sysfs)),
-        Some(SimHost::DgxA100) => Ok(Sysfs::simulated(SimulatedSysfs::gpu_host(8))),
-        Some(SimHost::GpuHost(n)) => Ok(Sysfs::simulated(SimulatedSysfs::gpu_host(n))),
-        Some(other) => Err(Failure::Input(format!(
+}
+
+impl SriovHost {
+    /// Writes the simulated host's SR-IOV state back to its file (nothing otherwise).
+    pub(crate) fn save(self) -> Result<(), Failure> {
+        if let Some(mut host) = self.host {
+            host.set_sriov(sriov_state::snapshot(&self.sysfs)?);
+            host.save()?;
+        }
+        Ok(())
+    }
+}
+
+fn simulated(preset: SimHost) -> Result<Sysfs, Failure> {
+    match preset {
+        SimHost::DgxA100 => Ok(Sysfs::simulated(SimulatedSysfs::gpu_host(8))),
+        SimHost::GpuHost(n) => Ok(Sysfs::simulated(SimulatedSysfs::gpu_host(n))),
+        other => Err(Failure::Input(format!(
             "--sim {other}: the SR-IOV simulator models A100 GPU hosts (dgx-a100 or gpu-host:N)"
         ))),
     }
 }
 
-fn address(s: &str) -> Result<PciAddress, Failure> {
+/// The sysfs the arguments name: `--sysfs ROOT`, or a simulated host (kept in `--sim-state`
+/// beside its MIG state).
+pub(crate) fn open(cli: &Cli) -> Result<SriovHost, Failure> {
+    if cli.sim_state.is_some() {
+        let host = Host::open(cli)?;
+        let Some((preset, saved)) = host.sim() else {
+            return Err(Failure::Input(
+                "--sim-state needs a simulated host".to_owned(),
+            ));
+        };
+        let sysfs = simulated(preset)?;
+        if let Some(v) = saved {
+            sriov_state::replay(&sysfs, v).map_err(|f| f.context("sim state"))?;
+        }
+        return Ok(SriovHost {
+            sysfs,
+            host: Some(host),
+        });
+    }
+    let sysfs = match cli.sim {
+        None => Sysfs::at(&cli.sysfs),
+        Some(preset) => simulated(preset)?,
+    };
+    Ok(SriovHost { sysfs, host: None })
+}
+
+pub(crate) fn address(s: &str) -> Result<PciAddress, Failure> {
     s.parse::<PciAddress>().map_err(Failure::from)
 }
 
 /// Runs a `gpupart sriov` command.
 pub(crate) fn run(cli: &Cli, c: &SriovCommand) -> Result<(), Failure> {
     let sysfs = open(cli)?;
+    let result = run_on(cli, c, &sysfs);
+    sysfs.save()?;
+    result
+}
+
+fn run_on(cli: &Cli, c: &SriovCommand, sysfs: &Sysfs) -> Result<(), Failure> {
     match c {
         SriovCommand::Doctor => {
             let findings = sysfs.doctor()?;

@@ -77,19 +77,10 @@ fn refusals_are_bad_input_naming_the_value() {
         assert_eq!(rc, 2, "{args:?}: {err}");
         assert!(err.contains(needle), "{args:?}: {err}");
     }
-    // The SR-IOV simulator models A100 hosts only, and keeps no state between commands.
+    // The SR-IOV simulator models A100 hosts only.
     let (rc, _, err) = run(gpupart().args(["--sim", "hgx-h100", "sriov", "list"]));
     assert_eq!(rc, 2);
     assert!(err.contains("hgx-h100"), "{err}");
-    let (rc, _, _) = run(gpupart().args([
-        "--sim",
-        "gpu-host:2",
-        "--sim-state",
-        "/tmp/x.json",
-        "sriov",
-        "list",
-    ]));
-    assert_eq!(rc, 2);
     let (rc, _, err) = run(gpupart().args(["--sim", "gpu-host:999", "sriov", "list"]));
     assert_eq!(rc, 2);
     assert!(err.contains("gpu-host:999"), "{err}");
@@ -97,4 +88,129 @@ fn refusals_are_bad_input_naming_the_value() {
     let (rc, _, err) = run(gpupart().args(["--sysfs", "/nonexistent-sysfs", "sriov", "list"]));
     assert_eq!(rc, 1);
     assert!(err.contains("/nonexistent-sysfs"), "{err}");
+}
+
+/// A sequence on one simulated host: VFs, a vGPU type on one of them (the vendor interface),
+/// MIG beside it, and the state file refusing what the simulator refuses.
+#[test]
+fn vfs_vgpus_and_mig_in_one_state_file() {
+    let dir = scratch("sriov-state");
+    let st = dir.join("host.json");
+    let (rc, _, err) = on_state(
+        &st,
+        Some("gpu-host:2"),
+        &["sriov", "enable", "--pf", "0000:07:00.0", "--vfs", "4"],
+    );
+    assert_eq!(rc, 0, "{err}");
+    let (rc, out, _) = on_state(&st, None, &["--json", "vgpu", "types"]);
+    assert_eq!(rc, 0);
+    let types: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let first = types[0]["type"].as_str().unwrap().to_owned();
+    assert_eq!(types[0]["device"], "0000:07:00.4");
+    let (rc, _, err) = on_state(
+        &st,
+        None,
+        &["vgpu", "set", "--vf", "0000:07:00.4", "--type", "123456"],
+    );
+    assert_eq!(rc, 2);
+    assert!(err.contains("123456"), "{err}");
+    let (rc, _, err) = on_state(
+        &st,
+        None,
+        &["vgpu", "set", "--vf", "0000:07:00.4", "--type", &first],
+    );
+    assert_eq!(rc, 0, "{err}");
+    let (rc, out, _) = on_state(&st, None, &["--json", "vgpu", "types"]);
+    assert_eq!(rc, 0);
+    let types: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(
+        types
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["device"] == "0000:07:00.4"
+                && t["current"] == true
+                && t["type"] == first.as_str()),
+        "{out}"
+    );
+    // MIG on the same host file keeps the SR-IOV side.
+    let f = default_config().display().to_string();
+    let (rc, _, err) = on_state(&st, None, &["mig", "apply", "-f", &f, "-c", "all-3g.20gb"]);
+    assert_eq!(rc, 0, "{err}");
+    let (rc, out, _) = on_state(&st, None, &["sriov", "list"]);
+    assert_eq!(rc, 0);
+    assert!(out.contains("4/16"), "{out}");
+    // A different count while VFs are enabled is refused; allowed with the disruption.
+    let (rc, _, _) = on_state(
+        &st,
+        None,
+        &["sriov", "enable", "--pf", "0000:07:00.0", "--vfs", "2"],
+    );
+    assert_eq!(rc, 2);
+    let (rc, _, err) = on_state(
+        &st,
+        None,
+        &[
+            "sriov",
+            "enable",
+            "--pf",
+            "0000:07:00.0",
+            "--vfs",
+            "2",
+            "--allow-disruption",
+        ],
+    );
+    assert_eq!(rc, 0, "{err}");
+    // A forged SR-IOV state (more VFs than the GPU has) is refused as the kernel would.
+    let text = std::fs::read_to_string(&st).unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v["sriov"]["gpus"][0]["num_vfs"] = serde_json::json!(99);
+    std::fs::write(&st, v.to_string()).unwrap();
+    let (rc, _, err) = on_state(&st, None, &["sriov", "list"]);
+    assert_eq!(rc, 2);
+    assert!(err.contains("99"), "{err}");
+}
+
+#[test]
+fn nova_conf_for_mapped_types() {
+    let (rc, out, err) = run(gpupart().args([
+        "vgpu",
+        "nova-conf",
+        "--map",
+        "nvidia-471=0000:07:00.4,0000:07:00.5",
+        "--map",
+        "nvidia-472=0000:0f:00.4",
+        "--max-instances",
+        "1",
+    ]));
+    assert_eq!(rc, 0, "{err}");
+    assert!(
+        out.starts_with("[devices]\nenabled_mdev_types = nvidia-471, nvidia-472\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "[mdev_nvidia-471]\ndevice_addresses = 0000:07:00.4,0000:07:00.5\nmax_instances = 1\n"
+        ),
+        "{out}"
+    );
+    for (map, needle) in [
+        ("bad name=0000:07:00.4", "bad name"),
+        ("nvidia-471", "TYPE=ADDR"),
+        ("nvidia-471=07:00.4", "07:00.4"),
+    ] {
+        let (rc, _, err) = run(gpupart().args(["vgpu", "nova-conf", "--map", map]));
+        assert_eq!(rc, 2, "{map}");
+        assert!(err.contains(needle), "{map}: {err}");
+    }
+    // The same address under two types is refused, as Nova refuses it.
+    let (rc, _, _) = run(gpupart().args([
+        "vgpu",
+        "nova-conf",
+        "--map",
+        "a=0000:07:00.4",
+        "--map",
+        "b=0000:07:00.4",
+    ]));
+    assert_eq!(rc, 2);
 }

@@ -129,6 +129,10 @@ pub(crate) enum MigCommand {
     Checkpoint(CheckpointArgs),
     /// Bring the GPUs back to a checkpoint: the same placements and compute instances.
     Restore(RestoreArgs),
+    /// List the GPU instance profiles (`nvidia-smi mig -lgip`).
+    Lgip,
+    /// List the GPU instance profiles' possible placements (`nvidia-smi mig -lgipp`).
+    Lgipp,
     /// List the GPU instances (`nvidia-smi mig -lgi`).
     Lgi,
     /// List the compute instances (`nvidia-smi mig -lci`).

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use gpupart_mig::apply::{ApplyOptions, ApplyReport, DesiredGpu, apply, plan};
 use gpupart_mig::config::{self, MigPartedConfig};
+use gpupart_mig::profiles_table;
 use gpupart_mig::state::{GpuState, lci_table, lgi_table, read_all};
 use serde_json::json;
 
@@ -122,6 +123,22 @@ pub(crate) fn run(cli: &Cli, m: &MigArgs) -> Result<(), Failure> {
             let result = run_flow(&host, &Target::Exact(&desired), &flow);
             host.save()?;
             result
+        }
+        MigCommand::Lgip | MigCommand::Lgipp => {
+            let host = host_needed(cli)?;
+            host.save()?;
+            let backend = host.backend();
+            let gpus: Vec<u32> = read_all(backend)?
+                .iter()
+                .filter(|g| g.mig.is_some())
+                .map(|g| g.info.index)
+                .collect();
+            if matches!(m.command, MigCommand::Lgip) {
+                print!("{}", profiles_table::lgip_table(backend, &gpus)?);
+            } else {
+                print!("{}", profiles_table::lgipp_table(backend, &gpus)?);
+            }
+            Ok(())
         }
         MigCommand::Lgi | MigCommand::Lci => {
             let host = host_needed(cli)?;

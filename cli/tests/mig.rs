@@ -535,3 +535,35 @@ fn generated_configs_apply_and_assert() {
         }
     }
 }
+
+#[test]
+fn profile_tables_in_nvidia_smi_layout() {
+    let golden = |f: &str| {
+        std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../profiles/golden/h100-80gb-hbm3")
+                .join(f),
+        )
+        .unwrap()
+    };
+    let (rc, out, _) = run(gpupart().args(["--sim", "hgx-h100", "mig", "lgip"]));
+    assert_eq!(rc, 0);
+    // Eight GPUs, each as the real H100 printed for GPU 0 (the header once).
+    let body: String = golden("nvidia-smi-mig-lgip.txt")
+        .lines()
+        .skip(5)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert!(out.starts_with(&golden("nvidia-smi-mig-lgip.txt")), "{out}");
+    assert!(
+        out.contains(&body.replace("|   0  MIG", "|   7  MIG")),
+        "{out}"
+    );
+    let (rc, out, _) = run(gpupart().args(["--sim", "hgx-h100", "mig", "lgipp"]));
+    assert_eq!(rc, 0);
+    assert!(
+        out.starts_with(&golden("nvidia-smi-mig-lgipp.txt")),
+        "{out}"
+    );
+    assert_eq!(out.lines().count(), 8 * 7);
+}

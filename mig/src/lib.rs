@@ -6,6 +6,7 @@
 //! - [`Backend`]: what gpupart asks of NVML; [`NvmlBackend`] (libnvidia-ml, loaded at run
 //!   time; no driver → [`Error::LibraryNotFound`]) and [`SimulatedNvml`] implement it.
 //! - [`state`]: what each GPU holds now, tied to the catalog.
+//! - [`profiles_table`]: the profiles the driver offers, as `nvidia-smi mig -lgip/-lgipp`.
 //! - [`apply`]: desired state → minimal ordered operations with explicit placements →
 //!   run, re-read after each step, roll back on failure, serialized by a lock file.
 //! - [`config`]: NVIDIA mig-parted's v1 format.
@@ -36,6 +37,7 @@ pub mod backend;
 pub mod config;
 pub mod conformance;
 mod nvml;
+pub mod profiles_table;
 pub mod sim;
 pub mod state;
 

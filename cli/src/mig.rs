@@ -381,6 +381,10 @@ fn apply_phases(host: &Host, target: &Target<'_>, flow: &Flow<'_>) -> Result<(),
     });
     if mode_differs {
         flow.hooks.run(Point::PreApplyMode, &flow.env, flow.debug)?;
+        progress(&format!(
+            "setting the MIG mode of GPU(s) {}",
+            gpu_list(desired.iter().map(|d| d.gpu))
+        ));
         let report = apply(backend, &with_mode_only(&desired, &gpus, true), &options)?;
         if flow.debug {
             for op in &report.ops {
@@ -403,6 +407,7 @@ fn apply_phases(host: &Host, target: &Target<'_>, flow: &Flow<'_>) -> Result<(),
                 if flow.debug {
                     eprintln!("resetting GPU {g}");
                 }
+                progress(&format!("resetting GPU {g}"));
                 host.reset(g)?;
             }
         }
@@ -434,6 +439,18 @@ fn apply_phases(host: &Host, target: &Target<'_>, flow: &Flow<'_>) -> Result<(),
             "the GPUs do not hold the target after applying it".to_owned(),
         ))
     }
+}
+
+/// A progress line on stderr, only when stderr is a terminal (scripts and logs stay clean).
+pub(crate) fn progress(line: &str) {
+    use std::io::IsTerminal;
+    if std::io::stderr().is_terminal() {
+        eprintln!("gpupart: {line}…");
+    }
+}
+
+fn gpu_list(gpus: impl Iterator<Item = u32>) -> String {
+    gpus.map(|g| g.to_string()).collect::<Vec<_>>().join(", ")
 }
 
 fn print_report(json: bool, report: &ApplyReport, headline: &str) -> Result<(), Failure> {

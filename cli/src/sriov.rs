@@ -180,6 +180,9 @@ fn run_on(cli: &Cli, c: &SriovCommand, sysfs: &Sysfs) -> Result<(), Failure> {
             allow_disruption,
         } => {
             let options = EnableOptions::default().allow_disruption(*allow_disruption);
+            crate::mig::progress(&format!(
+                "enabling {vfs} VFs on {pf} and waiting for them and their drivers"
+            ));
             let report = sysfs.enable_vfs(address(pf)?, *vfs, &options)?;
             print_report(cli.json, &report)
         }

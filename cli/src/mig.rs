@@ -334,6 +334,22 @@ pub(crate) fn run_flow(host: &Host, target: &Target<'_>, flow: &Flow<'_>) -> Res
     flow.hooks.run(Point::ApplyStart, &flow.env, flow.debug)?;
     let result = apply_phases(host, target, flow);
     let exit = flow.hooks.run(Point::ApplyExit, &flow.env, flow.debug);
+    let result = match result {
+        Ok(report) if flow.json => {
+            // One document whatever happened: the report, or an empty one with the GPUs now.
+            let report = match report {
+                Some(r) => r,
+                None => {
+                    let mut r = ApplyReport::default();
+                    r.after = read_all(host.backend())?;
+                    r
+                }
+            };
+            print_report(true, &report, "")
+        }
+        Ok(_) => Ok(()),
+        Err(e) => Err(e),
+    };
     match (result, exit) {
         (Err(e), Err(x)) => {
             eprintln!("{x}");
@@ -367,7 +383,11 @@ fn with_mode_only(desired: &[DesiredGpu], gpus: &[GpuState], mode_only: bool) ->
         .collect()
 }
 
-fn apply_phases(host: &Host, target: &Target<'_>, flow: &Flow<'_>) -> Result<(), Failure> {
+fn apply_phases(
+    host: &Host,
+    target: &Target<'_>,
+    flow: &Flow<'_>,
+) -> Result<Option<ApplyReport>, Failure> {
     let backend = host.backend();
     let options = ApplyOptions::default().lock_path(host.lock_path());
     // Phase 1, as mig-parted: the MIG mode, where it differs (current or pending).
@@ -413,12 +433,12 @@ fn apply_phases(host: &Host, target: &Target<'_>, flow: &Flow<'_>) -> Result<(),
         }
     }
     if flow.mode_only {
-        return Ok(());
+        return Ok(None);
     }
     // Phase 2: the MIG devices, where they differ.
     let gpus = read_all(backend)?;
     if target.holds(&gpus) {
-        return Ok(());
+        return Ok(None);
     }
     flow.hooks
         .run(Point::PreApplyConfig, &flow.env, flow.debug)?;
@@ -429,11 +449,8 @@ fn apply_phases(host: &Host, target: &Target<'_>, flow: &Flow<'_>) -> Result<(),
             eprintln!("applied: {op}");
         }
     }
-    if flow.json {
-        print_report(true, &report, "")?;
-    }
     if target.holds(&read_all(backend)?) {
-        Ok(())
+        Ok(Some(report))
     } else {
         Err(Failure::Failed(
             "the GPUs do not hold the target after applying it".to_owned(),

@@ -86,6 +86,18 @@ fn a_sequence_of_commands_sees_one_host() {
     assert_eq!(rc, 0);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["ops"].as_array().unwrap().len(), 0, "{out}");
+    let (rc, out, _) = on_state(
+        &st,
+        None,
+        &["--json", "mig", "apply", "-f", &f, "-c", "all-balanced"],
+    );
+    assert_eq!(rc, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (v["performed"].as_u64(), v["after"].as_array().map(Vec::len)),
+        (Some(0), Some(8)),
+        "{out}"
+    );
     // Back to MIG off.
     let (rc, _, err) = on_state(&st, None, &["mig", "apply", "-f", &f, "-c", "all-disabled"]);
     assert_eq!(rc, 0, "{err}");

@@ -8,6 +8,7 @@ use crate::Error;
 
 /// An NVML return code that is not success (`nvmlReturn_t`), by nvml.h's names. A code this
 /// enum does not name keeps its number ([`NvmlCode::Other`]).
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum NvmlCode {
@@ -200,6 +201,7 @@ impl core::fmt::Display for NvmlCode {
 
 /// What `nvmlDeviceSetMigMode` reports in `activationStatus`: the call can succeed while the
 /// mode did not take effect.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum MigActivation {
@@ -242,6 +244,7 @@ impl MigActivation {
 }
 
 /// A GPU as NVML describes it.
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct GpuInfo {
@@ -260,6 +263,7 @@ pub struct GpuInfo {
 }
 
 /// MIG mode: current and pending (after the next GPU reset).
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct MigMode {
@@ -284,6 +288,7 @@ impl MigMode {
 }
 
 /// A GPU instance profile as the driver reports it (`nvmlGpuInstanceProfileInfo_t`).
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ProfileInfo {
@@ -327,6 +332,7 @@ impl ProfileInfo {
 pub const MAX_PROFILE_INDEX: u32 = 64;
 
 /// A GPU instance.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct GpuInstanceInfo {
@@ -339,6 +345,7 @@ pub struct GpuInstanceInfo {
 }
 
 /// A compute instance.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ComputeInstanceInfo {

@@ -38,6 +38,8 @@ pub mod config;
 pub mod conformance;
 mod nvml;
 pub mod profiles_table;
+#[cfg(feature = "serde")]
+mod ser;
 pub mod sim;
 pub mod state;
 

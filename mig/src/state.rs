@@ -6,16 +6,19 @@ use crate::Error;
 use crate::backend::{Backend, GpuInfo, MigMode, NvmlCode};
 
 /// A GPU instance as it is now.
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct InstanceState {
     /// NVML's GPU instance ID.
     pub id: u32,
     /// Its profile.
+    #[cfg_attr(feature = "serde", serde(serialize_with = "crate::ser::gi_profile"))]
     pub profile: &'static GpuInstanceProfile,
     /// Its placement.
     pub placement: Placement,
     /// Its compute instances: (ID, profile).
+    #[cfg_attr(feature = "serde", serde(serialize_with = "crate::ser::compute_list"))]
     pub compute: Vec<(u32, &'static ComputeInstanceProfile)>,
     /// Processes running in it.
     pub processes: Vec<u32>,
@@ -30,12 +33,14 @@ impl InstanceState {
 }
 
 /// A GPU as it is now.
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct GpuState {
     /// Identity.
     pub info: GpuInfo,
     /// The catalog model, when the board is MIG-capable and known.
+    #[cfg_attr(feature = "serde", serde(serialize_with = "crate::ser::model"))]
     pub model: Option<&'static GpuModel>,
     /// MIG mode; `None` when the GPU does not support MIG.
     pub mig: Option<MigMode>,

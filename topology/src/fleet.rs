@@ -8,10 +8,12 @@ use gpupart_sriov::{CpuList, PciAddress, Sysfs};
 use crate::{Error, Occupancy};
 
 /// A GPU instance that exists on a GPU.
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub struct Instance {
     /// Its profile.
+    #[cfg_attr(feature = "serde", serde(serialize_with = "crate::ser::gi_profile"))]
     pub profile: &'static GpuInstanceProfile,
     /// Its start memory slice.
     pub start: u8,
@@ -32,6 +34,7 @@ impl Instance {
 }
 
 /// One GPU of a node.
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Gpu {
@@ -42,6 +45,7 @@ pub struct Gpu {
     /// The PCI address, where known.
     pub pci: Option<PciAddress>,
     /// The model.
+    #[cfg_attr(feature = "serde", serde(serialize_with = "crate::ser::model"))]
     pub model: &'static GpuModel,
     /// Whether MIG mode is on.
     pub mig_enabled: bool,
@@ -50,6 +54,7 @@ pub struct Gpu {
     /// The CPUs near the GPU (`local_cpulist`), where known.
     pub local_cpus: Option<CpuList>,
     instances: Vec<Instance>,
+    #[cfg_attr(feature = "serde", serde(skip))]
     occupancy: Occupancy,
 }
 
@@ -251,6 +256,14 @@ pub struct Fleet {
     gpus: Vec<Gpu>,
     /// Index → position in `gpus`.
     positions: HashMap<u32, usize>,
+}
+
+/// A fleet serializes as its GPUs, in order.
+#[cfg(feature = "serde")]
+impl serde::Serialize for Fleet {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(&self.gpus)
+    }
 }
 
 impl Fleet {

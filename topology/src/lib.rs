@@ -30,6 +30,8 @@
 pub mod batch;
 pub mod fleet;
 pub mod online;
+#[cfg(feature = "serde")]
+mod ser;
 mod single;
 
 pub use batch::{Plan, Request, SolveOptions, solve};

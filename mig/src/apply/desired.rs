@@ -8,6 +8,7 @@ use crate::state::GpuState;
 
 /// One GPU instance wanted: profile, optional explicit start, compute instances (by default
 /// one spanning the whole instance, as `nvidia-smi mig -cgi … -C` makes).
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct DesiredInstance {
@@ -46,6 +47,7 @@ impl DesiredInstance {
 }
 
 /// What one GPU should be.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct DesiredGpu {

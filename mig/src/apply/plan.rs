@@ -9,6 +9,7 @@ use crate::Error;
 use crate::state::GpuState;
 
 /// One NVML mutation. GPU instances are named by their start slice, which is unique on a GPU.
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Op {
@@ -33,6 +34,7 @@ pub enum Op {
         /// GPU.
         gpu: u32,
         /// Its profile.
+        #[cfg_attr(feature = "serde", serde(serialize_with = "crate::ser::gi_profile"))]
         profile: &'static GpuInstanceProfile,
         /// Its start.
         start: u8,
@@ -42,6 +44,7 @@ pub enum Op {
         /// GPU.
         gpu: u32,
         /// Profile.
+        #[cfg_attr(feature = "serde", serde(serialize_with = "crate::ser::gi_profile"))]
         profile: &'static GpuInstanceProfile,
         /// Start.
         start: u8,
@@ -53,6 +56,7 @@ pub enum Op {
         /// The GPU instance's start.
         gi_start: u8,
         /// Compute profile.
+        #[cfg_attr(feature = "serde", serde(serialize_with = "crate::ser::ci_profile"))]
         profile: &'static gpupart_profiles::ComputeInstanceProfile,
     },
 }
@@ -93,6 +97,7 @@ impl core::fmt::Display for Op {
 }
 
 /// The operations for a desired state, and the GPUs that need a reset first.
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct Changes {

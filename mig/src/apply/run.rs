@@ -67,6 +67,7 @@ impl ApplyOptions {
 }
 
 /// What [`apply`] did.
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct ApplyReport {

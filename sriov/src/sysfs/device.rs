@@ -4,7 +4,7 @@ use super::*;
 
 /// What the kernel reports about one PCI function.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct PciDevice {
     /// The address.
@@ -47,7 +47,7 @@ impl PciDevice {
 
 /// SR-IOV attributes of a physical function.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct SriovInfo {
     /// `sriov_totalvfs`.

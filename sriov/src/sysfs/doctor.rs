@@ -3,6 +3,7 @@
 use super::*;
 
 /// One finding of [`Sysfs::doctor`].
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Finding {

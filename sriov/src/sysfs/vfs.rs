@@ -52,6 +52,7 @@ impl EnableOptions {
 }
 
 /// What [`Sysfs::enable_vfs`] did.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct VfReport {

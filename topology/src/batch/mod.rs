@@ -42,6 +42,7 @@ use greedy::{Greedy, Mode};
 
 /// A request: `count` instances of `profile`, optionally limited to a model, a set of GPUs or
 /// a NUMA node, with a priority (higher first).
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Request {
@@ -162,18 +163,21 @@ impl SolveOptions {
 }
 
 /// An instance to create.
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Creation {
     /// The request it serves (index into the request list).
     pub request: usize,
     /// The profile.
+    #[cfg_attr(feature = "serde", serde(serialize_with = "crate::ser::gi_profile"))]
     pub profile: &'static GpuInstanceProfile,
     /// The explicit placement.
     pub placement: Placement,
 }
 
 /// A free existing instance that serves a request as it is.
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Reuse {
@@ -184,6 +188,7 @@ pub struct Reuse {
 }
 
 /// What the plan does to one GPU.
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct GpuChange {
@@ -200,6 +205,7 @@ pub struct GpuChange {
 }
 
 /// Why instances of a request were not placed.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum UnplacedReason {
@@ -213,6 +219,7 @@ pub enum UnplacedReason {
 }
 
 /// Instances of a request that the plan does not place.
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Unplaced {
@@ -225,6 +232,7 @@ pub struct Unplaced {
 }
 
 /// The plan's objective values.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct Objective {
@@ -247,6 +255,7 @@ pub struct Objective {
 /// `max_placed_by_priority[k].0` or higher, and none that places as many instances as this
 /// plan uses fewer than `min_gpus_used` GPUs. They are certified (see the `bound` module):
 /// they hold whatever the search did, the heuristic's plans and the exact ones alike.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct Bound {
@@ -261,6 +270,7 @@ pub struct Bound {
 
 /// A deterministic plan: per GPU what to destroy and create (with explicit starts), what is
 /// not placed and why, the objective and a bound on the optimum.
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Plan {

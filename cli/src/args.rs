@@ -262,6 +262,10 @@ pub(crate) struct SolveArgs {
     /// priority?}`.
     #[arg(short = 'f', long = "file")]
     pub(crate) file: Option<PathBuf>,
+    /// Plan for the GPUs of a fleet file instead of the node's: a YAML or JSON list of
+    /// `{index, model, mig_enabled?, numa_node?, instances?: [{profile, start, in_use?}]}`.
+    #[arg(long, value_name = "FILE", conflicts_with = "apply")]
+    pub(crate) fleet: Option<PathBuf>,
     /// GPUs with MIG off may be used (the plan enables MIG there).
     #[arg(long)]
     pub(crate) enable_mig: bool,

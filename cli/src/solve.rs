@@ -6,8 +6,9 @@ use std::path::Path;
 
 use gpupart_mig::apply::desired_from_plan;
 use gpupart_mig::state::read_all;
+use gpupart_profiles::ProfileName;
 use gpupart_profiles::text::quote;
-use gpupart_topology::{Fleet, Request, SolveOptions, solve};
+use gpupart_topology::{Fleet, Gpu, Plan, Request, SolveOptions, solve};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -35,6 +36,90 @@ struct FileRequest {
     priority: u8,
 }
 
+/// One GPU of a fleet file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileGpu {
+    index: u32,
+    model: String,
+    #[serde(default = "yes")]
+    mig_enabled: bool,
+    #[serde(default)]
+    numa_node: Option<u32>,
+    #[serde(default)]
+    instances: Vec<FileInstance>,
+}
+
+/// An instance a fleet file's GPU holds.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileInstance {
+    profile: String,
+    start: u8,
+    #[serde(default)]
+    in_use: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The fleet a file describes, each instance checked by the catalog's placement rules.
+fn read_fleet(path: &Path) -> Result<Fleet, Failure> {
+    let bad = |m: String| Failure::Input(format!("fleet file {}: {m}", path.display()));
+    let text = read_text(path).map_err(&bad)?;
+    let listed: Vec<FileGpu> = if path.extension().is_some_and(|e| e == "json") {
+        serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?
+    } else {
+        serde_saphyr::from_str(&text).map_err(|e| bad(e.to_string()))?
+    };
+    if listed.len() > MAX_REQUESTS {
+        return Err(bad(format!(
+            "{} GPUs (at most {MAX_REQUESTS})",
+            listed.len()
+        )));
+    }
+    let mut gpus = Vec::new();
+    for g in listed {
+        let model = gpupart_profiles::catalog::model_by_name(&g.model)
+            .map_err(|e| bad(format!("GPU {}: {e}", g.index)))?;
+        let mut gpu = Gpu::new(g.index, model);
+        gpu.numa_node = g.numa_node;
+        for i in &g.instances {
+            let name: ProfileName = i.profile.parse().map_err(|e| {
+                bad(format!(
+                    "GPU {}: profile {}: {e}",
+                    g.index,
+                    quote(&i.profile)
+                ))
+            })?;
+            let profile = model
+                .profile_by_name(&name)
+                .map_err(|e| bad(format!("GPU {}: {e}", g.index)))?;
+            gpu.add_instance(profile, i.start, i.in_use)
+                .map_err(|e| bad(format!("GPU {}: {e}", g.index)))?;
+        }
+        gpu.mig_enabled = g.mig_enabled;
+        if !g.mig_enabled && !g.instances.is_empty() {
+            return Err(bad(format!("GPU {}: instances with MIG off", g.index)));
+        }
+        gpus.push(gpu);
+    }
+    Fleet::new(gpus).map_err(|e| bad(e.to_string()))
+}
+
+fn read_text(path: &Path) -> Result<String, String> {
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut text = String::new();
+    file.take(MAX_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| e.to_string())?;
+    if text.len() as u64 > MAX_BYTES {
+        return Err(format!("larger than {MAX_BYTES} bytes"));
+    }
+    Ok(text)
+}
+
 /// `PROFILE=COUNT`.
 fn parse_flag(s: &str) -> Result<Request, Failure> {
     let bad = |why: &str| {
@@ -53,14 +138,7 @@ fn parse_flag(s: &str) -> Result<Request, Failure> {
 
 fn read_file(path: &Path) -> Result<Vec<Request>, Failure> {
     let bad = |m: String| Failure::Input(format!("requests file {}: {m}", path.display()));
-    let file = std::fs::File::open(path).map_err(|e| bad(e.to_string()))?;
-    let mut text = String::new();
-    file.take(MAX_BYTES + 1)
-        .read_to_string(&mut text)
-        .map_err(|e| bad(e.to_string()))?;
-    if text.len() as u64 > MAX_BYTES {
-        return Err(bad(format!("larger than {MAX_BYTES} bytes")));
-    }
+    let text = read_text(path).map_err(&bad)?;
     let listed: Vec<FileRequest> = if path.extension().is_some_and(|e| e == "json") {
         serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?
     } else {
@@ -109,6 +187,16 @@ pub(crate) fn run(cli: &Cli, a: &SolveArgs) -> Result<(), Failure> {
             "no requests: give -r PROFILE=COUNT or -f FILE".to_owned(),
         ));
     }
+    if let Some(path) = &a.fleet {
+        let fleet = read_fleet(path)?;
+        let plan = solve(
+            &fleet,
+            &requests,
+            &SolveOptions::default().enable_mig(a.enable_mig),
+        );
+        print_plan(cli, &plan);
+        return Ok(());
+    }
     let host = Host::open(cli)?;
     host.save()?;
     let current = read_all(host.backend())?;
@@ -123,6 +211,26 @@ pub(crate) fn run(cli: &Cli, a: &SolveArgs) -> Result<(), Failure> {
         &requests,
         &SolveOptions::default().enable_mig(a.enable_mig),
     );
+    print_plan(cli, &plan);
+    if !a.apply {
+        return Ok(());
+    }
+    let desired = desired_from_plan(&current, &plan)?;
+    let hooks = Hooks::default();
+    let flow = Flow {
+        skip_reset: a.skip_reset,
+        mode_only: false,
+        debug: false,
+        json: cli.json,
+        hooks: &hooks,
+        env: Vec::new(),
+    };
+    let result = run_flow(&host, &Target::Exact(&desired), &flow);
+    host.save()?;
+    result
+}
+
+fn print_plan(cli: &Cli, plan: &Plan) {
     let (gap_placed, gap_gpus) = plan.gap();
     if cli.json {
         println!(
@@ -141,20 +249,4 @@ pub(crate) fn run(cli: &Cli, a: &SolveArgs) -> Result<(), Failure> {
     } else {
         print!("{plan}");
     }
-    if !a.apply {
-        return Ok(());
-    }
-    let desired = desired_from_plan(&current, &plan)?;
-    let hooks = Hooks::default();
-    let flow = Flow {
-        skip_reset: a.skip_reset,
-        mode_only: false,
-        debug: false,
-        json: cli.json,
-        hooks: &hooks,
-        env: Vec::new(),
-    };
-    let result = run_flow(&host, &Target::Exact(&desired), &flow);
-    host.save()?;
-    result
 }

@@ -103,3 +103,54 @@ fn requests_from_a_file_and_bad_requests() {
     assert_eq!(rc, 2);
     assert!(err.contains("colour"), "{err}");
 }
+
+#[test]
+fn a_fleet_file_instead_of_the_node() {
+    let dir = scratch("fleet");
+    let fleet = dir.join("fleet.yaml");
+    std::fs::write(
+        &fleet,
+        "- index: 0\n  model: A100-40GB\n  instances:\n  - {profile: 3g.20gb, start: 4, in_use: true}\n- index: 5\n  model: H100-SXM-80GB\n  mig_enabled: false\n",
+    )
+    .unwrap();
+    let f = fleet.to_str().unwrap();
+    // No --sim and no driver needed: the fleet is the file.
+    let (rc, out, err) = run(gpupart().args([
+        "solve",
+        "--fleet",
+        f,
+        "-r",
+        "3g.20gb=2",
+        "-r",
+        "7g.80gb=1",
+        "--enable-mig",
+    ]));
+    assert_eq!(rc, 0, "{err}");
+    assert!(
+        out.contains("GPU 0: create 3g.20gb@0")
+            && out.contains("GPU 5: enable MIG; create 7g.80gb@0"),
+        "{out}"
+    );
+    assert!(out.contains("not placed: 1 of #0 (no room left)"), "{out}");
+    // A fleet plan is a plan only.
+    let (rc, _, _) = run(gpupart().args(["solve", "--fleet", f, "-r", "3g.20gb=1", "--apply"]));
+    assert_eq!(rc, 2);
+    // Instances the catalog's rules refuse, unknown models and fields are bad input.
+    for (text, needle) in [
+        (
+            "- index: 0\n  model: A100-40GB\n  instances:\n  - {profile: 3g.20gb, start: 2}\n",
+            "slice 2",
+        ),
+        ("- index: 0\n  model: Z100\n", "Z100"),
+        ("- index: 0\n  model: A100-40GB\n  colour: red\n", "colour"),
+        (
+            "- index: 0\n  model: A100-40GB\n- index: 0\n  model: A100-40GB\n",
+            "0",
+        ),
+    ] {
+        std::fs::write(&fleet, text).unwrap();
+        let (rc, _, err) = run(gpupart().args(["solve", "--fleet", f, "-r", "1g.5gb=1"]));
+        assert_eq!(rc, 2, "{text}");
+        assert!(err.contains(needle), "{text}: {err}");
+    }
+}

@@ -13,6 +13,7 @@
 //! | [`topology`] | `gpupart-topology` | node → GPU → slice model, the placement solvers |
 //! | [`mig`] | `gpupart-mig` | MIG mode and instances through NVML (real and simulated), declarative apply, mig-parted configs |
 //! | [`sriov`] | `gpupart-sriov` | PCI sysfs: SR-IOV virtual functions, driver binding, mdev and NVIDIA's vGPU interface, Nova |
+//! | — | `gpupart-cli` | the `gpupart` binary over all of them: `gpupart mig …` (a drop-in for nvidia-mig-parted), `solve`, `sriov`, `vgpu`; see the README |
 //!
 //! **Profiles** — [`profiles::catalog`] (every board, [`profiles::catalog::model_by_pci_device_id`]),
 //! [`profiles::ProfileName`] (the grammar), [`profiles::model`] (the catalog's types),

@@ -220,10 +220,10 @@ pub(crate) struct GenerateArgs {
     pub(crate) output_format: OutputFormat,
 }
 
-/// `gpupart mig checkpoint`.
+/// `-f FILE` of `checkpoint` and `restore`.
 #[derive(Debug, Args)]
 pub(crate) struct CheckpointArgs {
-    /// Where to write the checkpoint (JSON).
+    /// The checkpoint file (JSON).
     #[arg(
         short = 'f',
         long = "checkpoint-file",
@@ -236,12 +236,8 @@ pub(crate) struct CheckpointArgs {
 #[derive(Debug, Args)]
 pub(crate) struct RestoreArgs {
     /// The checkpoint to restore.
-    #[arg(
-        short = 'f',
-        long = "checkpoint-file",
-        env = "MIG_PARTED_CHECKPOINT_FILE"
-    )]
-    pub(crate) checkpoint_file: PathBuf,
+    #[command(flatten)]
+    pub(crate) checkpoint: CheckpointArgs,
     /// Path to the hooks file, run as for apply.
     #[arg(short = 'k', long = "hooks-file", env = "MIG_PARTED_HOOKS_FILE")]
     pub(crate) hooks_file: Option<PathBuf>,

@@ -3,7 +3,6 @@
 //! compute instances, so that a restore brings back the same placements, not only the same
 //! counts.
 
-use std::io::Read;
 use std::path::Path;
 
 use gpupart_mig::apply::{DesiredGpu, DesiredInstance};
@@ -13,6 +12,7 @@ use gpupart_profiles::text::quote;
 use serde::{Deserialize, Serialize};
 
 use crate::failure::Failure;
+use crate::input::read_limited;
 
 /// The format's version.
 const VERSION: u32 = 1;
@@ -81,14 +81,7 @@ pub(crate) fn write(gpus: &[GpuState], path: &Path) -> Result<(), Failure> {
 /// Reads a checkpoint.
 pub(crate) fn read(path: &Path) -> Result<Checkpoint, Failure> {
     let bad = |m: String| Failure::Input(format!("checkpoint {}: {m}", path.display()));
-    let file = std::fs::File::open(path).map_err(|e| bad(e.to_string()))?;
-    let mut text = String::new();
-    file.take(MAX_BYTES + 1)
-        .read_to_string(&mut text)
-        .map_err(|e| bad(e.to_string()))?;
-    if text.len() as u64 > MAX_BYTES {
-        return Err(bad(format!("larger than {MAX_BYTES} bytes")));
-    }
+    let text = read_limited(path, MAX_BYTES).map_err(bad)?;
     let c: Checkpoint = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
     if c.version != VERSION {
         return Err(bad(format!("version {} (expected {VERSION})", c.version)));

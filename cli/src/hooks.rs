@@ -12,13 +12,13 @@
 //! ```
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde::Deserialize;
 
 use crate::failure::Failure;
+use crate::input::read_limited;
 
 /// The most a hooks file may hold.
 const MAX_HOOKS_BYTES: u64 = 1 << 20;
@@ -72,17 +72,15 @@ struct Hook {
 }
 
 impl Hooks {
+    /// The hooks of `-k FILE`, none without it.
+    pub(crate) fn load_opt(path: Option<&Path>) -> Result<Hooks, Failure> {
+        path.map_or_else(|| Ok(Hooks::default()), Hooks::load)
+    }
+
     /// Reads and checks a hooks file: version `v1`, only the four known points.
     pub(crate) fn load(path: &Path) -> Result<Hooks, Failure> {
         let bad = |m: String| Failure::Input(format!("hooks file {}: {m}", path.display()));
-        let file = std::fs::File::open(path).map_err(|e| bad(e.to_string()))?;
-        let mut text = String::new();
-        file.take(MAX_HOOKS_BYTES + 1)
-            .read_to_string(&mut text)
-            .map_err(|e| bad(e.to_string()))?;
-        if text.len() as u64 > MAX_HOOKS_BYTES {
-            return Err(bad(format!("larger than {MAX_HOOKS_BYTES} bytes")));
-        }
+        let text = read_limited(path, MAX_HOOKS_BYTES).map_err(bad)?;
         let hooks: Hooks = serde_saphyr::from_str(&text).map_err(|e| bad(e.to_string()))?;
         if let Some(v) = hooks.version.as_deref().filter(|v| *v != "v1") {
             return Err(bad(format!(

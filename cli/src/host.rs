@@ -1,7 +1,6 @@
 //! The host a command works on: NVML, or a simulated node whose state can live in a file so
 //! that a sequence of commands sees one host.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use gpupart_mig::{Backend, NvmlBackend, NvmlCode, SimulatedNvml};
@@ -9,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::args::{Cli, SimHost};
 use crate::failure::Failure;
+use crate::input::read_limited;
 
 /// The most a state file may hold; a larger one is refused before it is read.
 const MAX_STATE_BYTES: u64 = 1 << 20;
@@ -246,16 +246,13 @@ fn snapshot(nvml: &SimulatedNvml, preset: SimHost) -> Result<SavedHost, Failure>
 /// refuses a state no host could reach.
 #[allow(clippy::type_complexity)]
 fn load(path: &Path) -> Result<(SimulatedNvml, SimHost, Option<serde_json::Value>), Failure> {
-    let file = std::fs::File::open(path).map_err(|e| Failure::Input(e.to_string()))?;
-    let mut text = String::new();
-    file.take(MAX_STATE_BYTES + 1)
-        .read_to_string(&mut text)
-        .map_err(|e| Failure::Input(e.to_string()))?;
-    if text.len() as u64 > MAX_STATE_BYTES {
-        return Err(Failure::Input(format!(
-            "larger than {MAX_STATE_BYTES} bytes; not a gpupart state file"
-        )));
-    }
+    let text = read_limited(path, MAX_STATE_BYTES).map_err(|m| {
+        Failure::Input(if m.starts_with("larger") {
+            format!("{m}; not a gpupart state file")
+        } else {
+            m
+        })
+    })?;
     let saved: SavedHost = serde_json::from_str(&text)
         .map_err(|e| Failure::Input(format!("not a state file: {e}")))?;
     if saved.version != STATE_VERSION {

@@ -1,10 +1,8 @@
 //! `gpupart mig …`: nvidia-mig-parted's apply, assert and export over gpupart's library,
 //! plus `plan`, `lgi` and `lci`.
 
-use std::io::Read;
-use std::path::Path;
-
-use gpupart_mig::apply::{ApplyOptions, ApplyReport, DesiredGpu, apply, plan};
+use gpupart_mig::Backend;
+use gpupart_mig::apply::{ApplyOptions, ApplyReport, DesiredGpu, Op, apply, plan};
 use gpupart_mig::config::{self, MigPartedConfig};
 use gpupart_mig::profiles_table;
 use gpupart_mig::state::{GpuState, lci_table, lgi_table, read_all};
@@ -17,24 +15,19 @@ use crate::checkpoint;
 use crate::failure::Failure;
 use crate::hooks::{Hooks, Point};
 use crate::host::Host;
-
-/// The most a configuration file may hold.
-const MAX_CONFIG_BYTES: u64 = 16 << 20;
+use crate::input::read_limited;
+use crate::output::{print_json, progress};
 
 /// Runs a `gpupart mig` command.
 pub(crate) fn run(cli: &Cli, m: &MigArgs) -> Result<(), Failure> {
     // Files and flags are checked before the host is opened. A simulated host's state file
-    // is written by every command (created on first use), after each change by those that
-    // change it.
-    let host_needed = |cli: &Cli| Host::open(cli);
+    // is written by every command (created on first use: `open_saved`), after each change
+    // by those that change it.
     match &m.command {
         MigCommand::Apply(a) => {
             let config = load_config(&a.selection)?;
-            let hooks = match &a.hooks_file {
-                Some(p) => Hooks::load(p)?,
-                None => Hooks::default(),
-            };
-            let host = host_needed(cli)?;
+            let hooks = Hooks::load_opt(a.hooks_file.as_deref())?;
+            let host = Host::open(cli)?;
             let target = Target::Config {
                 config: &config,
                 name: &a.selection.selected_config,
@@ -45,19 +38,16 @@ pub(crate) fn run(cli: &Cli, m: &MigArgs) -> Result<(), Failure> {
         }
         MigCommand::Assert(a) => {
             let config = load_config(&a.selection)?;
-            let host = host_needed(cli)?;
-            host.save()?;
+            let host = open_saved(cli)?;
             run_assert(cli, &host, &config, a)
         }
         MigCommand::Export(e) => {
-            let host = host_needed(cli)?;
-            host.save()?;
+            let host = open_saved(cli)?;
             run_export(&host, e)
         }
         MigCommand::Plan(s) => {
             let config = load_config(s)?;
-            let host = host_needed(cli)?;
-            host.save()?;
+            let host = open_saved(cli)?;
             let gpus = read_all(host.backend())?;
             let desired = config::desired_state(&config, &s.selected_config, &gpus)?;
             let changes = plan(&gpus, &desired, false)?;
@@ -73,9 +63,7 @@ pub(crate) fn run(cli: &Cli, m: &MigArgs) -> Result<(), Failure> {
                         s.selected_config
                     );
                 }
-                for (i, op) in changes.ops.iter().enumerate() {
-                    println!("{:>3}. {op}", i + 1);
-                }
+                print_ops(&changes.ops);
                 for g in &changes.resets_needed {
                     println!("GPU {g}: MIG mode pending until a reset; its instances follow it");
                 }
@@ -83,14 +71,12 @@ pub(crate) fn run(cli: &Cli, m: &MigArgs) -> Result<(), Failure> {
             Ok(())
         }
         MigCommand::GenerateConfig(g) => {
-            let host = host_needed(cli)?;
-            host.save()?;
+            let host = open_saved(cli)?;
             let generated = config::generate(&read_all(host.backend())?);
             print_config(&generated, g.output_format)
         }
         MigCommand::Checkpoint(c) => {
-            let host = host_needed(cli)?;
-            host.save()?;
+            let host = open_saved(cli)?;
             checkpoint::write(&read_all(host.backend())?, &c.checkpoint_file)?;
             if !cli.json {
                 println!("MIG state saved to {}", c.checkpoint_file.display());
@@ -98,12 +84,9 @@ pub(crate) fn run(cli: &Cli, m: &MigArgs) -> Result<(), Failure> {
             Ok(())
         }
         MigCommand::Restore(r) => {
-            let hooks = match &r.hooks_file {
-                Some(p) => Hooks::load(p)?,
-                None => Hooks::default(),
-            };
-            let saved = checkpoint::read(&r.checkpoint_file)?;
-            let host = host_needed(cli)?;
+            let hooks = Hooks::load_opt(r.hooks_file.as_deref())?;
+            let saved = checkpoint::read(&r.checkpoint.checkpoint_file)?;
+            let host = Host::open(cli)?;
             let desired = saved.desired(&read_all(host.backend())?)?;
             let flow = Flow {
                 skip_reset: r.skip_reset,
@@ -114,7 +97,7 @@ pub(crate) fn run(cli: &Cli, m: &MigArgs) -> Result<(), Failure> {
                 env: vec![
                     (
                         "MIG_PARTED_CHECKPOINT_FILE",
-                        r.checkpoint_file.display().to_string(),
+                        r.checkpoint.checkpoint_file.display().to_string(),
                     ),
                     ("MIG_PARTED_SKIP_RESET", r.skip_reset.to_string()),
                     ("MIG_PARTED_DEBUG", m.debug.to_string()),
@@ -125,8 +108,7 @@ pub(crate) fn run(cli: &Cli, m: &MigArgs) -> Result<(), Failure> {
             result
         }
         MigCommand::Lgip | MigCommand::Lgipp => {
-            let host = host_needed(cli)?;
-            host.save()?;
+            let host = open_saved(cli)?;
             let backend = host.backend();
             let gpus: Vec<u32> = read_all(backend)?
                 .iter()
@@ -141,8 +123,7 @@ pub(crate) fn run(cli: &Cli, m: &MigArgs) -> Result<(), Failure> {
             Ok(())
         }
         MigCommand::Lgi | MigCommand::Lci => {
-            let host = host_needed(cli)?;
-            host.save()?;
+            let host = open_saved(cli)?;
             let gpus = read_all(host.backend())?;
             if cli.json {
                 print_json(&json!(gpus.iter().map(gpu_json).collect::<Vec<_>>()));
@@ -156,8 +137,12 @@ pub(crate) fn run(cli: &Cli, m: &MigArgs) -> Result<(), Failure> {
     }
 }
 
-fn print_json(v: &serde_json::Value) {
-    println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+/// Opens the host and writes a simulated one's state file at once (creating it on first use),
+/// for the commands that change nothing.
+fn open_saved(cli: &Cli) -> Result<Host, Failure> {
+    let host = Host::open(cli)?;
+    host.save()?;
+    Ok(host)
 }
 
 /// One GPU's state as JSON (the `--json` schema of `lgi`/`lci`).
@@ -180,24 +165,13 @@ fn gpu_json(g: &GpuState) -> serde_json::Value {
 
 /// Reads and parses `-f`, and checks that `-c` names one of its configurations.
 fn load_config(s: &Selection) -> Result<MigPartedConfig, Failure> {
-    let text = read_limited(&s.config_file, MAX_CONFIG_BYTES)
+    // The library's limit: a larger file is not read at all.
+    let text = read_limited(&s.config_file, config::MAX_CONFIG_BYTES as u64)
         .map_err(|m| Failure::Input(format!("config file {}: {m}", s.config_file.display())))?;
     let config = MigPartedConfig::parse(&text)
         .map_err(|e| Failure::from(e).context(&format!("{}", s.config_file.display())))?;
     config.config(&s.selected_config)?;
     Ok(config)
-}
-
-fn read_limited(path: &Path, limit: u64) -> Result<String, String> {
-    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
-    let mut text = String::new();
-    file.take(limit + 1)
-        .read_to_string(&mut text)
-        .map_err(|e| e.to_string())?;
-    if text.len() as u64 > limit {
-        return Err(format!("larger than {limit} bytes"));
-    }
-    Ok(text)
 }
 
 /// The environment mig-parted hands its hooks: every apply flag by its variable.
@@ -291,6 +265,24 @@ pub(crate) struct Flow<'a> {
     pub(crate) hooks: &'a Hooks,
     /// Their environment.
     pub(crate) env: Vec<(&'static str, String)>,
+}
+
+impl Flow<'_> {
+    /// Applies `desired`, listing the operations on stderr with `-d`.
+    fn apply(
+        &self,
+        backend: &dyn Backend,
+        desired: &[DesiredGpu],
+        options: &ApplyOptions,
+    ) -> Result<ApplyReport, Failure> {
+        let report = apply(backend, desired, options)?;
+        if self.debug {
+            for op in &report.ops {
+                eprintln!("applied: {op}");
+            }
+        }
+        Ok(report)
+    }
 }
 
 fn run_apply(
@@ -405,12 +397,7 @@ fn apply_phases(
             "setting the MIG mode of GPU(s) {}",
             gpu_list(desired.iter().map(|d| d.gpu))
         ));
-        let report = apply(backend, &with_mode_only(&desired, &gpus, true), &options)?;
-        if flow.debug {
-            for op in &report.ops {
-                eprintln!("applied: {op}");
-            }
-        }
+        let report = flow.apply(backend, &with_mode_only(&desired, &gpus, true), &options)?;
         if let Some(g) = report.retry_when_idle.first() {
             return Err(Failure::Failed(format!(
                 "GPU {g}: the MIG mode change waits for the processes on it to stop; stop them and apply again"
@@ -443,26 +430,13 @@ fn apply_phases(
     flow.hooks
         .run(Point::PreApplyConfig, &flow.env, flow.debug)?;
     let desired = target.desired(&gpus)?;
-    let report = apply(backend, &desired, &options)?;
-    if flow.debug {
-        for op in &report.ops {
-            eprintln!("applied: {op}");
-        }
-    }
+    let report = flow.apply(backend, &desired, &options)?;
     if target.holds(&read_all(backend)?) {
         Ok(Some(report))
     } else {
         Err(Failure::Failed(
             "the GPUs do not hold the target after applying it".to_owned(),
         ))
-    }
-}
-
-/// A progress line on stderr, only when stderr is a terminal (scripts and logs stay clean).
-pub(crate) fn progress(line: &str) {
-    use std::io::IsTerminal;
-    if std::io::stderr().is_terminal() {
-        eprintln!("gpupart: {line}…");
     }
 }
 
@@ -481,11 +455,16 @@ fn print_report(json: bool, report: &ApplyReport, headline: &str) -> Result<(), 
         }));
     } else {
         println!("{headline}");
-        for (i, op) in report.ops.iter().enumerate() {
-            println!("{:>3}. {op}", i + 1);
-        }
+        print_ops(&report.ops);
     }
     Ok(())
+}
+
+/// Operations as a numbered list.
+fn print_ops(ops: &[Op]) {
+    for (i, op) in ops.iter().enumerate() {
+        println!("{:>3}. {op}", i + 1);
+    }
 }
 
 fn run_assert(

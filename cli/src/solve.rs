@@ -1,7 +1,6 @@
 //! `gpupart solve`: requests → the fleet solver on the node's GPUs → plan, bound and gap;
 //! `--apply` hands the plan to MIG apply.
 
-use std::io::Read;
 use std::path::Path;
 
 use gpupart_mig::apply::desired_from_plan;
@@ -16,7 +15,9 @@ use crate::args::{Cli, SolveArgs};
 use crate::failure::Failure;
 use crate::hooks::Hooks;
 use crate::host::Host;
+use crate::input::{parse_by_name, read_limited};
 use crate::mig::{Flow, Target, run_flow};
+use crate::output::print_json;
 
 /// The most a requests file may hold, and the most requests it may list.
 const MAX_BYTES: u64 = 4 << 20;
@@ -67,12 +68,8 @@ fn yes() -> bool {
 /// The fleet a file describes, each instance checked by the catalog's placement rules.
 fn read_fleet(path: &Path) -> Result<Fleet, Failure> {
     let bad = |m: String| Failure::Input(format!("fleet file {}: {m}", path.display()));
-    let text = read_text(path).map_err(&bad)?;
-    let listed: Vec<FileGpu> = if path.extension().is_some_and(|e| e == "json") {
-        serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?
-    } else {
-        serde_saphyr::from_str(&text).map_err(|e| bad(e.to_string()))?
-    };
+    let text = read_limited(path, MAX_BYTES).map_err(bad)?;
+    let listed: Vec<FileGpu> = parse_by_name(path, &text).map_err(bad)?;
     if listed.len() > MAX_REQUESTS {
         return Err(bad(format!(
             "{} GPUs (at most {MAX_REQUESTS})",
@@ -108,18 +105,6 @@ fn read_fleet(path: &Path) -> Result<Fleet, Failure> {
     Fleet::new(gpus).map_err(|e| bad(e.to_string()))
 }
 
-fn read_text(path: &Path) -> Result<String, String> {
-    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
-    let mut text = String::new();
-    file.take(MAX_BYTES + 1)
-        .read_to_string(&mut text)
-        .map_err(|e| e.to_string())?;
-    if text.len() as u64 > MAX_BYTES {
-        return Err(format!("larger than {MAX_BYTES} bytes"));
-    }
-    Ok(text)
-}
-
 /// `PROFILE=COUNT`.
 fn parse_flag(s: &str) -> Result<Request, Failure> {
     let bad = |why: &str| {
@@ -138,12 +123,8 @@ fn parse_flag(s: &str) -> Result<Request, Failure> {
 
 fn read_file(path: &Path) -> Result<Vec<Request>, Failure> {
     let bad = |m: String| Failure::Input(format!("requests file {}: {m}", path.display()));
-    let text = read_text(path).map_err(&bad)?;
-    let listed: Vec<FileRequest> = if path.extension().is_some_and(|e| e == "json") {
-        serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?
-    } else {
-        serde_saphyr::from_str(&text).map_err(|e| bad(e.to_string()))?
-    };
+    let text = read_limited(path, MAX_BYTES).map_err(bad)?;
+    let listed: Vec<FileRequest> = parse_by_name(path, &text).map_err(bad)?;
     if listed.len() > MAX_REQUESTS {
         return Err(bad(format!(
             "{} requests (at most {MAX_REQUESTS})",
@@ -233,19 +214,15 @@ pub(crate) fn run(cli: &Cli, a: &SolveArgs) -> Result<(), Failure> {
 fn print_plan(cli: &Cli, plan: &Plan) {
     let (gap_placed, gap_gpus) = plan.gap();
     if cli.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&json!({
-                "placed": plan.objective.placed,
-                "max_placed": plan.bound.max_placed,
-                "gpus_used": plan.objective.gpus_used,
-                "min_gpus_used": plan.bound.min_gpus_used,
-                "gap": {"placed": gap_placed, "gpus": gap_gpus},
-                "proven_optimal": plan.exact || (gap_placed, gap_gpus) == (0, 0),
-                "plan": plan.to_string().lines().collect::<Vec<_>>(),
-            }))
-            .unwrap_or_default()
-        );
+        print_json(&json!({
+            "placed": plan.objective.placed,
+            "max_placed": plan.bound.max_placed,
+            "gpus_used": plan.objective.gpus_used,
+            "min_gpus_used": plan.bound.min_gpus_used,
+            "gap": {"placed": gap_placed, "gpus": gap_gpus},
+            "proven_optimal": plan.exact || (gap_placed, gap_gpus) == (0, 0),
+            "plan": plan.to_string().lines().collect::<Vec<_>>(),
+        }));
     } else {
         print!("{plan}");
     }

@@ -7,6 +7,7 @@ use serde_json::json;
 use crate::args::{Cli, SimHost, SriovCommand};
 use crate::failure::Failure;
 use crate::host::Host;
+use crate::output::print_json;
 use crate::sriov_state;
 
 /// A sysfs to work on, and the simulated host whose state file keeps it (with `--sim-state`).
@@ -90,10 +91,7 @@ fn run_on(cli: &Cli, c: &SriovCommand, sysfs: &Sysfs) -> Result<(), Failure> {
                     .iter()
                     .map(|f| json!({"problem": f.is_problem(), "finding": f.to_string()}))
                     .collect();
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&list).unwrap_or_default()
-                );
+                print_json(&list);
             } else {
                 for f in &findings {
                     println!("{} {f}", if f.is_problem() { "PROBLEM" } else { "ok     " });
@@ -134,10 +132,7 @@ fn run_on(cli: &Cli, c: &SriovCommand, sysfs: &Sysfs) -> Result<(), Failure> {
                 }));
             }
             if cli.json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&rows).unwrap_or_default()
-                );
+                print_json(&rows);
             } else {
                 println!(
                     "{:<14} {:<6} {:<10} {:>5} {:>9}  VFS",
@@ -180,7 +175,7 @@ fn run_on(cli: &Cli, c: &SriovCommand, sysfs: &Sysfs) -> Result<(), Failure> {
             allow_disruption,
         } => {
             let options = EnableOptions::default().allow_disruption(*allow_disruption);
-            crate::mig::progress(&format!(
+            crate::output::progress(&format!(
                 "enabling {vfs} VFs on {pf} and waiting for them and their drivers"
             ));
             let report = sysfs.enable_vfs(address(pf)?, *vfs, &options)?;
@@ -220,7 +215,7 @@ fn print_report(json: bool, r: &gpupart_sriov::VfReport) -> Result<(), Failure> 
             "changed": r.changed,
             "vfs": r.vfs.iter().map(ToString::to_string).collect::<Vec<_>>(),
         });
-        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        print_json(&v);
     } else {
         println!(
             "{}: {} VFs enabled (asked {}){}",

@@ -8,6 +8,7 @@ use serde_json::json;
 
 use crate::args::{Cli, VgpuCommand};
 use crate::failure::Failure;
+use crate::output::print_json;
 use crate::sriov::{address, open};
 
 /// Runs a `gpupart vgpu` command.
@@ -121,10 +122,7 @@ fn types(cli: &Cli, sysfs: &Sysfs) -> Result<(), Failure> {
         }
     }
     if cli.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&rows).unwrap_or_default()
-        );
+        print_json(&rows);
     } else if rows.is_empty() {
         println!(
             "no vGPU types: no mdev parents, and no VF with nvidia/creatable_vgpu_types (enable VFs first)"

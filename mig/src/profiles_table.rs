@@ -2,6 +2,8 @@
 //! `-lgipp`, read through a [`Backend`] (the instances themselves: [`crate::state::lgi_table`]
 //! and [`crate::state::lci_table`]).
 
+use gpupart_profiles::GpuModel;
+
 use crate::Error;
 use crate::backend::{Backend, ProfileInfo};
 use crate::state::model_of;
@@ -16,12 +18,11 @@ fn profiles(backend: &dyn Backend, gpu: u32) -> Result<Vec<ProfileInfo>, Error> 
     Ok(all)
 }
 
-/// The profile's catalog name on GPU `gpu`'s model, or `id N` for one the catalog lacks.
-fn name(backend: &dyn Backend, gpu: u32, p: &ProfileInfo) -> Result<String, Error> {
-    let info = backend.gpu(gpu)?;
-    Ok(model_of(&info)
+/// The profile's catalog name on `model`, or `id N` for one the catalog lacks.
+fn name(model: Option<&GpuModel>, p: &ProfileInfo) -> String {
+    model
         .and_then(|m| m.profile_by_nvml_id(p.id).ok())
-        .map_or_else(|| format!("id {}", p.id), |x| x.name.to_string()))
+        .map_or_else(|| format!("id {}", p.id), |x| x.name.to_string())
 }
 
 /// `nvidia-smi mig -lgip` for `gpus`: per profile its ID, free and total instances, memory,
@@ -45,6 +46,7 @@ pub fn lgip_table(backend: &dyn Backend, gpus: &[u32]) -> Result<String, Error> 
         "|===============================================================================|\n",
     );
     for &gpu in gpus {
+        let model = model_of(&backend.gpu(gpu)?);
         for p in profiles(backend, gpu)? {
             let free = backend.remaining_capacity(gpu, p.id)?;
             // Memory in GiB as the driver's MiB, two decimals (nvidia-smi's rounding).
@@ -52,7 +54,7 @@ pub fn lgip_table(backend: &dyn Backend, gpus: &[u32]) -> Result<String, Error> 
             let gib = p.memory_mib as f64 / 1024.0;
             s.push_str(&format!(
                 "|{gpu:>4}  MIG {:<16}{:>2}     {:<11}{:<11}{:<7}{:<7}{:<6}{:<4}|\n",
-                name(backend, gpu, &p)?,
+                name(model, &p),
                 p.id,
                 format!("{free}/{}", p.instance_count),
                 format!("{gib:.2}"),

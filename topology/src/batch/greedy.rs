@@ -42,6 +42,17 @@ pub(super) struct Greedy<'c, 'a> {
 }
 
 impl<'c, 'a> Greedy<'c, 'a> {
+    /// The packing patterns of `base`'s free room over the request slots in `slot_mask`:
+    /// memoized in this run, and across runs by [`shared_patterns`].
+    pub(super) fn patterns_for(&mut self, base: &Occupancy, slot_mask: u64) -> Vec<Pattern> {
+        let (model, mask, packed) = base.signature();
+        let key = (model, mask, packed, slot_mask);
+        self.patterns
+            .entry(key)
+            .or_insert_with(|| shared_patterns(base, key))
+            .clone()
+    }
+
     pub(super) fn new(ctx: &'c Ctx<'a>, mode: Mode) -> Self {
         Greedy {
             ctx,
@@ -325,12 +336,7 @@ impl<'c, 'a> Greedy<'c, 'a> {
         if slot_mask == 0 {
             return None;
         }
-        let (_, mask, packed) = base.signature();
-        let patterns = self
-            .patterns
-            .entry((model.key(), mask, packed, slot_mask))
-            .or_insert_with(|| shared_patterns(base, (model.key(), mask, packed, slot_mask)))
-            .clone();
+        let patterns = self.patterns_for(base, slot_mask);
         let (total_mem, total_comp) = (
             u64::from(model.memory_slices),
             u64::from(model.compute_slices),

@@ -6,7 +6,7 @@ use gpupart_profiles::GpuInstanceProfile;
 
 use super::FastMap;
 use super::greedy::Greedy;
-use super::patterns::{Pattern, shared_patterns};
+use super::patterns::Pattern;
 use crate::Occupancy;
 
 impl Greedy<'_, '_> {
@@ -41,12 +41,7 @@ impl Greedy<'_, '_> {
         if slot_mask == 0 {
             return None;
         }
-        let (_, mask, packed) = base.signature();
-        let patterns = self
-            .patterns
-            .entry((model.key(), mask, packed, slot_mask))
-            .or_insert_with(|| shared_patterns(base, (model.key(), mask, packed, slot_mask)))
-            .clone();
+        let patterns = self.patterns_for(base, slot_mask);
         // An instance is worth its best taker's priority weight (1000 a level: three levels
         // keep the LP well within f64); a hair more for a fuller GPU breaks ties towards fewer
         // GPUs.

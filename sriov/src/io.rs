@@ -53,19 +53,56 @@ pub trait SysfsIo: Send + Sync {
     fn read_dir(&self, path: &Path) -> io::Result<Vec<String>>;
     /// Whether something exists at `path`.
     fn exists(&self, path: &Path) -> bool;
+    /// The processes that hold the device at `device` (`bus/pci/devices/<vf>` or
+    /// `bus/mdev/devices/<uuid>`) open through VFIO, as a running VM does: every process
+    /// with a file descriptor on the device's group (`/dev/vfio/<iommu group>`) or its
+    /// VFIO character device (`/dev/vfio/devices/vfioN`).
+    ///
+    /// # Errors
+    /// When the processes cannot be read (then nobody can tell the device is free).
+    fn vfio_holders(&self, device: &Path) -> io::Result<Vec<u32>>;
 }
 
-/// The real file system under a root directory (`/sys`, or a copy of a sysfs tree).
+/// Which of `fds` — (process id, the target of one of its `/proc/<pid>/fd/N` links) — point
+/// at one of `targets`; each process once, in ascending order.
+#[must_use]
+pub fn holders_of(targets: &[PathBuf], fds: impl IntoIterator<Item = (u32, PathBuf)>) -> Vec<u32> {
+    let mut out: Vec<u32> = fds
+        .into_iter()
+        .filter(|(_, t)| targets.contains(t))
+        .map(|(pid, _)| pid)
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// The real file system under a root directory (`/sys`, or a copy of a sysfs tree), with
+/// the process table beside it (`/proc` for `/sys`; `<dir>/proc` for `<dir>/sys`).
 #[derive(Debug, Clone)]
 pub struct RealFs {
     root: PathBuf,
+    proc: PathBuf,
 }
 
 impl RealFs {
-    /// Files under `root`.
+    /// Files under `root`; processes under the `proc` directory beside it.
     #[must_use]
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        RealFs { root: root.into() }
+        let root = root.into();
+        let proc = root
+            .parent()
+            .map_or_else(|| PathBuf::from("/proc"), |p| p.join("proc"));
+        RealFs { root, proc }
+    }
+
+    /// Files under `root`, processes under `proc`.
+    #[must_use]
+    pub fn with_proc(root: impl Into<PathBuf>, proc: impl Into<PathBuf>) -> Self {
+        RealFs {
+            root: root.into(),
+            proc: proc.into(),
+        }
     }
 
     /// The root.
@@ -105,5 +142,48 @@ impl SysfsIo for RealFs {
     fn exists(&self, path: &Path) -> bool {
         // symlink_metadata: a dangling link still counts as there.
         std::fs::symlink_metadata(self.root.join(path)).is_ok()
+    }
+
+    fn vfio_holders(&self, device: &Path) -> io::Result<Vec<u32>> {
+        let dev = self.root.join(device);
+        let mut targets = Vec::new();
+        match std::fs::read_link(dev.join("iommu_group")) {
+            Ok(g) => {
+                if let Some(n) = g.file_name() {
+                    targets.push(Path::new("/dev/vfio").join(n));
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        if let Ok(names) = self.read_dir(&device.join("vfio-dev")) {
+            for n in names {
+                targets.push(Path::new("/dev/vfio/devices").join(n));
+            }
+        }
+        if targets.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut fds = Vec::new();
+        for entry in std::fs::read_dir(&self.proc)? {
+            let entry = entry?;
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|s| s.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            // A process may end, or hide its descriptors from us, while we look.
+            let Ok(dir) = std::fs::read_dir(entry.path().join("fd")) else {
+                continue;
+            };
+            for fd in dir.flatten() {
+                if let Ok(t) = std::fs::read_link(fd.path()) {
+                    fds.push((pid, t));
+                }
+            }
+        }
+        Ok(holders_of(&targets, fds))
     }
 }

@@ -24,11 +24,13 @@
 
 mod address;
 pub mod io;
+pub mod lock;
 pub mod mdev;
 pub mod nova;
 pub mod parse;
 pub mod sim;
 mod sysfs;
+pub mod vgpu;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -226,6 +228,80 @@ pub enum Error {
         id: u32,
         /// The types that are.
         creatable: Vec<u32>,
+    },
+    /// A vGPU plan cannot be made as asked.
+    #[error("{gpu}: {reason}")]
+    VgpuPlan {
+        /// The GPU.
+        gpu: PciAddress,
+        /// Which rule refuses it, with the offending value.
+        reason: String,
+    },
+    /// A vGPU is owned by someone other than the one acting on it.
+    #[error("{slot}: {}; {} may not clear it", holder.as_ref().map_or_else(|| "claimed by no owner".to_owned(), |h| format!("owned by {h}")), asked.as_ref().map_or_else(|| "an apply".to_owned(), |a| format!("owner {a}")))]
+    NotOwner {
+        /// The vGPU.
+        slot: vgpu::VgpuSlot,
+        /// Its recorded owner.
+        holder: Option<String>,
+        /// Who asked (`None`: an apply that would remove it).
+        asked: Option<String>,
+    },
+    /// A process (a running VM) holds the vGPU open through VFIO.
+    #[error("{slot} is open through VFIO by process(es) {pids:?} (a running VM); not cleared")]
+    VgpuInUse {
+        /// The vGPU.
+        slot: vgpu::VgpuSlot,
+        /// The processes.
+        pids: Vec<u32>,
+    },
+    /// The host did not show a write's effect.
+    #[error("{slot}: re-reading after the write: {what}")]
+    VgpuVerify {
+        /// The vGPU.
+        slot: vgpu::VgpuSlot,
+        /// What was wrong.
+        what: String,
+    },
+    /// Applying a vGPU plan failed at an operation.
+    #[error("vGPU apply failed at step {step} ({op}): {cause}; {}", rollback_error.as_ref().map_or_else(|| "rolled back to the state before".to_owned(), |e| format!("ROLLBACK FAILED: {e}")))]
+    VgpuApplyFailed {
+        /// 1-based step.
+        step: usize,
+        /// The operation.
+        op: String,
+        /// What failed (in the message, not in `source()`).
+        cause: Box<Error>,
+        /// Why the rollback failed, where it did.
+        rollback_error: Option<Box<Error>>,
+    },
+    /// A state file line does not parse.
+    #[error("vGPU state file line {line}: {value:?}: expected {expected}")]
+    State {
+        /// 1-based line (0: the file as a whole).
+        line: usize,
+        /// The offending text, cut to 80 characters.
+        value: String,
+        /// What was expected.
+        expected: String,
+    },
+    /// The lock file could not be opened, locked or written.
+    #[error("cannot lock {}: {io}", path.display())]
+    Lock {
+        /// The path.
+        path: PathBuf,
+        /// The OS error (in the message, not in `source()`).
+        io: Arc<std::io::Error>,
+    },
+    /// Another writer held the lock for longer than the wait allowed.
+    #[error("another writer holds {}{}; gave up after {waited:?}", path.display(), holder.map(|p| format!(" (process {p})")).unwrap_or_default())]
+    LockTimeout {
+        /// The lock file.
+        path: PathBuf,
+        /// How long it waited.
+        waited: Duration,
+        /// The holder's process id, as the lock file names it.
+        holder: Option<u32>,
     },
     /// Nova would refuse this configuration.
     #[error("nova.conf refused: {reason}")]

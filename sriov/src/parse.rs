@@ -254,6 +254,20 @@ pub fn current_vgpu_type(text: &str) -> Result<Option<u32>, ValueError> {
     decimal(text).map(|v| (v != 0).then_some(v))
 }
 
+/// A signed ID attribute (`nvidia/gpu_instance_id`, `nvidia/placement_id`): a decimal
+/// number, or -1 for none.
+///
+/// # Errors
+/// When the text is neither.
+pub fn signed_id(text: &str) -> Result<Option<u32>, ValueError> {
+    if text.trim() == "-1" {
+        return Ok(None);
+    }
+    decimal(text)
+        .map(Some)
+        .map_err(|_| err(text, "a decimal ID, or -1 for none"))
+}
+
 /// A driver name as it may appear in a path (`vfio-pci`, `nvidia`, `nvme`): ASCII letters,
 /// digits, `-`, `_`, 1 to 64 bytes.
 ///

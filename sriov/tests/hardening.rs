@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use gpupart_sriov::sim::{SimGpuInstance, a100_40gb_vgpu_types, gpu_address};
+use gpupart_sriov::sim::{SimGpuInstance, gpu_address, h100_80gb_vgpu_types};
 use gpupart_sriov::{EnableOptions, Error, Finding, PciAddress, SimulatedSysfs, Sysfs};
 use proptest::prelude::*;
 
@@ -14,7 +14,7 @@ fn host_with_vfs(
     gpus: u16,
     vfs: u16,
 ) -> (SimulatedSysfs, Sysfs, Vec<(PciAddress, Vec<PciAddress>)>) {
-    let sim = SimulatedSysfs::gpu_host(gpus);
+    let sim = SimulatedSysfs::h100_host(gpus);
     let sysfs = Sysfs::simulated(sim.clone());
     let mut out = Vec::new();
     for g in sysfs.nvidia_gpus().unwrap() {
@@ -27,9 +27,9 @@ fn host_with_vfs(
 }
 
 fn type_id(name: &str) -> u32 {
-    a100_40gb_vgpu_types()
+    h100_80gb_vgpu_types()
         .iter()
-        .find(|t| t.name() == format!("NVIDIA A100-{name}"))
+        .find(|t| t.name() == format!("NVIDIA H100XM-{name}"))
         .unwrap()
         .id()
 }
@@ -52,8 +52,8 @@ fn any_host_size_has_distinct_valid_addresses() {
 fn time_sliced_vgpus_fit_the_card_and_share_one_size() {
     let (_, sysfs, gpus) = host_with_vfs(1, 16);
     let vfs = &gpus[0].1;
-    let t20 = type_id("20C");
-    // Two 20C fill a 40 GB card; the third VF is offered nothing time-sliced of that size.
+    let t20 = type_id("40C");
+    // Two 40C fill an 80 GB card; the third VF is offered nothing time-sliced of that size.
     sysfs.set_vgpu_type(vfs[0], Some(t20)).unwrap();
     sysfs.set_vgpu_type(vfs[1], Some(t20)).unwrap();
     let offered: Vec<u32> = sysfs
@@ -69,7 +69,7 @@ fn time_sliced_vgpus_fit_the_card_and_share_one_size() {
     ));
     // Another size beside them is refused too (one size per GPU).
     sysfs.set_vgpu_type(vfs[1], None).unwrap();
-    let t10 = type_id("10C");
+    let t10 = type_id("20C");
     assert!(
         sysfs
             .creatable_vgpu_types(vfs[2])
@@ -84,7 +84,7 @@ fn time_sliced_vgpus_fit_the_card_and_share_one_size() {
             .creatable_vgpu_types(vfs[3])
             .unwrap()
             .iter()
-            .all(|t| !t.name.contains("-3-20C"))
+            .all(|t| !t.name.contains("-3-40C"))
     );
 }
 
@@ -92,13 +92,13 @@ fn time_sliced_vgpus_fit_the_card_and_share_one_size() {
 fn mig_backed_vgpus_take_free_gpu_instances_of_their_profile() {
     let (sim, sysfs, gpus) = host_with_vfs(1, 16);
     let (pf, vfs) = (&gpus[0].0, &gpus[0].1);
-    let t3 = type_id("3-20C");
+    let t3 = type_id("3-40C");
     assert!(sysfs.set_vgpu_type(vfs[0], Some(t3)).is_err(), "MIG off");
     let gi = |id, p: &str| SimGpuInstance {
         id,
         profile: p.to_owned(),
     };
-    sim.set_mig(*pf, Some(vec![gi(1, "3g.20gb"), gi(2, "3g.20gb")]))
+    sim.set_mig(*pf, Some(vec![gi(1, "3g.40gb"), gi(2, "3g.40gb")]))
         .unwrap();
     // Time-sliced types go with MIG on.
     assert!(
@@ -211,7 +211,7 @@ fn scratch(name: &str) -> PathBuf {
 
 /// What the simulated driver must never allow on a physical GPU, whatever was asked of it.
 fn check_invariants(sysfs: &Sysfs, pf: PciAddress, vfs: &[PciAddress], mig: &[(u32, &str)]) {
-    let types = a100_40gb_vgpu_types();
+    let types = h100_80gb_vgpu_types();
     let mut used = Vec::new();
     for &vf in vfs {
         if let Some(id) = sysfs.current_vgpu_type(vf).unwrap() {
@@ -236,14 +236,14 @@ fn check_invariants(sysfs: &Sysfs, pf: PciAddress, vfs: &[PciAddress], mig: &[(u
             .map(|t| {
                 let gb: u64 = t
                     .name()
-                    .trim_start_matches("NVIDIA A100-")
+                    .trim_start_matches("NVIDIA H100XM-")
                     .trim_end_matches('C')
                     .parse()
                     .unwrap();
                 gb
             })
             .sum();
-        assert!(fb <= 40, "{fb} GB of vGPU framebuffer on a 40 GB card");
+        assert!(fb <= 80, "{fb} GB of vGPU framebuffer on an 80 GB card");
     }
     for t in &types {
         let n = used.iter().filter(|u| u.id() == t.id()).count();
@@ -260,15 +260,15 @@ proptest! {
     /// Every sequence of requests the simulator accepts keeps NVIDIA's rules.
     #[test]
     fn accepted_sequences_keep_the_vgpu_rules(
-        ops in prop::collection::vec((0usize..16, 0usize..12, 0u8..8), 1..40)
+        ops in prop::collection::vec((0usize..16, 0usize..14, 0u8..8), 1..40)
     ) {
         let (sim, sysfs, gpus) = host_with_vfs(1, 16);
         let (pf, vfs) = (gpus[0].0, gpus[0].1.clone());
-        let types = a100_40gb_vgpu_types();
+        let types = h100_80gb_vgpu_types();
         let layouts: [&[(u32, &str)]; 3] = [
             &[],
-            &[(1, "3g.20gb"), (2, "3g.20gb")],
-            &[(1, "1g.5gb"), (2, "1g.5gb"), (3, "2g.10gb"), (4, "3g.20gb")],
+            &[(1, "3g.40gb"), (2, "3g.40gb")],
+            &[(1, "1g.10gb"), (2, "1g.10gb"), (3, "2g.20gb"), (4, "3g.40gb")],
         ];
         let mut mig: &[(u32, &str)] = &[];
         for (vf, ty, action) in ops {

@@ -177,7 +177,7 @@ fn binds_vfs_to_vfio_through_driver_override() {
 
 #[test]
 fn nvidia_vendor_vgpu_interface() {
-    let sysfs = Sysfs::simulated(SimulatedSysfs::gpu_host(1));
+    let sysfs = Sysfs::simulated(SimulatedSysfs::h100_host(1));
     assert_eq!(sysfs.vgpu_interface().unwrap(), None, "no VFs yet");
     let r = sysfs
         .enable_vfs(a("0000:07:00.0"), 2, &EnableOptions::default())
@@ -188,7 +188,7 @@ fn nvidia_vendor_vgpu_interface() {
     );
     let vf = r.vfs[0];
     let types = sysfs.creatable_vgpu_types(vf).unwrap();
-    assert!(types.iter().any(|t| t.name == "NVIDIA A100-4C"));
+    assert!(types.iter().any(|t| t.name == "NVIDIA H100XM-4C"));
     assert_eq!(sysfs.current_vgpu_type(vf).unwrap(), None);
     assert!(matches!(
         sysfs.set_vgpu_type(vf, Some(1)),

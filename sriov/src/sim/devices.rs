@@ -65,6 +65,7 @@ pub struct SimSriov {
     /// The driver enables at most this many, and still reports success.
     pub(super) driver_limit: Option<u16>,
     pub(super) vf_vgpu_types: Vec<SimVgpuType>,
+    pub(super) vf_mdev_types: Vec<SimMdevType>,
 }
 
 impl SimSriov {
@@ -80,6 +81,7 @@ impl SimSriov {
             mmio_vfs: total_vfs,
             driver_limit: None,
             vf_vgpu_types: Vec::new(),
+            vf_mdev_types: Vec::new(),
         }
     }
 
@@ -94,6 +96,14 @@ impl SimSriov {
     #[must_use]
     pub fn driver_enables_at_most(mut self, n: u16) -> Self {
         self.driver_limit = Some(n);
+        self
+    }
+
+    /// Each VF is an mdev parent offering these types (an A100's VFs under the mdev
+    /// framework: one vGPU per VF, so each type's `max_instances` is 1).
+    #[must_use]
+    pub fn vf_mdev_types(mut self, types: Vec<SimMdevType>) -> Self {
+        self.vf_mdev_types = types;
         self
     }
 
@@ -142,6 +152,8 @@ pub(super) struct SimMdev {
     pub(super) mdev_type: String,
     /// The GPU instance a MIG-backed one runs on.
     pub(super) gpu_instance: Option<u32>,
+    /// The framebuffer placement a time-sliced one occupies.
+    pub(super) placement: Option<u32>,
 }
 
 /// A simulated PCI function.
@@ -166,6 +178,12 @@ pub struct SimDevice {
     pub(super) current_vgpu: u32,
     /// The GPU instance a MIG-backed vendor vGPU runs on.
     pub(super) gpu_instance: Option<u32>,
+    /// The framebuffer placement a time-sliced vendor vGPU occupies.
+    pub(super) placement: Option<u32>,
+    /// `nvidia/gpu_instance_id` as written before a type (the GPU instance to use).
+    pub(super) want_gpu_instance: Option<u32>,
+    /// `nvidia/placement_id` as written before a type (the placement to use).
+    pub(super) want_placement: Option<u32>,
     /// The card's memory, for a physical GPU.
     pub(super) gpu_memory_mib: u64,
     /// MIG mode and GPU instances, for a physical GPU (`None`: MIG off).
@@ -199,6 +217,9 @@ impl SimDevice {
             vgpu_types: Vec::new(),
             current_vgpu: 0,
             gpu_instance: None,
+            placement: None,
+            want_gpu_instance: None,
+            want_placement: None,
             gpu_memory_mib: 0,
             mig: None,
             mixed_vgpu_sizes: false,

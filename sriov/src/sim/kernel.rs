@@ -65,6 +65,16 @@ impl State {
         }
         if n == 0 {
             let old = dev.num_vfs;
+            // NVIDIA's sriov_configure refuses to remove VFs that carry vGPUs.
+            let carries_vgpu = (0..old)
+                .filter_map(|k| vf_address(pf, &sriov, k))
+                .any(|vf| {
+                    self.devices.get(&vf).is_some_and(|d| d.current_vgpu != 0)
+                        || self.mdevs.values().any(|m| m.parent == vf)
+                });
+            if carries_vgpu {
+                return Err(os(errno::EBUSY));
+            }
             for k in 0..old {
                 if let Some(vf) = vf_address(pf, &sriov, k) {
                     self.devices.remove(&vf);
@@ -102,6 +112,7 @@ impl State {
             d.physfn = Some(pf);
             d.iommu_group = group.map(|_| next_group + u32::from(k));
             d.vgpu_types = sriov.vf_vgpu_types.clone();
+            d.mdev_types = sriov.vf_mdev_types.clone();
             vfs.push(d);
         }
         for d in vfs {

@@ -21,7 +21,7 @@ mod vgpu;
 
 use devices::SimMdev;
 pub use devices::{SimDevice, SimDriver, SimMdevType, SimSriov};
-pub use hosts::{MAX_SIMULATED_GPUS, a100_40gb_vgpu_types, gpu_address};
+pub use hosts::{MAX_SIMULATED_GPUS, a100_40gb_vgpu_types, gpu_address, h100_80gb_vgpu_types};
 use kernel::vf_address;
 pub use vgpu::{SimGpuInstance, SimVgpuType};
 
@@ -37,6 +37,9 @@ struct State {
     root: bool,
     probe_delay: u32,
     mdevs: BTreeMap<MdevUuid, SimMdev>,
+    /// Devices a process holds open through VFIO (`bus/pci/devices/<vf>`,
+    /// `bus/mdev/devices/<uuid>`), as a running VM does.
+    open: std::collections::BTreeSet<String>,
     /// (path suffix, errno, remaining writes before it fires)
     faults: Vec<(String, i32, u32)>,
     writes: Vec<(PathBuf, String)>,
@@ -144,6 +147,22 @@ impl SimulatedSysfs {
             d.mig = instances;
         }
         Ok(())
+    }
+
+    /// A process (a VM) opens VF `vf` through VFIO, as QEMU does; clearing its vGPU is then
+    /// EBUSY and [`crate::io::SysfsIo::vfio_holders`] names the process.
+    pub fn open_vf(&self, vf: PciAddress) {
+        self.lock().open.insert(format!("bus/pci/devices/{vf}"));
+    }
+
+    /// A process (a VM) opens mdev `uuid` through VFIO.
+    pub fn open_mdev(&self, uuid: MdevUuid) {
+        self.lock().open.insert(format!("bus/mdev/devices/{uuid}"));
+    }
+
+    /// Every VM closes its devices.
+    pub fn close_all(&self) {
+        self.lock().open.clear();
     }
 
     /// Unbinds a device from its driver behind the library's back (as `rmmod` would).

@@ -1,7 +1,13 @@
 //! The path router: which sysfs path reads, lists, links or writes what, and the
 //! [`SysfsIo`] the library sees.
 
+use super::vgpu::{Fit, Want};
 use super::*;
+
+/// A signed sysfs value: the number, or -1 for none.
+fn signed(v: Option<u32>) -> String {
+    v.map_or_else(|| "-1\n".to_owned(), |g| format!("{g}\n"))
+}
 
 impl State {
     pub(super) fn read(&mut self, p: &[String]) -> io::Result<String> {
@@ -47,11 +53,8 @@ impl State {
                         Ok(s)
                     }
                     "current_vgpu_type" => Ok(format!("{}\n", d.current_vgpu)),
-                    "gpu_instance_id" => Ok(format!(
-                        "{}\n",
-                        d.gpu_instance
-                            .map_or_else(|| "-1".to_owned(), |g| g.to_string())
-                    )),
+                    "gpu_instance_id" => Ok(signed(d.gpu_instance.or(d.want_gpu_instance))),
+                    "placement_id" => Ok(signed(d.placement.or(d.want_placement))),
                     _ => Err(os(errno::ENOENT)),
                 }
             }
@@ -272,9 +275,54 @@ impl State {
                 d.driver_override = (!v.is_empty()).then(|| v.to_owned());
                 Ok(())
             }
+            [
+                "bus",
+                "pci",
+                "devices",
+                a,
+                "nvidia",
+                attr @ ("gpu_instance_id" | "placement_id"),
+            ] => {
+                let addr = self.device(a)?.address;
+                let t = v.trim_end_matches('\n');
+                let value: Option<u32> = if t == "-1" {
+                    None
+                } else {
+                    Some(t.parse().map_err(|_| os(errno::EINVAL))?)
+                };
+                let p = self.physical(addr);
+                let gi_exists = |id: u32| {
+                    self.devices
+                        .get(&p)
+                        .and_then(|g| g.mig.as_ref())
+                        .is_some_and(|gis| gis.iter().any(|g| g.id == id))
+                };
+                if *attr == "gpu_instance_id" && value.is_some_and(|id| !gi_exists(id)) {
+                    return Err(os(errno::EINVAL));
+                }
+                let d = self
+                    .devices
+                    .get_mut(&addr)
+                    .ok_or_else(|| os(errno::ENOENT))?;
+                if d.vgpu_types.is_empty() {
+                    return Err(os(errno::ENOENT));
+                }
+                if d.current_vgpu != 0 {
+                    return Err(os(errno::EBUSY));
+                }
+                if *attr == "gpu_instance_id" {
+                    d.want_gpu_instance = value;
+                } else {
+                    d.want_placement = value;
+                }
+                Ok(())
+            }
             ["bus", "pci", "devices", a, "nvidia", "current_vgpu_type"] => {
                 let addr = self.device(a)?.address;
-                let id: u32 = v.parse().map_err(|_| os(errno::EINVAL))?;
+                let id: u32 = v
+                    .trim_end_matches('\n')
+                    .parse()
+                    .map_err(|_| os(errno::EINVAL))?;
                 let d = self
                     .devices
                     .get_mut(&addr)
@@ -283,26 +331,41 @@ impl State {
                     return Err(os(errno::ENOENT));
                 }
                 if id == 0 {
+                    if self.open.contains(&format!("bus/pci/devices/{addr}")) {
+                        return Err(os(errno::EBUSY));
+                    }
+                    let d = self
+                        .devices
+                        .get_mut(&addr)
+                        .ok_or_else(|| os(errno::ENOENT))?;
                     d.current_vgpu = 0;
                     d.gpu_instance = None;
+                    d.placement = None;
+                    d.want_gpu_instance = None;
+                    d.want_placement = None;
                     return Ok(());
                 }
                 if d.current_vgpu != 0 {
                     return Err(os(errno::EBUSY));
                 }
+                let want = Want {
+                    gpu_instance: d.want_gpu_instance,
+                    placement: d.want_placement,
+                };
                 let Some(ty) = d.vgpu_types.iter().find(|t| t.id == id).cloned() else {
                     return Err(os(errno::EINVAL));
                 };
                 // The driver's rules for the physical GPU: what `creatable_vgpu_types` offers.
-                let gi = self
-                    .vgpu_fits(self.physical(addr), &ty)
+                let fit = self
+                    .vgpu_fits(self.physical(addr), &ty, want)
                     .map_err(|_| os(errno::EINVAL))?;
                 let d = self
                     .devices
                     .get_mut(&addr)
                     .ok_or_else(|| os(errno::ENOENT))?;
                 d.current_vgpu = id;
-                d.gpu_instance = gi;
+                d.gpu_instance = fit.gpu_instance;
+                d.placement = fit.placement;
                 Ok(())
             }
             [
@@ -327,26 +390,30 @@ impl State {
                 if self.mdev_available(addr, ty) == 0 {
                     return Err(os(errno::EINVAL));
                 }
-                let gpu_instance = match &ty.rules {
+                let fit = match &ty.rules {
                     Some(r) => self
-                        .vgpu_fits(self.physical(addr), r)
+                        .vgpu_fits(self.physical(addr), r, Want::default())
                         .map_err(|_| os(errno::EINVAL))?,
-                    None => None,
+                    None => Fit::default(),
                 };
                 self.mdevs.insert(
                     u,
                     SimMdev {
                         parent: addr,
                         mdev_type: (*t).to_owned(),
-                        gpu_instance,
+                        gpu_instance: fit.gpu_instance,
+                        placement: fit.placement,
                     },
                 );
                 Ok(())
             }
             ["bus", "mdev", "devices", u, "remove"] => {
                 let u: MdevUuid = u.parse().map_err(|_| os(errno::ENOENT))?;
-                if v != "1" {
+                if v.trim_end_matches('\n') != "1" {
                     return Err(os(errno::EINVAL));
+                }
+                if self.open.contains(&format!("bus/mdev/devices/{u}")) {
+                    return Err(os(errno::EBUSY));
                 }
                 self.mdevs
                     .remove(&u)
@@ -445,6 +512,16 @@ impl SysfsIo for SimulatedSysfs {
     fn read_dir(&self, path: &Path) -> io::Result<Vec<String>> {
         let p = parts(path)?;
         self.lock().read_dir(&p)
+    }
+
+    fn vfio_holders(&self, device: &Path) -> io::Result<Vec<u32>> {
+        let p = parts(device)?.join("/");
+        // The simulated VM's process id.
+        Ok(if self.lock().open.contains(&p) {
+            vec![4242]
+        } else {
+            Vec::new()
+        })
     }
 
     fn exists(&self, path: &Path) -> bool {

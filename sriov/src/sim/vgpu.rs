@@ -89,18 +89,45 @@ pub(super) enum Refusal {
     Limit,
     /// Another size of time-sliced vGPU is there (and the GPU is not in mixed-size mode).
     OtherSize,
-    /// The framebuffer would exceed the card's memory.
+    /// The framebuffer would exceed the card's memory, or no aligned placement is free.
     Memory,
     /// A MIG-backed type with MIG off, or a time-sliced one with MIG on.
     MigMode,
-    /// No free GPU instance of the type's profile.
+    /// No free GPU instance of the type's profile (or the one asked for is not).
     NoGpuInstance,
+    /// The placement asked for is not aligned to the type's size, past the card, or taken.
+    Placement,
 }
 
-/// One vGPU on a physical GPU: its type and, for a MIG-backed one, its GPU instance.
+/// Where a vGPU is asked to go (`nvidia/gpu_instance_id`, `nvidia/placement_id` written
+/// before the type); `None`: the driver chooses.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Want {
+    pub(super) gpu_instance: Option<u32>,
+    pub(super) placement: Option<u32>,
+}
+
+/// Where a vGPU goes: its GPU instance (MIG-backed) or framebuffer placement (time-sliced).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct Fit {
+    pub(super) gpu_instance: Option<u32>,
+    pub(super) placement: Option<u32>,
+}
+
+/// One GiB, the simulator's placement unit: a time-sliced vGPU of N GiB of framebuffer
+/// occupies placements `[p, p + N)` with `p` a multiple of N, within the card's memory.
+const PLACEMENT_UNIT_MIB: u64 = 1024;
+
+/// A type's size in placement units (at least 1).
+fn units(t: &SimVgpuType) -> u64 {
+    t.framebuffer_mib.div_ceil(PLACEMENT_UNIT_MIB).max(1)
+}
+
+/// One vGPU on a physical GPU: its type and where it sits.
 struct Used<'a> {
     ty: &'a SimVgpuType,
     gpu_instance: Option<u32>,
+    placement: Option<u32>,
 }
 
 impl State {
@@ -120,6 +147,7 @@ impl State {
                 out.push(Used {
                     ty,
                     gpu_instance: d.gpu_instance,
+                    placement: d.placement,
                 });
             }
         }
@@ -136,15 +164,47 @@ impl State {
                 out.push(Used {
                     ty,
                     gpu_instance: m.gpu_instance,
+                    placement: m.placement,
                 });
             }
         }
         out
     }
 
-    /// Whether one more vGPU of type `t` fits on physical GPU `p` now; for a MIG-backed type,
-    /// the GPU instance it would take.
-    pub(super) fn vgpu_fits(&self, p: PciAddress, t: &SimVgpuType) -> Result<Option<u32>, Refusal> {
+    /// The free aligned placements for type `t` on physical GPU `p`, lowest first.
+    fn free_placements(&self, gpu_memory_mib: u64, used: &[Used<'_>], t: &SimVgpuType) -> Vec<u32> {
+        let size = units(t);
+        let total = gpu_memory_mib / PLACEMENT_UNIT_MIB;
+        let taken: Vec<(u64, u64)> = used
+            .iter()
+            .filter_map(|u| {
+                u.placement
+                    .map(|p| (u64::from(p), u64::from(p) + units(u.ty)))
+            })
+            .collect();
+        let mut out = Vec::new();
+        let mut start = 0u64;
+        while start + size <= total {
+            let end = start + size;
+            if taken.iter().all(|&(a, b)| end <= a || b <= start)
+                && let Ok(p) = u32::try_from(start)
+            {
+                out.push(p);
+            }
+            start += size;
+        }
+        out
+    }
+
+    /// Whether one more vGPU of type `t` fits on physical GPU `p` now, and where it goes:
+    /// where asked (`want`), else the driver's choice (the lowest free GPU instance of the
+    /// profile by ID, the lowest free aligned placement).
+    pub(super) fn vgpu_fits(
+        &self,
+        p: PciAddress,
+        t: &SimVgpuType,
+        want: Want,
+    ) -> Result<Fit, Refusal> {
         let Some(gpu) = self.devices.get(&p) else {
             return Err(Refusal::MigMode);
         };
@@ -158,6 +218,9 @@ impl State {
                 if gpu.mig.is_some() || used.iter().any(|u| u.ty.mig_profile.is_some()) {
                     return Err(Refusal::MigMode);
                 }
+                if want.gpu_instance.is_some() {
+                    return Err(Refusal::NoGpuInstance);
+                }
                 if !gpu.mixed_vgpu_sizes && used.iter().any(|u| u.ty.id != t.id) {
                     return Err(Refusal::OtherSize);
                 }
@@ -165,7 +228,16 @@ impl State {
                 if fb.saturating_add(t.framebuffer_mib) > gpu.gpu_memory_mib {
                     return Err(Refusal::Memory);
                 }
-                Ok(None)
+                let free = self.free_placements(gpu.gpu_memory_mib, &used, t);
+                let placement = match want.placement {
+                    Some(w) if free.contains(&w) => w,
+                    Some(_) => return Err(Refusal::Placement),
+                    None => *free.first().ok_or(Refusal::Memory)?,
+                };
+                Ok(Fit {
+                    gpu_instance: None,
+                    placement: Some(placement),
+                })
             }
             Some(profile) => {
                 let Some(gis) = &gpu.mig else {
@@ -174,13 +246,27 @@ impl State {
                 if used.iter().any(|u| u.ty.mig_profile.is_none()) {
                     return Err(Refusal::MigMode);
                 }
-                gis.iter()
-                    .find(|gi| {
+                if want.placement.is_some() {
+                    return Err(Refusal::Placement);
+                }
+                let mut free: Vec<u32> = gis
+                    .iter()
+                    .filter(|gi| {
                         gi.profile == *profile
                             && !used.iter().any(|u| u.gpu_instance == Some(gi.id))
                     })
-                    .map(|gi| Some(gi.id))
-                    .ok_or(Refusal::NoGpuInstance)
+                    .map(|gi| gi.id)
+                    .collect();
+                free.sort_unstable();
+                let gi = match want.gpu_instance {
+                    Some(w) if free.contains(&w) => w,
+                    Some(_) => return Err(Refusal::NoGpuInstance),
+                    None => *free.first().ok_or(Refusal::NoGpuInstance)?,
+                };
+                Ok(Fit {
+                    gpu_instance: Some(gi),
+                    placement: None,
+                })
             }
         }
     }
@@ -190,7 +276,7 @@ impl State {
         let Some(gpu) = self.devices.get(&p) else {
             return 0;
         };
-        if self.vgpu_fits(p, t).is_err() {
+        if self.vgpu_fits(p, t, Want::default()).is_err() {
             return 0;
         }
         let used = self.used(p);
@@ -211,7 +297,8 @@ impl State {
                 let fb: u64 = used.iter().map(|u| u.ty.framebuffer_mib).sum();
                 let left = gpu.gpu_memory_mib.saturating_sub(fb);
                 let by_memory = left.checked_div(t.framebuffer_mib).unwrap_or(u64::MAX);
-                by_limit.min(u32::try_from(by_memory).unwrap_or(u32::MAX))
+                let by_place = self.free_placements(gpu.gpu_memory_mib, &used, t).len() as u64;
+                by_limit.min(u32::try_from(by_memory.min(by_place)).unwrap_or(u32::MAX))
             }
         }
     }
@@ -241,7 +328,7 @@ impl State {
         let p = self.physical(vf.address);
         vf.vgpu_types
             .iter()
-            .filter(|t| self.vgpu_fits(p, t).is_ok())
+            .filter(|t| self.vgpu_fits(p, t, Want::default()).is_ok())
             .collect()
     }
 

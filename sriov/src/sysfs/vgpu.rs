@@ -70,3 +70,71 @@ impl Sysfs {
         )
     }
 }
+
+impl Sysfs {
+    /// NVIDIA's vendor interface: `nvidia/gpu_instance_id` of `vf` — the GPU instance its
+    /// MIG-backed vGPU runs on, or the one written for the next type (`None` for -1).
+    ///
+    /// # Errors
+    /// [`Error::NoVendorVgpu`]; [`Error::Value`] for anything but an integer ≥ -1.
+    #[doc(alias = "gpu_instance_id")]
+    pub fn vgpu_gpu_instance(&self, vf: PciAddress) -> Result<Option<u32>, Error> {
+        let rel = dev_path(vf).join("nvidia/gpu_instance_id");
+        self.parsed_opt(&rel, parse::signed_id)?
+            .ok_or(Error::NoVendorVgpu { address: vf })
+    }
+
+    /// NVIDIA's vendor interface: `nvidia/placement_id` of `vf` — where its time-sliced vGPU
+    /// sits in the framebuffer, or the placement written for the next type (`None` for -1).
+    ///
+    /// # Errors
+    /// As [`Sysfs::vgpu_gpu_instance`].
+    #[doc(alias = "placement_id")]
+    pub fn vgpu_placement(&self, vf: PciAddress) -> Result<Option<u32>, Error> {
+        let rel = dev_path(vf).join("nvidia/placement_id");
+        self.parsed_opt(&rel, parse::signed_id)?
+            .ok_or(Error::NoVendorVgpu { address: vf })
+    }
+
+    /// NVIDIA's vendor interface: chooses the GPU instance the next MIG-backed type written to
+    /// `vf` runs on (`None` writes -1: the driver chooses).
+    ///
+    /// # Errors
+    /// [`Error::NoVendorVgpu`]; [`Error::Write`] (EINVAL: no such GPU instance; EBUSY: the
+    /// VF has a vGPU).
+    pub fn set_vgpu_gpu_instance(&self, vf: PciAddress, gi: Option<u32>) -> Result<(), Error> {
+        self.vgpu_gpu_instance(vf)?;
+        let v = gi.map_or_else(|| "-1".to_owned(), |g| g.to_string());
+        self.write(&dev_path(vf).join("nvidia/gpu_instance_id"), &v)
+    }
+
+    /// NVIDIA's vendor interface: chooses the placement of the next time-sliced type written
+    /// to `vf` (`None` writes -1: the driver chooses).
+    ///
+    /// # Errors
+    /// As [`Sysfs::set_vgpu_gpu_instance`].
+    pub fn set_vgpu_placement(&self, vf: PciAddress, placement: Option<u32>) -> Result<(), Error> {
+        self.vgpu_placement(vf)?;
+        let v = placement.map_or_else(|| "-1".to_owned(), |g| g.to_string());
+        self.write(&dev_path(vf).join("nvidia/placement_id"), &v)
+    }
+
+    /// The processes that hold a PCI function open through VFIO (a running VM).
+    ///
+    /// # Errors
+    /// [`Error::Io`] when the process table cannot be read: then nobody can tell the
+    /// function is free, and callers refuse to clear it.
+    pub fn vfio_holders_of_device(&self, address: PciAddress) -> Result<Vec<u32>, Error> {
+        let rel = dev_path(address);
+        self.io.vfio_holders(&rel).map_err(|e| self.io_err(&rel, e))
+    }
+
+    /// The processes that hold an mdev open through VFIO (a running VM).
+    ///
+    /// # Errors
+    /// As [`Sysfs::vfio_holders_of_device`].
+    pub fn vfio_holders_of_mdev(&self, uuid: MdevUuid) -> Result<Vec<u32>, Error> {
+        let rel = PathBuf::from(format!("bus/mdev/devices/{uuid}"));
+        self.io.vfio_holders(&rel).map_err(|e| self.io_err(&rel, e))
+    }
+}

@@ -42,6 +42,7 @@ pub mod profiles_table;
 mod ser;
 pub mod sim;
 pub mod state;
+pub mod vgpu;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -168,6 +169,9 @@ pub enum Error {
         /// What was wrong.
         what: String,
     },
+    /// The vGPU manager (sysfs) refused or failed.
+    #[error(transparent)]
+    Sriov(#[from] gpupart_sriov::Error),
     /// The lock file could not be opened, locked or written.
     #[error("cannot lock {}: {io}", path.display())]
     Lock {

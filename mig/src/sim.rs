@@ -167,6 +167,45 @@ struct State {
     gpus: Vec<SimGpu>,
     faults: Faults,
     mutations: u64,
+    /// The simulated sysfs that shares the GPUs (one driver serves NVML and sysfs on a host).
+    sysfs: Option<gpupart_sriov::SimulatedSysfs>,
+}
+
+/// The GPU instances `g` would have, as the vGPU manager sees them (`None`: MIG off).
+fn vgpu_view(
+    g: &SimGpu,
+    current: bool,
+    without: Option<u32>,
+) -> Option<Vec<gpupart_sriov::sim::SimGpuInstance>> {
+    let model = g.model?;
+    current.then(|| {
+        g.instances
+            .iter()
+            .filter(|(id, _)| Some(**id) != without)
+            .map(|(id, gi)| gpupart_sriov::sim::SimGpuInstance {
+                id: *id,
+                profile: model.profiles[gi.profile_slot].name.to_string(),
+            })
+            .collect()
+    })
+}
+
+/// Tells the linked sysfs what GPU `g` now has; `false` when its vGPU manager refuses (a vGPU
+/// runs on a GPU instance that would go, or vGPUs of the other kind are there).
+fn sync_sysfs(
+    sysfs: Option<&gpupart_sriov::SimulatedSysfs>,
+    g: &SimGpu,
+    current: bool,
+    without: Option<u32>,
+) -> bool {
+    let (Some(sysfs), Some(pci)) = (sysfs, g.pci) else {
+        return true;
+    };
+    match sysfs.set_mig(pci, vgpu_view(g, current, without)) {
+        Ok(()) => true,
+        // A GPU the sysfs does not have.
+        Err(e) => e.raw_os_error() != Some(gpupart_sriov::io::errno::EBUSY),
+    }
 }
 
 /// The simulated NVML. Clones share the node.
@@ -240,6 +279,18 @@ impl SimulatedNvml {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// Shares the GPUs with a simulated sysfs (matched by PCI address), as one driver serves
+    /// NVML and sysfs on a host: GPU instances made or destroyed here become what
+    /// MIG-backed vGPU types can use there, and a GPU instance (or MIG mode) that a vGPU
+    /// needs cannot go (IN_USE), as the vGPU manager refuses it.
+    pub fn link_sysfs(&self, sysfs: &gpupart_sriov::SimulatedSysfs) {
+        let mut s = self.lock();
+        for g in &s.gpus {
+            sync_sysfs(Some(sysfs), g, g.mode.current, None);
+        }
+        s.sysfs = Some(sysfs.clone());
+    }
+
     /// Resets GPU `gpu` (what `nvidia-smi -r` does): the pending MIG mode becomes current.
     /// Never called by the library.
     ///
@@ -254,8 +305,20 @@ impl SimulatedNvml {
         if g.instances.values().any(|gi| !gi.processes.is_empty()) {
             return Err(nvml(gpu, "reset", NvmlCode::InUse));
         }
-        g.mode.current = g.mode.pending;
-        if !g.mode.current {
+        let after = g.mode.pending;
+        let mut probe = g.clone();
+        if !after {
+            probe.instances.clear();
+        }
+        if !sync_sysfs(s.sysfs.as_ref(), &probe, after, None) {
+            return Err(nvml(gpu, "reset", NvmlCode::InUse));
+        }
+        let g = s
+            .gpus
+            .get_mut(gpu as usize)
+            .ok_or(nvml(gpu, "reset", NvmlCode::NotFound))?;
+        g.mode.current = after;
+        if !after {
             g.instances.clear();
         }
         Ok(())
@@ -442,7 +505,6 @@ impl Backend for SimulatedNvml {
         if !enabled && !g.instances.is_empty() {
             return Err(nvml(gpu, OP, NvmlCode::InUse));
         }
-        g.mode.pending = enabled;
         // nvml.h's activationStatus: a busy device cannot be unbound (IN_USE: idle it and
         // retry); where no reset is exposed (pass-through) the mode waits for one.
         let activation = if g.busy && g.mode.current != enabled {
@@ -450,9 +512,19 @@ impl Backend for SimulatedNvml {
         } else if g.needs_reset && g.mode.current != enabled {
             MigActivation::ResetRequired
         } else {
-            g.mode.current = enabled;
             MigActivation::Activated
         };
+        if activation == MigActivation::Activated && g.mode.current != enabled {
+            let probe = g.clone();
+            if !sync_sysfs(s.sysfs.as_ref(), &probe, enabled, None) {
+                return Err(nvml(gpu, OP, NvmlCode::InUse));
+            }
+        }
+        let g = gpu_mut(&mut s, gpu, OP)?;
+        g.mode.pending = enabled;
+        if activation == MigActivation::Activated {
+            g.mode.current = enabled;
+        }
         s.mutations += 1;
         Ok(activation)
     }
@@ -581,6 +653,8 @@ impl Backend for SimulatedNvml {
                 processes: Vec::new(),
             },
         );
+        let probe = g.clone();
+        sync_sysfs(s.sysfs.as_ref(), &probe, probe.mode.current, None);
         s.mutations += 1;
         Ok(GpuInstanceInfo {
             id,
@@ -601,6 +675,11 @@ impl Backend for SimulatedNvml {
         if !inst.compute.is_empty() || !inst.processes.is_empty() {
             return Err(nvml(gpu, OP, NvmlCode::InUse));
         }
+        let probe = g.clone();
+        if !sync_sysfs(s.sysfs.as_ref(), &probe, probe.mode.current, Some(gi)) {
+            return Err(nvml(gpu, OP, NvmlCode::InUse));
+        }
+        let g = gpu_mut(&mut s, gpu, OP)?;
         g.instances.remove(&gi);
         s.mutations += 1;
         Ok(())

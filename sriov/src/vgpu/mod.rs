@@ -36,6 +36,7 @@ pub mod inventory;
 pub mod name;
 pub mod owner;
 mod plan;
+mod restore;
 pub mod state;
 mod types;
 
@@ -43,6 +44,7 @@ pub use apply::{ApplyOptions, VgpuReport, apply, apply_plan};
 pub use inventory::{GpuVgpus, inventory};
 pub use name::VgpuTypeName;
 pub use owner::{ReconcileReport, claim, reconcile, release};
-pub use plan::{GpuSpec, VgpuOp, VgpuPlan, VgpuWant, plan};
+pub use plan::{GpuSpec, VgpuOp, VgpuPlan, VgpuWant, plan, resolve_type};
+pub use restore::{restore_plan, restore_vfs};
 pub use state::HostState;
 pub use types::{GpuInstanceRef, Owner, Vgpu, VgpuSlot, VgpuTypeId};

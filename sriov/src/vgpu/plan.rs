@@ -22,6 +22,17 @@ pub struct VgpuWant {
     pub count: u32,
 }
 
+impl VgpuWant {
+    /// `count` vGPUs of `vgpu_type`.
+    #[must_use]
+    pub fn new(vgpu_type: &str, count: u32) -> Self {
+        VgpuWant {
+            vgpu_type: vgpu_type.to_owned(),
+            count,
+        }
+    }
+}
+
 /// What one GPU should carry: exactly these vGPUs (others on it are removed, never ones
 /// that are owned or open), with what the manager cannot read from sysfs: the GPU instances
 /// (from NVML, for MIG-backed types) and the card's memory (for time-sliced placements).
@@ -56,10 +67,7 @@ impl GpuSpec {
     /// Adds `count` vGPUs of `vgpu_type`.
     #[must_use]
     pub fn vgpus(mut self, vgpu_type: &str, count: u32) -> Self {
-        self.vgpus.push(VgpuWant {
-            vgpu_type: vgpu_type.to_owned(),
-            count,
-        });
+        self.vgpus.push(VgpuWant::new(vgpu_type, count));
         self
     }
 
@@ -121,8 +129,12 @@ fn cut(s: &str) -> String {
     s.chars().take(80).collect()
 }
 
-/// The type `want` names on `view`.
-fn resolve(view: &GpuVgpus, want: &str) -> Result<(VgpuTypeId, String), Error> {
+/// The type `want` names on `view`: a vendor ID, an mdev type directory, or a name (with or
+/// without its `NVIDIA `/`GRID ` prefix, any case).
+///
+/// # Errors
+/// [`Error::VgpuPlan`] naming the type and the types the GPU knows.
+pub fn resolve_type(view: &GpuVgpus, want: &str) -> Result<(VgpuTypeId, String), Error> {
     let w = want.trim();
     let found = if !w.is_empty() && w.bytes().all(|b| b.is_ascii_digit()) {
         view.types
@@ -255,7 +267,7 @@ fn plan_gpu(
     // The wanted types.
     let mut wanted: Vec<Wanted> = Vec::new();
     for w in &spec.vgpus {
-        let (id, name) = resolve(view, &w.vgpu_type)?;
+        let (id, name) = resolve_type(view, &w.vgpu_type)?;
         if wanted.iter().any(|x| x.id == id) {
             return Err(refuse(gpu, format!("type {name} is listed twice")));
         }

@@ -1,5 +1,14 @@
-//! OpenStack Nova's vGPU configuration: the `[devices]` and `[mdev_<type>]` sections of
-//! `nova.conf`, refusing what Nova refuses.
+//! OpenStack Nova's vGPU configuration, refusing what Nova refuses, for both of NVIDIA's
+//! interfaces: mdev hosts get `[devices]` and `[mdev_<type>]` (here; `max_instances` caps a
+//! type on SR-IOV GPUs, whose VFs each report one instance, since Nova 2024.1), vendor-VFIO
+//! hosts get `[pci] device_spec` and `alias` ([`pci`]); [`host`] builds either from what the
+//! vGPU manager made.
+
+pub mod host;
+pub mod pci;
+
+pub use host::nova_conf_for_host;
+pub use pci::{NovaVgpuVfs, nova_pci_conf};
 
 use crate::parse;
 use crate::{Error, PciAddress};
@@ -46,13 +55,17 @@ impl NovaMdevType {
 }
 
 fn valid_class(c: &str) -> bool {
-    c == "VGPU"
-        || c.strip_prefix("CUSTOM_").is_some_and(|rest| {
-            !rest.is_empty()
-                && rest
-                    .bytes()
-                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
-        })
+    c == "VGPU" || valid_custom_class(c)
+}
+
+/// `^CUSTOM_[A-Z0-9_]+$`, Placement's custom resource classes.
+fn valid_custom_class(c: &str) -> bool {
+    c.strip_prefix("CUSTOM_").is_some_and(|rest| {
+        !rest.is_empty()
+            && rest
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+    })
 }
 
 /// The `nova.conf` text for `types`.

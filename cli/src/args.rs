@@ -328,14 +328,15 @@ pub(crate) enum VgpuCommand {
     /// The vGPU types each device offers now: mdev types per parent, or under NVIDIA's vendor
     /// interface the creatable types and the current one per VF.
     Types,
-    /// Give a VF a vGPU type (NVIDIA's vendor interface), checked against
-    /// `creatable_vgpu_types` first; `--type none` clears it.
+    /// Give a VF a vGPU: under NVIDIA's vendor interface a type ID, checked against
+    /// `creatable_vgpu_types` first; on an mdev parent an mdev type directory (`nvidia-700`),
+    /// made as an mdev with a fresh UUID. `--type none` clears it.
     Set {
         /// The VF.
         #[arg(long, value_name = "ADDR")]
         vf: String,
-        /// The type ID, or `none`.
-        #[arg(long = "type", value_name = "ID|none")]
+        /// The type ID (vendor), the mdev type (`nvidia-700`), or `none`.
+        #[arg(long = "type", value_name = "ID|TYPE|none")]
         type_id: String,
     },
     /// Print nova.conf's `[devices]` and `[mdev_*]` sections for TYPE=ADDR,ADDR… mappings.

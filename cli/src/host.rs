@@ -29,6 +29,8 @@ pub(crate) enum Host {
         state: Option<PathBuf>,
         /// The SR-IOV side of the simulated host, as the file keeps it (see `sriov_state`).
         sriov: Option<serde_json::Value>,
+        /// The simulated sysfs, linked to `nvml`, holding `sriov`.
+        sysfs: Option<gpupart_sriov::Sysfs>,
     },
 }
 
@@ -83,6 +85,29 @@ fn build(p: SimHost) -> SimulatedNvml {
     }
 }
 
+/// The simulated sysfs of `preset` (A100 hosts under mdev, the H100 host under NVIDIA's
+/// vendor interface; none for `mixed`), linked to `nvml` as one driver serves both, with the
+/// SR-IOV state `saved` replayed through the calls a user makes.
+fn linked_sysfs(
+    preset: SimHost,
+    nvml: &SimulatedNvml,
+    saved: Option<&serde_json::Value>,
+) -> Result<Option<gpupart_sriov::Sysfs>, Failure> {
+    use gpupart_sriov::SimulatedSysfs;
+    let sim = match preset {
+        SimHost::DgxA100 => SimulatedSysfs::gpu_host(8),
+        SimHost::GpuHost(n) => SimulatedSysfs::gpu_host(n),
+        SimHost::HgxH100 => SimulatedSysfs::h100_host(8),
+        SimHost::Mixed => return Ok(None),
+    };
+    nvml.link_sysfs(&sim);
+    let sysfs = gpupart_sriov::Sysfs::simulated(sim);
+    if let Some(v) = saved {
+        crate::sriov_state::replay(&sysfs, v).map_err(|f| f.context("sim state"))?;
+    }
+    Ok(Some(sysfs))
+}
+
 impl Host {
     /// Opens the host the arguments name.
     pub(crate) fn open(cli: &Cli) -> Result<Host, Failure> {
@@ -92,12 +117,17 @@ impl Host {
                     "{e}; to try gpupart without a GPU, pass --sim hgx-h100 (or dgx-a100, mixed)"
                 ))
             }),
-            (None, Some(preset)) => Ok(Host::Sim {
-                nvml: build(preset),
-                preset,
-                state: None,
-                sriov: None,
-            }),
+            (None, Some(preset)) => {
+                let nvml = build(preset);
+                let sysfs = linked_sysfs(preset, &nvml, None)?;
+                Ok(Host::Sim {
+                    nvml,
+                    preset,
+                    state: None,
+                    sriov: None,
+                    sysfs,
+                })
+            }
             (Some(path), sim) => {
                 if path.exists() {
                     let nvml_preset = load(path)
@@ -110,11 +140,13 @@ impl Host {
                             preset_name(nvml_preset.1)
                         )));
                     }
+                    let sysfs = linked_sysfs(nvml_preset.1, &nvml_preset.0, nvml_preset.2.as_ref())?;
                     Ok(Host::Sim {
                         nvml: nvml_preset.0,
                         preset: nvml_preset.1,
                         state: Some(path.clone()),
                         sriov: nvml_preset.2,
+                        sysfs,
                     })
                 } else {
                     let preset = sim.ok_or_else(|| {
@@ -123,11 +155,14 @@ impl Host {
                             path.display()
                         ))
                     })?;
+                    let nvml = build(preset);
+                    let sysfs = linked_sysfs(preset, &nvml, None)?;
                     Ok(Host::Sim {
-                        nvml: build(preset),
+                        nvml,
                         preset,
                         state: Some(path.clone()),
                         sriov: None,
+                        sysfs,
                     })
                 }
             }
@@ -139,6 +174,15 @@ impl Host {
         match self {
             Host::Nvml(_) => None,
             Host::Sim { preset, sriov, .. } => Some((*preset, sriov.as_ref())),
+        }
+    }
+
+    /// The simulated sysfs beside the simulated NVML (linked to it, with the SR-IOV state of
+    /// the state file), for presets with one.
+    pub(crate) fn simulated_sysfs(&self) -> Option<&gpupart_sriov::Sysfs> {
+        match self {
+            Host::Sim { sysfs, .. } => sysfs.as_ref(),
+            Host::Nvml(_) => None,
         }
     }
 
@@ -185,6 +229,7 @@ impl Host {
             preset,
             state: Some(path),
             sriov,
+            ..
         } = self
         else {
             return Ok(());

@@ -38,8 +38,9 @@ fn simulated(preset: SimHost) -> Result<Sysfs, Failure> {
     match preset {
         SimHost::DgxA100 => Ok(Sysfs::simulated(SimulatedSysfs::gpu_host(8))),
         SimHost::GpuHost(n) => Ok(Sysfs::simulated(SimulatedSysfs::gpu_host(n))),
+        SimHost::HgxH100 => Ok(Sysfs::simulated(SimulatedSysfs::h100_host(8))),
         other => Err(Failure::Input(format!(
-            "--sim {other}: the SR-IOV simulator models A100 GPU hosts (dgx-a100 or gpu-host:N)"
+            "--sim {other}: the SR-IOV simulator models A100 hosts under mdev (dgx-a100, gpu-host:N) and H100 hosts under NVIDIA's vendor interface (hgx-h100)"
         ))),
     }
 }
@@ -49,15 +50,15 @@ fn simulated(preset: SimHost) -> Result<Sysfs, Failure> {
 pub(crate) fn open(cli: &Cli) -> Result<SriovHost, Failure> {
     if cli.sim_state.is_some() {
         let host = Host::open(cli)?;
-        let Some((preset, saved)) = host.sim() else {
+        let Some((preset, _)) = host.sim() else {
             return Err(Failure::Input(
                 "--sim-state needs a simulated host".to_owned(),
             ));
         };
-        let sysfs = simulated(preset)?;
-        if let Some(v) = saved {
-            sriov_state::replay(&sysfs, v).map_err(|f| f.context("sim state"))?;
-        }
+        let sysfs = match host.simulated_sysfs() {
+            Some(s) => s.clone(),
+            None => simulated(preset)?,
+        };
         return Ok(SriovHost {
             sysfs,
             host: Some(host),

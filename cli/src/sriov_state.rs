@@ -32,7 +32,15 @@ struct SavedPf {
 #[serde(deny_unknown_fields)]
 struct SavedVf {
     driver: Option<String>,
+    /// Vendor interface: the type, and the GPU instance or placement it sits at.
     vgpu_type: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gpu_instance: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    placement: Option<u32>,
+    /// mdev: the VF's mediated devices, (type, UUID).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    mdevs: Vec<(String, String)>,
 }
 
 /// What the simulated sysfs holds now.
@@ -42,10 +50,20 @@ pub(crate) fn snapshot(sysfs: &Sysfs) -> Result<serde_json::Value, Failure> {
         let Some(info) = g.sriov else { continue };
         let mut vfs = Vec::new();
         if info.num_vfs > 0 {
+            let mdevs = sysfs.mdevs()?;
             for vf in sysfs.virtual_functions(g.address)? {
+                let vgpu_type = sysfs.current_vgpu_type(vf).ok().flatten();
+                let on = |v: Option<u32>| vgpu_type.and(v);
                 vfs.push(SavedVf {
                     driver: sysfs.device(vf)?.driver,
-                    vgpu_type: sysfs.current_vgpu_type(vf).ok().flatten(),
+                    vgpu_type,
+                    gpu_instance: on(sysfs.vgpu_gpu_instance(vf).ok().flatten()),
+                    placement: on(sysfs.vgpu_placement(vf).ok().flatten()),
+                    mdevs: mdevs
+                        .iter()
+                        .filter(|m| m.parent == vf)
+                        .map(|m| (m.mdev_type.clone(), m.uuid.to_string()))
+                        .collect(),
                 });
             }
         }
@@ -101,7 +119,26 @@ pub(crate) fn replay(sysfs: &Sysfs, value: &serde_json::Value) -> Result<(), Fai
             for (vf, s) in vfs.iter().zip(&p.vfs) {
                 step(set_driver(sysfs, *vf, s.driver.as_deref()))?;
                 if let Some(t) = s.vgpu_type {
-                    step(sysfs.set_vgpu_type(*vf, Some(t)).map_err(Failure::from))?;
+                    let set = || -> Result<(), gpupart_sriov::Error> {
+                        if s.gpu_instance.is_some() {
+                            sysfs.set_vgpu_gpu_instance(*vf, s.gpu_instance)?;
+                        }
+                        if s.placement.is_some() {
+                            sysfs.set_vgpu_placement(*vf, s.placement)?;
+                        }
+                        sysfs.set_vgpu_type(*vf, Some(t))
+                    };
+                    step(set().map_err(Failure::from))?;
+                }
+                for (t, u) in &s.mdevs {
+                    let uuid = u.parse().map_err(|e: gpupart_sriov::ValueError| {
+                        Failure::Input(format!(
+                            "{context}: mdev {}: expected {}",
+                            quote(u),
+                            e.expected
+                        ))
+                    })?;
+                    step(sysfs.create_mdev(*vf, t, uuid).map_err(Failure::from))?;
                 }
             }
         }

@@ -20,6 +20,17 @@ pub(crate) fn run(cli: &Cli, c: &VgpuCommand) -> Result<(), Failure> {
             sysfs.save()?;
             result
         }
+        VgpuCommand::Set { vf, type_id } if is_mdev_parent(cli, vf)? => {
+            let sysfs = open(cli)?;
+            let vf = address(vf)?;
+            let result = set_mdev(&sysfs, vf, type_id);
+            sysfs.save()?;
+            let what = result?;
+            if !cli.json {
+                println!("{vf}: {what}");
+            }
+            Ok(())
+        }
         VgpuCommand::Set { vf, type_id } => {
             let sysfs = open(cli)?;
             let id = if type_id == "none" {
@@ -69,6 +80,42 @@ pub(crate) fn run(cli: &Cli, c: &VgpuCommand) -> Result<(), Failure> {
             Ok(())
         }
     }
+}
+
+/// Whether `vf` is an mdev parent (then `vgpu set` makes or removes its mdev).
+fn is_mdev_parent(cli: &Cli, vf: &str) -> Result<bool, Failure> {
+    let sysfs = open(cli)?;
+    Ok(sysfs.mdev_parents()?.contains(&address(vf)?))
+}
+
+/// `vgpu set` on an mdev parent: `none` removes its mdevs, a type directory makes one (with a
+/// fresh UUID derived from the parent and the time).
+fn set_mdev(sysfs: &Sysfs, parent: PciAddress, type_id: &str) -> Result<String, Failure> {
+    let mine: Vec<_> = sysfs
+        .mdevs()?
+        .into_iter()
+        .filter(|m| m.parent == parent)
+        .collect();
+    if type_id == "none" {
+        for m in &mine {
+            sysfs.remove_mdev(m.uuid)?;
+        }
+        return Ok(format!("{} mdev(s) removed", mine.len()));
+    }
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let raw = (nanos << 48)
+        ^ (u128::from(parent.bus()) << 40)
+        ^ (u128::from(parent.device()) << 32)
+        ^ (u128::from(parent.function()) << 24)
+        ^ (mine.len() as u128);
+    // Version 4, RFC 4122 variant.
+    let raw = (raw & !(0xf << 76)) | (0x4 << 76);
+    let raw = (raw & !(0x3 << 62)) | (0x2 << 62);
+    let uuid = gpupart_sriov::MdevUuid::from_u128(raw);
+    sysfs.create_mdev(parent, type_id, uuid)?;
+    Ok(format!("mdev {uuid} of type {type_id}"))
 }
 
 fn types(cli: &Cli, sysfs: &Sysfs) -> Result<(), Failure> {

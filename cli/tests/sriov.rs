@@ -77,10 +77,10 @@ fn refusals_are_bad_input_naming_the_value() {
         assert_eq!(rc, 2, "{args:?}: {err}");
         assert!(err.contains(needle), "{args:?}: {err}");
     }
-    // The SR-IOV simulator models A100 hosts only.
-    let (rc, _, err) = run(gpupart().args(["--sim", "hgx-h100", "sriov", "list"]));
+    // The SR-IOV simulator models A100 (mdev) and H100 (vendor interface) hosts.
+    let (rc, _, err) = run(gpupart().args(["--sim", "mixed", "sriov", "list"]));
     assert_eq!(rc, 2);
-    assert!(err.contains("hgx-h100"), "{err}");
+    assert!(err.contains("mixed"), "{err}");
     let (rc, _, err) = run(gpupart().args(["--sim", "gpu-host:999", "sriov", "list"]));
     assert_eq!(rc, 2);
     assert!(err.contains("gpu-host:999"), "{err}");
@@ -90,15 +90,16 @@ fn refusals_are_bad_input_naming_the_value() {
     assert!(err.contains("/nonexistent-sysfs"), "{err}");
 }
 
-/// A sequence on one simulated host: VFs, a vGPU type on one of them (the vendor interface),
-/// MIG beside it, and the state file refusing what the simulator refuses.
+/// A sequence on one simulated H100 host: VFs, a vGPU type on one of them (the vendor
+/// interface), MIG refused under it and allowed once it is cleared, and the state file
+/// refusing what the simulator refuses.
 #[test]
 fn vfs_vgpus_and_mig_in_one_state_file() {
     let dir = scratch("sriov-state");
     let st = dir.join("host.json");
     let (rc, _, err) = on_state(
         &st,
-        Some("gpu-host:2"),
+        Some("hgx-h100"),
         &["sriov", "enable", "--pf", "0000:07:00.0", "--vfs", "4"],
     );
     assert_eq!(rc, 0, "{err}");
@@ -107,6 +108,7 @@ fn vfs_vgpus_and_mig_in_one_state_file() {
     let types: serde_json::Value = serde_json::from_str(&out).unwrap();
     let first = types[0]["type"].as_str().unwrap().to_owned();
     assert_eq!(types[0]["device"], "0000:07:00.4");
+    assert_eq!(types[0]["interface"], "nvidia-vendor");
     let (rc, _, err) = on_state(
         &st,
         None,
@@ -133,13 +135,23 @@ fn vfs_vgpus_and_mig_in_one_state_file() {
                 && t["type"] == first.as_str()),
         "{out}"
     );
-    // MIG on the same host file keeps the SR-IOV side.
+    // MIG cannot go on under a time-sliced vGPU (the vGPU manager refuses, NVML says IN_USE).
     let f = default_config().display().to_string();
-    let (rc, _, err) = on_state(&st, None, &["mig", "apply", "-f", &f, "-c", "all-3g.20gb"]);
+    let (rc, _, err) = on_state(&st, None, &["mig", "apply", "-f", &f, "-c", "all-3g.40gb"]);
+    assert_eq!(rc, 1, "{err}");
+    assert!(err.contains("IN_USE"), "{err}");
+    // Cleared, MIG goes on, and the host file keeps the SR-IOV side.
+    let (rc, _, err) = on_state(
+        &st,
+        None,
+        &["vgpu", "set", "--vf", "0000:07:00.4", "--type", "none"],
+    );
+    assert_eq!(rc, 0, "{err}");
+    let (rc, _, err) = on_state(&st, None, &["mig", "apply", "-f", &f, "-c", "all-3g.40gb"]);
     assert_eq!(rc, 0, "{err}");
     let (rc, out, _) = on_state(&st, None, &["sriov", "list"]);
     assert_eq!(rc, 0);
-    assert!(out.contains("4/16"), "{out}");
+    assert!(out.contains("4/32"), "{out}");
     // A different count while VFs are enabled is refused; allowed with the disruption.
     let (rc, _, _) = on_state(
         &st,
@@ -169,6 +181,80 @@ fn vfs_vgpus_and_mig_in_one_state_file() {
     let (rc, _, err) = on_state(&st, None, &["sriov", "list"]);
     assert_eq!(rc, 2);
     assert!(err.contains("99"), "{err}");
+}
+
+/// The A100 host is an mdev host: VFs are mdev parents, `vgpu set` makes an mdev, the state
+/// file keeps it, and MIG-backed types become available once GPU instances exist.
+#[test]
+fn mdev_vgpus_on_an_a100_host() {
+    let dir = scratch("sriov-mdev");
+    let st = dir.join("host.json");
+    let (rc, _, err) = on_state(
+        &st,
+        Some("gpu-host:2"),
+        &["sriov", "enable", "--pf", "0000:07:00.0", "--vfs", "2"],
+    );
+    assert_eq!(rc, 0, "{err}");
+    let (rc, out, _) = on_state(&st, None, &["--json", "vgpu", "types"]);
+    assert_eq!(rc, 0);
+    let types: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let rows = types.as_array().unwrap();
+    assert!(rows.iter().all(|t| t["interface"] == "mdev"), "{out}");
+    let ten = rows
+        .iter()
+        .find(|t| t["name"] == "NVIDIA A100-10C" && t["device"] == "0000:07:00.4")
+        .unwrap();
+    assert_eq!(ten["available"], 1);
+    let (rc, out, err) = on_state(
+        &st,
+        None,
+        &[
+            "vgpu",
+            "set",
+            "--vf",
+            "0000:07:00.4",
+            "--type",
+            "nvidia-700",
+        ],
+    );
+    assert_eq!(rc, 0, "{err}");
+    assert!(out.contains("nvidia-700"), "{out}");
+    // Kept in the state file: the VF has no room left, its sibling still has.
+    let (rc, out, _) = on_state(&st, None, &["--json", "vgpu", "types"]);
+    assert_eq!(rc, 0);
+    let types: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let avail = |dev: &str| {
+        types
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["type"] == "nvidia-700" && t["device"] == dev)
+            .unwrap()["available"]
+            .clone()
+    };
+    assert_eq!(avail("0000:07:00.4"), 0);
+    assert_eq!(avail("0000:07:00.5"), 1);
+    // Another size beside it is refused (one time-sliced type per GPU).
+    let (rc, _, err) = on_state(
+        &st,
+        None,
+        &[
+            "vgpu",
+            "set",
+            "--vf",
+            "0000:07:00.5",
+            "--type",
+            "nvidia-701",
+        ],
+    );
+    assert_eq!(rc, 1, "{err}");
+    let (rc, out, err) = on_state(
+        &st,
+        None,
+        &["vgpu", "set", "--vf", "0000:07:00.4", "--type", "none"],
+    );
+    assert_eq!(rc, 0, "{err}");
+    assert!(out.contains("1 mdev(s) removed"), "{out}");
 }
 
 #[test]

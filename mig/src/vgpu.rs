@@ -191,11 +191,10 @@ pub fn mig_backed(
         let g = gpu_state(&after, *gpu)?;
         let pf = pf_of(g)?;
         let mut spec = GpuSpec::new(pf).gpu_instances(instances_of(g));
-        if let Some(mib) = g.model.map(|m| {
-            m.memory_mib
-                .map_or(u64::from(m.memory_gb) * 1024, u64::from)
-        }) {
-            spec = spec.memory_mib(mib);
+        // The vGPU manager divides the card's nominal memory (an 80 GB card carries two 40C),
+        // not what NVML reports after its own reservation.
+        if let Some(m) = g.model {
+            spec = spec.memory_mib(u64::from(m.memory_gb) * 1024);
         }
         for w in list {
             spec = spec.vgpus(&w.vgpu_type, w.count);

@@ -10,6 +10,8 @@ pub mod errno {
     pub const EPERM: i32 = 1;
     /// No such file or directory.
     pub const ENOENT: i32 = 2;
+    /// I/O error.
+    pub const EIO: i32 = 5;
     /// No such device or address.
     pub const ENXIO: i32 = 6;
     /// Out of memory (here: MMIO space for the VF BARs is short).

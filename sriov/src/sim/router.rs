@@ -222,6 +222,34 @@ impl State {
         }
     }
 
+    /// `echo ID > nvidia/current_vgpu_type` with ID > 0: the driver's rules for the physical
+    /// GPU (what `creatable_vgpu_types` offers), at the GPU instance and placement written
+    /// before, if any.
+    fn set_vendor_type(&mut self, addr: PciAddress, id: u32) -> io::Result<()> {
+        let d = self.devices.get(&addr).ok_or_else(|| os(errno::ENOENT))?;
+        if d.current_vgpu != 0 {
+            return Err(os(errno::EBUSY));
+        }
+        let want = Want {
+            gpu_instance: d.want_gpu_instance,
+            placement: d.want_placement,
+        };
+        let Some(ty) = d.vgpu_types.iter().find(|t| t.id == id).cloned() else {
+            return Err(os(errno::EINVAL));
+        };
+        let fit = self
+            .vgpu_fits(self.physical(addr), &ty, want)
+            .map_err(|_| os(errno::EINVAL))?;
+        let d = self
+            .devices
+            .get_mut(&addr)
+            .ok_or_else(|| os(errno::ENOENT))?;
+        d.current_vgpu = id;
+        d.gpu_instance = fit.gpu_instance;
+        d.placement = fit.placement;
+        Ok(())
+    }
+
     pub(super) fn iommu_on(&self) -> bool {
         self.iommu
     }
@@ -343,30 +371,10 @@ impl State {
                     d.placement = None;
                     d.want_gpu_instance = None;
                     d.want_placement = None;
-                    return Ok(());
+                    Ok(())
+                } else {
+                    self.set_vendor_type(addr, id)
                 }
-                if d.current_vgpu != 0 {
-                    return Err(os(errno::EBUSY));
-                }
-                let want = Want {
-                    gpu_instance: d.want_gpu_instance,
-                    placement: d.want_placement,
-                };
-                let Some(ty) = d.vgpu_types.iter().find(|t| t.id == id).cloned() else {
-                    return Err(os(errno::EINVAL));
-                };
-                // The driver's rules for the physical GPU: what `creatable_vgpu_types` offers.
-                let fit = self
-                    .vgpu_fits(self.physical(addr), &ty, want)
-                    .map_err(|_| os(errno::EINVAL))?;
-                let d = self
-                    .devices
-                    .get_mut(&addr)
-                    .ok_or_else(|| os(errno::ENOENT))?;
-                d.current_vgpu = id;
-                d.gpu_instance = fit.gpu_instance;
-                d.placement = fit.placement;
-                Ok(())
             }
             [
                 "bus",

@@ -84,6 +84,7 @@ pub fn apply(
         (Some(p), false) => Some(lock(p, opts.lock_wait)?),
         _ => None,
     };
+    state.learn_types(&super::inventory::inventory(sysfs, state)?);
     let p = plan(sysfs, specs, state)?;
     let gpus: Vec<_> = specs.iter().map(|s| s.gpu).collect();
     run(sysfs, p, state, opts.dry_run, &gpus)

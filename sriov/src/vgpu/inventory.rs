@@ -135,6 +135,9 @@ pub fn inventory(sysfs: &Sysfs, state: &HostState) -> Result<Vec<GpuVgpus>, Erro
                     add_type(&mut view.types, r.vgpu.type_id.clone(), n.clone());
                 }
             }
+            for (id, n) in &state.types {
+                add_type(&mut view.types, VgpuTypeId::Vendor(*id), n.clone());
+            }
             let names = view.types.clone();
             for v in &mut view.vgpus {
                 v.type_name = names

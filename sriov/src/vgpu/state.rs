@@ -7,6 +7,7 @@
 //! gpupart-vgpu-state 1
 //! vfs 0000:07:00.0 4
 //! mig 0000:07:00.0 3g.20gb@0 3g.20gb@4
+//! type 705 NVIDIA A100-3-20C
 //! vgpu 0000:07:00.0 0000:07:00.4 type=705 gi=1@0 placement=- owner=vm-1 name=NVIDIA A100-3-20C
 //! ```
 //!
@@ -59,6 +60,9 @@ pub struct HostState {
     pub mig: Vec<RecordedMig>,
     /// Every vGPU.
     pub vgpus: Vec<RecordedVgpu>,
+    /// The vendor-interface types seen offered (ID, name): `creatable_vgpu_types` lists only
+    /// what a VF can take now, so a type is known by name even when the card is full.
+    pub types: Vec<(u32, String)>,
 }
 
 fn state_err(line: usize, text: &str, expected: &str) -> Error {
@@ -88,6 +92,20 @@ impl HostState {
         self.mig.iter().find(|m| m.gpu == gpu)
     }
 
+    /// Remembers the vendor-interface types of `views`.
+    pub fn learn_types(&mut self, views: &[super::GpuVgpus]) {
+        for v in views {
+            for (t, name) in &v.types {
+                if let VgpuTypeId::Vendor(id) = t
+                    && !self.types.iter().any(|(x, _)| x == id)
+                {
+                    self.types.push((*id, name.clone()));
+                }
+            }
+        }
+        self.types.sort();
+    }
+
     /// Records `gpu`'s MIG layout, replacing what was there.
     pub fn set_mig(&mut self, gpu: PciAddress, instances: Vec<(String, u8)>) {
         self.mig.retain(|m| m.gpu != gpu);
@@ -110,6 +128,9 @@ impl HostState {
                 s.push_str(&format!(" {p}@{start}"));
             }
             s.push('\n');
+        }
+        for (id, name) in &self.types {
+            s.push_str(&format!("type {id} {name}\n"));
         }
         for r in &self.vgpus {
             let v = &r.vgpu;
@@ -196,6 +217,19 @@ impl HostState {
                     }
                     st.mig.push(RecordedMig { gpu, instances });
                 }
+                "type" => {
+                    let (id, name) = rest
+                        .split_once(' ')
+                        .and_then(|(id, n)| Some((id.parse::<u32>().ok()?, n)))
+                        .filter(|(_, n)| {
+                            !n.is_empty() && n.len() <= 128 && !n.chars().any(char::is_control)
+                        })
+                        .ok_or_else(|| state_err(n, line, "type ID NAME"))?;
+                    if st.types.iter().any(|(t, _)| *t == id) {
+                        return Err(state_err(n, line, "one type line per ID"));
+                    }
+                    st.types.push((id, name.to_owned()));
+                }
                 "vgpu" => {
                     let r = parse_vgpu(n, rest)?;
                     if st.vgpu(&r.vgpu.slot).is_some() {
@@ -203,7 +237,7 @@ impl HostState {
                     }
                     st.vgpus.push(r);
                 }
-                _ => return Err(state_err(n, kind, "a line starting vfs, mig or vgpu")),
+                _ => return Err(state_err(n, kind, "a line starting vfs, mig, type or vgpu")),
             }
         }
         Ok(st)

@@ -322,6 +322,9 @@ pub(crate) enum SriovCommand {
     },
 }
 
+/// Where the vGPU manager keeps its state by default.
+pub(crate) const DEFAULT_VGPU_STATE: &str = "/var/lib/gpupart/vgpu.state";
+
 /// `gpupart vgpu …`.
 #[derive(Debug, Subcommand)]
 pub(crate) enum VgpuCommand {
@@ -338,6 +341,70 @@ pub(crate) enum VgpuCommand {
         /// The type ID (vendor), the mdev type (`nvidia-700`), or `none`.
         #[arg(long = "type", value_name = "ID|TYPE|none")]
         type_id: String,
+    },
+    /// Make exactly these vGPUs on a GPU (NVML index) with the MIG layout MIG-backed types
+    /// need (GPU instances kept or added, no compute instances), then record the VFs, the MIG
+    /// layout and the vGPUs in the state file for `restore`.
+    Apply {
+        /// The GPU's NVML index.
+        #[arg(long, value_name = "INDEX")]
+        gpu: u32,
+        /// `NVIDIA A100-3-20C=2` (repeat for more types; `=0` removes a type).
+        #[arg(short = 't', long = "type", value_name = "TYPE=COUNT", required = true)]
+        types: Vec<String>,
+        /// The host's vGPU state file.
+        #[arg(long, env = "GPUPART_VGPU_STATE", default_value = DEFAULT_VGPU_STATE)]
+        state_file: PathBuf,
+        /// Plan only.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// At boot: make the recorded host again (VFs, MIG layout, vGPUs at their slots);
+    /// idempotent.
+    Restore {
+        /// The host's vGPU state file.
+        #[arg(long, env = "GPUPART_VGPU_STATE", default_value = DEFAULT_VGPU_STATE)]
+        state_file: PathBuf,
+    },
+    /// Report vGPUs the state does not record or whose owner is not live; `--clear` clears
+    /// them, never a protected one or one a running VM holds open.
+    Reconcile {
+        /// The host's vGPU state file.
+        #[arg(long, env = "GPUPART_VGPU_STATE", default_value = DEFAULT_VGPU_STATE)]
+        state_file: PathBuf,
+        /// A live owner (repeat).
+        #[arg(long = "live", value_name = "OWNER")]
+        live: Vec<String>,
+        /// A slot never to touch (`VF` or `PARENT/UUID`; repeat).
+        #[arg(long = "protect", value_name = "SLOT")]
+        protect: Vec<String>,
+        /// Clear the orphans.
+        #[arg(long)]
+        clear: bool,
+    },
+    /// Record OWNER (a VM's UUID) as the owner of the vGPU at SLOT.
+    Claim {
+        /// `VF` or `PARENT/UUID`.
+        #[arg(long, value_name = "SLOT")]
+        slot: String,
+        /// The owner.
+        #[arg(long, value_name = "OWNER")]
+        owner: String,
+        /// The host's vGPU state file.
+        #[arg(long, env = "GPUPART_VGPU_STATE", default_value = DEFAULT_VGPU_STATE)]
+        state_file: PathBuf,
+    },
+    /// Clear the vGPU at SLOT for its owner; refused for another owner or while a VM holds it.
+    Release {
+        /// `VF` or `PARENT/UUID`.
+        #[arg(long, value_name = "SLOT")]
+        slot: String,
+        /// The owner.
+        #[arg(long, value_name = "OWNER")]
+        owner: String,
+        /// The host's vGPU state file.
+        #[arg(long, env = "GPUPART_VGPU_STATE", default_value = DEFAULT_VGPU_STATE)]
+        state_file: PathBuf,
     },
     /// Print nova.conf's `[devices]` and `[mdev_*]` sections for TYPE=ADDR,ADDR… mappings.
     NovaConf {

@@ -57,6 +57,7 @@ impl From<MigError> for Failure {
             | MigError::NoNvmlIdInCatalog { .. }
             | MigError::Unplaceable { .. } => Failure::Input(message),
             MigError::Mismatch { .. } => Failure::Mismatch(message),
+            MigError::Sriov(e) => Failure::from(e),
             _ => Failure::Failed(message),
         }
     }
@@ -75,6 +76,10 @@ impl From<gpupart_sriov::Error> for Failure {
             | E::InvalidName { .. }
             | E::NoSuchDriver { .. }
             | E::VgpuTypeNotCreatable { .. }
+            | E::VgpuPlan { .. }
+            | E::NotOwner { .. }
+            | E::VgpuInUse { .. }
+            | E::State { .. }
             | E::Nova { .. } => Failure::Input(message),
             _ => Failure::Failed(message),
         }

@@ -20,6 +20,7 @@ mod solve;
 mod sriov;
 mod sriov_state;
 mod vgpu;
+mod vgpu_host;
 
 use std::ffi::OsString;
 use std::path::Path;

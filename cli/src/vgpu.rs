@@ -14,6 +14,11 @@ use crate::sriov::{address, open};
 /// Runs a `gpupart vgpu` command.
 pub(crate) fn run(cli: &Cli, c: &VgpuCommand) -> Result<(), Failure> {
     match c {
+        VgpuCommand::Apply { .. }
+        | VgpuCommand::Restore { .. }
+        | VgpuCommand::Reconcile { .. }
+        | VgpuCommand::Claim { .. }
+        | VgpuCommand::Release { .. } => crate::vgpu_host::run(cli, c),
         VgpuCommand::Types => {
             let sysfs = open(cli)?;
             let result = types(cli, &sysfs);

@@ -300,3 +300,122 @@ fn nova_conf_for_mapped_types() {
     ]));
     assert_eq!(rc, 2);
 }
+
+/// The host manager at a prompt, on a simulated H100 host and then on a "rebooted" one:
+/// apply (MIG layout and vGPUs) → claim → a stale release refused → reconcile → restore.
+#[test]
+fn vgpu_host_manager_commands_and_restore_after_reboot() {
+    let dir = scratch("vgpu-host");
+    let st = dir.join("host.json");
+    let vs = dir.join("vgpu.state");
+    let vs_arg = vs.display().to_string();
+    let (rc, _, err) = on_state(
+        &st,
+        Some("hgx-h100"),
+        &["sriov", "enable", "--pf", "0000:07:00.0", "--vfs", "4"],
+    );
+    assert_eq!(rc, 0, "{err}");
+    let apply = [
+        "vgpu",
+        "apply",
+        "--gpu",
+        "0",
+        "-t",
+        "NVIDIA H100XM-3-40C=2",
+        "--state-file",
+        &vs_arg,
+    ];
+    let (rc, out, err) = on_state(&st, None, &apply);
+    assert_eq!(rc, 0, "{err}");
+    assert!(
+        out.contains("vGPU: create 0000:07:00.4 1014 (NVIDIA H100XM-3-40C) on GPU instance"),
+        "{out}"
+    );
+    // Idempotent.
+    let (rc, out, _) = on_state(&st, None, &apply);
+    assert_eq!(rc, 0);
+    assert!(out.contains("nothing to do"), "{out}");
+    let (rc, _, err) = on_state(
+        &st,
+        None,
+        &[
+            "vgpu",
+            "claim",
+            "--slot",
+            "0000:07:00.4",
+            "--owner",
+            "vm-1",
+            "--state-file",
+            &vs_arg,
+        ],
+    );
+    assert_eq!(rc, 0, "{err}");
+    let (rc, _, err) = on_state(
+        &st,
+        None,
+        &[
+            "vgpu",
+            "release",
+            "--slot",
+            "0000:07:00.4",
+            "--owner",
+            "vm-2",
+            "--state-file",
+            &vs_arg,
+        ],
+    );
+    assert_eq!(rc, 2, "{err}");
+    assert!(err.contains("owned by vm-1"), "{err}");
+    let (rc, out, _) = on_state(
+        &st,
+        None,
+        &[
+            "--json",
+            "vgpu",
+            "reconcile",
+            "--live",
+            "vm-1",
+            "--state-file",
+            &vs_arg,
+        ],
+    );
+    assert_eq!(rc, 0);
+    let r: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(r["orphans"].as_array().unwrap().len(), 0, "{out}");
+    // Reboot: a fresh host, rebuilt from the vGPU state file alone.
+    let st2 = dir.join("rebooted.json");
+    let (rc, out, err) = on_state(
+        &st2,
+        Some("hgx-h100"),
+        &["vgpu", "restore", "--state-file", &vs_arg],
+    );
+    assert_eq!(rc, 0, "{err}");
+    assert_eq!(out.matches("vGPU: create").count(), 2, "{out}");
+    let (rc, out, _) = on_state(&st2, None, &["--json", "vgpu", "types"]);
+    assert_eq!(rc, 0);
+    assert!(out.contains("\"current\": true"), "{out}");
+    let (rc, out, _) = on_state(&st2, None, &["vgpu", "restore", "--state-file", &vs_arg]);
+    assert_eq!(rc, 0);
+    assert!(out.contains("nothing to do"), "{out}");
+    // Bad input names the value.
+    let (rc, _, err) = on_state(
+        &st2,
+        None,
+        &[
+            "vgpu",
+            "apply",
+            "--gpu",
+            "0",
+            "-t",
+            "H100XM-3-40C",
+            "--state-file",
+            &vs_arg,
+        ],
+    );
+    assert_eq!(rc, 2);
+    assert!(err.contains("TYPE=COUNT"), "{err}");
+    std::fs::write(&vs, "gpupart-vgpu-state 9\n").unwrap();
+    let (rc, _, err) = on_state(&st2, None, &["vgpu", "restore", "--state-file", &vs_arg]);
+    assert_eq!(rc, 2);
+    assert!(err.contains("line 1"), "{err}");
+}

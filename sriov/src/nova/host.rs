@@ -45,6 +45,12 @@ pub fn nova_conf_for_host(sysfs: &Sysfs, views: &[GpuVgpus]) -> Result<String, E
             }
         }
     }
+    for m in &mut mdev {
+        m.addresses.sort_unstable();
+    }
+    for (_, vfs) in &mut pci {
+        vfs.sort_unstable();
+    }
     if mdev.is_empty() && pci.is_empty() {
         return Err(Error::Nova {
             reason: "no vGPU on the host to offer".to_owned(),

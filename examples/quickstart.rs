@@ -2,7 +2,8 @@
 //! physical functions in a simulated sysfs and the simulated NVML.
 //!
 //! 1. doctor; 2. enable VFs on each GPU; 3. enable MIG mode; 4. solve a mixed request list;
-//! 5. apply the plan with explicit placements; 6. print the nova.conf text.
+//! 5. apply the plan with explicit placements; 6. a MIG-backed vGPU on every GPU instance
+//! (one library call) and the nova.conf text for them.
 //!
 //! ```text
 //! cargo run --example quickstart                 # simulated node
@@ -14,9 +15,10 @@ use std::time::Instant;
 
 use gpupart::mig::apply::{ApplyOptions, DesiredGpu, apply, desired_from_plan};
 use gpupart::mig::state::{lci_table, lgi_table, read_all};
+use gpupart::mig::vgpu::vgpus_for_layout;
 use gpupart::mig::{Backend, NvmlBackend, SimulatedNvml};
-use gpupart::sriov::nova::{NovaMdevType, nova_conf};
-use gpupart::sriov::sim::SimGpuInstance;
+use gpupart::sriov::nova::nova_conf_for_host;
+use gpupart::sriov::vgpu::{HostState, inventory};
 use gpupart::sriov::{EnableOptions, SimulatedSysfs, Sysfs};
 use gpupart::topology::Fleet;
 use gpupart::topology::batch::{Request, SolveOptions, solve};
@@ -39,6 +41,11 @@ fn run() -> Result<()> {
     let step = |n: u32, what: &str| println!("\n[{n}/6 {:>6.1?}] {what}", t0.elapsed());
     let sim_nvml = (!real).then(SimulatedNvml::dgx_a100);
     let sim_sysfs = (!real).then(|| SimulatedSysfs::gpu_host(8));
+    // One driver serves NVML and sysfs on a host; the two simulators are linked likewise, so
+    // GPU instances made through NVML are what MIG-backed vGPU types can use.
+    if let (Some(n), Some(h)) = (&sim_nvml, &sim_sysfs) {
+        n.link_sysfs(h);
+    }
     let real_nvml = if real {
         Some(NvmlBackend::init()?)
     } else {
@@ -85,7 +92,7 @@ fn run() -> Result<()> {
                 g.address, s.num_vfs, s.total_vfs
             ),
             (Some(_), true) => {
-                let r = sysfs.enable_vfs(g.address, 4, &EnableOptions::default())?;
+                let r = sysfs.enable_vfs(g.address, 8, &EnableOptions::default())?;
                 println!(
                     "  {}: {} VFs enabled{}",
                     g.address,
@@ -193,59 +200,35 @@ fn run() -> Result<()> {
         println!("  GPU {}  {}", g.index, g.diagram());
     }
 
-    if let Some(host) = &sim_sysfs {
-        // On a real host one driver serves NVML and sysfs; the two simulators are told apart,
-        // so the simulated vGPU manager learns the MIG layout here. MIG-backed vGPU types
-        // become creatable only on GPU instances that exist.
-        for g in &after {
-            if let (Some(pf), Some(m)) = (g.info.pci, g.mig) {
-                let gis = g
-                    .instances
-                    .iter()
-                    .map(|x| SimGpuInstance {
-                        id: x.id,
-                        profile: x.profile.name.to_string(),
-                    })
-                    .collect();
-                host.set_mig(pf, m.current.then_some(gis))?;
-            }
-        }
-    }
-
-    step(6, "nova.conf for the chosen vGPU types");
-    let mut types: Vec<(String, Vec<gpupart::sriov::PciAddress>)> = Vec::new();
-    for (pf, pf_vfs) in &vfs {
-        let Some(state) = after.iter().find(|g| g.info.pci == Some(*pf)) else {
-            continue;
-        };
-        for (x, vf) in state.instances.iter().zip(pf_vfs) {
-            // MIG-backed vGPU types are named after the instance: A100-3-20C on a 3g.20gb.
-            let name = x.profile.name.to_string();
-            let (g, mem) = name.split_once('.').unwrap_or((&name, ""));
-            let wanted = format!(
-                "NVIDIA A100-{}-{}C",
-                g.trim_end_matches('g'),
-                mem.trim_end_matches("gb")
+    step(
+        6,
+        "a MIG-backed vGPU on every GPU instance, and nova.conf for them",
+    );
+    // One call: for each GPU instance the C-series type that backs its profile, on a VF,
+    // with the GPU instance named (the driver chooses it under mdev).
+    let mig_gpus: Vec<u32> = after
+        .iter()
+        .filter(|g| !g.instances.is_empty())
+        .map(|g| g.info.index)
+        .collect();
+    let mut vgpu_state = HostState::default();
+    let vgpu_opts = gpupart::sriov::vgpu::ApplyOptions::default()
+        .lock_path(None)
+        .dry_run(!write);
+    match vgpus_for_layout(nvml, &sysfs, &mig_gpus, "C", &mut vgpu_state, &vgpu_opts) {
+        Ok(r) => {
+            println!(
+                "  {} vGPUs {}",
+                r.plan.ops.len(),
+                if write { "made" } else { "planned (dry run)" }
             );
-            let Some(t) = sysfs
-                .creatable_vgpu_types(*vf)?
-                .into_iter()
-                .find(|t| t.name == wanted)
-            else {
-                continue;
-            };
-            let key = format!("nvidia-{}", t.id);
-            match types.iter_mut().find(|(k, _)| *k == key) {
-                Some((_, v)) => v.push(*vf),
-                None => types.push((key, vec![*vf])),
+            let views = inventory(&sysfs, &vgpu_state)?;
+            match nova_conf_for_host(&sysfs, &views) {
+                Ok(text) => print!("{text}"),
+                Err(e) => println!("  no nova.conf: {e}"),
             }
         }
-    }
-    if types.is_empty() {
-        println!("  no VF offers a vGPU type for the instances (nothing to configure)");
-    } else {
-        let nova: Vec<NovaMdevType> = types.iter().map(|(t, a)| NovaMdevType::new(t, a)).collect();
-        print!("{}", nova_conf(&nova)?);
+        Err(e) => println!("  no vGPUs: {e}"),
     }
     println!("\ndone in {:.1?}", t0.elapsed());
     Ok(())

@@ -35,7 +35,10 @@
 //! **SR-IOV** — [`sriov::Sysfs`] (under any root: enable VFs by the kernel's contract, bind,
 //! the doctor, mdev, NVIDIA's vendor vGPU interface), [`sriov::parse`] (every sysfs value,
 //! apart from I/O), [`sriov::io`] (the I/O seam), [`sriov::sim`] (a simulated host that refuses
-//! what the kernel and NVIDIA's driver refuse), [`sriov::nova`] (nova.conf).
+//! what the kernel and NVIDIA's driver refuse), [`sriov::nova`] (nova.conf for mdev and
+//! vendor-VFIO hosts), [`sriov::vgpu`] (the vGPU host manager over both interfaces: plan,
+//! apply with rollback, owners, reconcile, the state file) with [`mig::vgpu`] (MIG-backed
+//! vGPUs end to end, restore at boot), [`sriov::lock`] (the host lock both take).
 //!
 //! ```
 //! use gpupart::profiles::{catalog, ProfileName};

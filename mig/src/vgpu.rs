@@ -215,6 +215,109 @@ pub fn mig_backed(
     })
 }
 
+/// For each GPU instance of GPU `gpu` (NVML index): its ID, profile, and the names of the
+/// vGPU types that GPU instances of its profile can back (MIG-backed types whose name says
+/// that profile, [`VgpuTypeName::gpu_instance_profile`]) among those the GPU's vGPU interface
+/// knows.
+///
+/// # Errors
+/// [`Error::NoSuchGpu`]; NVML and sysfs errors.
+pub fn backing_types(
+    nvml: &dyn Backend,
+    sysfs: &Sysfs,
+    state: &HostState,
+    gpu: u32,
+) -> Result<Vec<(u32, String, Vec<String>)>, Error> {
+    let gpus = read_all(nvml)?;
+    let g = gpu_state(&gpus, gpu)?;
+    let pf = pf_of(g)?;
+    let views = host::inventory(sysfs, state)?;
+    let types: Vec<&String> = views
+        .iter()
+        .filter(|v| v.gpu == pf)
+        .flat_map(|v| v.types.iter().map(|(_, n)| n))
+        .collect();
+    Ok(g.instances
+        .iter()
+        .map(|x| {
+            let profile = x.profile.name.to_string();
+            let names = types
+                .iter()
+                .filter(|n| {
+                    n.parse::<VgpuTypeName>()
+                        .ok()
+                        .and_then(|t| t.gpu_instance_profile())
+                        .as_deref()
+                        == Some(profile.as_str())
+                })
+                .map(|n| (*n).clone())
+                .collect();
+            (x.id, profile, names)
+        })
+        .collect())
+}
+
+/// One MIG-backed vGPU on every GPU instance of these GPUs, as the MIG layout stands: for
+/// each instance the type of `series` (`C`, `Q`, …) that backs its profile, on a VF of the
+/// GPU with that GPU instance named. The layout is not changed.
+///
+/// # Errors
+/// [`Error::Sriov`] when a profile has no backing type of `series`, or the vGPU layer
+/// refuses; NVML errors.
+pub fn vgpus_for_layout(
+    nvml: &dyn Backend,
+    sysfs: &Sysfs,
+    gpus: &[u32],
+    series: &str,
+    state: &mut HostState,
+    opts: &host::ApplyOptions,
+) -> Result<VgpuReport, Error> {
+    let all = read_all(nvml)?;
+    let mut specs = Vec::new();
+    for &gpu in gpus {
+        let g = gpu_state(&all, gpu)?;
+        let pf = pf_of(g)?;
+        let mut spec = GpuSpec::new(pf).gpu_instances(instances_of(g));
+        if let Some(m) = g.model {
+            spec = spec.memory_mib(u64::from(m.memory_gb) * 1024);
+        }
+        let mut counts: Vec<(String, u32)> = Vec::new();
+        for (_, profile, names) in backing_types(nvml, sysfs, state, gpu)? {
+            let name = names
+                .iter()
+                .find(|n| {
+                    n.parse::<VgpuTypeName>()
+                        .is_ok_and(|t| t.series.eq_ignore_ascii_case(series))
+                })
+                .ok_or_else(|| {
+                    Error::Sriov(gpupart_sriov::Error::VgpuPlan {
+                        gpu: pf,
+                        reason: format!(
+                            "no {series}-series vGPU type backs a {profile} GPU instance here (backing types: {})",
+                            if names.is_empty() { "none".to_owned() } else { names.join(", ") }
+                        ),
+                    })
+                })?;
+            match counts.iter_mut().find(|(n, _)| n == name) {
+                Some((_, c)) => *c += 1,
+                None => counts.push((name.clone(), 1)),
+            }
+        }
+        for (name, n) in counts {
+            spec = spec.vgpus(&name, n);
+        }
+        specs.push(spec);
+        state.set_mig(
+            pf,
+            g.instances
+                .iter()
+                .map(|x| (x.profile.name.to_string(), x.placement.start))
+                .collect(),
+        );
+    }
+    Ok(host::apply(sysfs, &specs, state, opts)?)
+}
+
 /// At boot, makes a recorded host again, idempotently: the VFs, each GPU's recorded MIG
 /// layout (instances at their recorded starts, kept where present), then every recorded vGPU
 /// at its slot, MIG-backed ones on the GPU instance now at their recorded start.

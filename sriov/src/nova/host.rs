@@ -5,7 +5,7 @@ use super::{NovaMdevType, nova_conf};
 use crate::vgpu::{GpuVgpus, VgpuSlot, VgpuTypeId};
 use crate::{Error, PciAddress, Sysfs, VgpuInterface};
 
-/// The `nova.conf` sections for the vGPUs on `views` (from [`crate::vgpu::inventory`]):
+/// The `nova.conf` sections for the vGPUs on `views` (from [`crate::vgpu::inventory()`]):
 /// for mdev GPUs, `[devices] enabled_mdev_types` and per type its `device_addresses` (the
 /// parents carrying it) and `max_instances` (how many were made: Nova then offers no more of
 /// it, though each VF reports one instance); for vendor-VFIO GPUs, `[pci] device_spec` per VF

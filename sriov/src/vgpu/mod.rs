@@ -4,7 +4,7 @@
 //! Blackwell).
 //!
 //! - [`name`]: vGPU type names parsed (`A100-3-20C` → MIG-backed, on a `3g.20gb`).
-//! - [`inventory`]: what each GPU has now — its interface, slots and vGPUs.
+//! - [`inventory`](mod@inventory): what each GPU has now — its interface, slots and vGPUs.
 //! - [`plan`](plan()): declare the vGPUs wanted per GPU, get the operations with explicit VFs,
 //!   mdev UUIDs, GPU instance IDs and placement IDs, validated against the card's rules and
 //!   `creatable_vgpu_types` before anything is written.

@@ -1,9 +1,9 @@
 //! The whole story on one host, on a simulated node by default: 8 x A100-40GB with SR-IOV
 //! physical functions in a simulated sysfs and the simulated NVML.
 //!
-//! 1. doctor; 2. enable VFs on each GPU; 3. enable MIG mode; 4. solve a mixed request list;
-//! 5. apply the plan with explicit placements; 6. a MIG-backed vGPU on every GPU instance
-//! (one library call) and the nova.conf text for them.
+//! Steps: doctor; enable VFs on each GPU; enable MIG mode; solve a mixed request list; apply
+//! the plan with explicit placements; a MIG-backed vGPU on every GPU instance (one library
+//! call) and the nova.conf text for them.
 //!
 //! ```text
 //! cargo run --example quickstart                 # simulated node

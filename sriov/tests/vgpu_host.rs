@@ -155,60 +155,113 @@ fn mig_backed_types_take_named_gpu_instances() {
     }
 }
 
+/// A scenario: the host kind, what is there first, what is asked, and the GPU instances.
+struct Scenario {
+    h100: bool,
+    first: GpuSpec,
+    then: GpuSpec,
+    mig: Option<Vec<SimGpuInstance>>,
+}
+
+fn scenarios(gpu: PciAddress) -> Vec<Scenario> {
+    let h100_gis = vec![
+        GpuInstanceRef::new(1, "3g.40gb", 0),
+        GpuInstanceRef::new(2, "3g.40gb", 4),
+        GpuInstanceRef::new(3, "1g.10gb", 3),
+    ];
+    let sim_gis = |g: &[GpuInstanceRef]| {
+        g.iter()
+            .map(|x| gi(x.id, &x.profile, x.start))
+            .collect::<Vec<_>>()
+    };
+    vec![
+        // Time-sliced, placements written: one 80C replaced by two 40C.
+        Scenario {
+            h100: true,
+            first: GpuSpec::new(gpu)
+                .vgpus("H100XM-80C", 1)
+                .memory_mib(80 * 1024),
+            then: GpuSpec::new(gpu)
+                .vgpus("H100XM-40C", 2)
+                .memory_mib(80 * 1024),
+            mig: None,
+        },
+        // MIG-backed, GPU instances written: a 1g.10gb one replaced by two 3g.40gb ones.
+        Scenario {
+            h100: true,
+            first: GpuSpec::new(gpu)
+                .vgpus("H100XM-1-10C", 1)
+                .gpu_instances(h100_gis.clone()),
+            then: GpuSpec::new(gpu)
+                .vgpus("H100XM-3-40C", 2)
+                .gpu_instances(h100_gis.clone()),
+            mig: Some(sim_gis(&h100_gis)),
+        },
+        // mdev: one 40C replaced by two 20C.
+        Scenario {
+            h100: false,
+            first: GpuSpec::new(gpu).vgpus("A100-40C", 1),
+            then: GpuSpec::new(gpu).vgpus("A100-20C", 2),
+            mig: None,
+        },
+    ]
+}
+
+fn prepared(s: &Scenario) -> (SimulatedSysfs, Sysfs, HostState) {
+    let (sim, sysfs, gpu) = host(s.h100, 4);
+    if let Some(g) = &s.mig {
+        sim.set_mig(gpu, Some(g.clone())).unwrap();
+    }
+    let mut state = HostState::default();
+    apply(&sysfs, &[s.first.clone()], &mut state, &opts()).unwrap();
+    (sim, sysfs, state)
+}
+
 #[test]
 fn every_write_can_fail_and_the_host_is_left_as_it_was() {
-    for h100 in [true, false] {
-        let ty = if h100 { "H100XM-40C" } else { "A100-20C" };
-        let (sim, sysfs, gpu) = host(h100, 4);
-        // Start from one vGPU of another type, so the plan removes and creates.
-        let other = if h100 { "H100XM-80C" } else { "A100-40C" };
-        let mut state = HostState::default();
-        apply(
-            &sysfs,
-            &[GpuSpec::new(gpu).vgpus(other, 1)],
-            &mut state,
-            &opts(),
-        )
-        .unwrap();
-        let before = snapshot(&sysfs);
-        let want = [GpuSpec::new(gpu).vgpus(ty, 2)];
-        let writes = {
-            let w0 = sim.writes().len();
-            let probe_sim = if h100 {
-                SimulatedSysfs::h100_host(2)
-            } else {
-                SimulatedSysfs::gpu_host(2)
-            };
-            let probe = Sysfs::simulated(probe_sim.clone());
-            probe.enable_vfs(gpu, 4, &EnableOptions::default()).unwrap();
-            let mut st = HostState::default();
-            apply(
-                &probe,
-                &[GpuSpec::new(gpu).vgpus(other, 1)],
-                &mut st,
-                &opts(),
-            )
-            .unwrap();
-            let n0 = probe_sim.writes().len();
-            apply(&probe, &want, &mut st, &opts()).unwrap();
-            let _ = w0;
-            probe_sim.writes().len() - n0
-        };
-        assert!(writes >= 3, "{writes} writes");
+    let gpu = gpupart_sriov::sim::gpu_address(0).unwrap();
+    for (k, s) in scenarios(gpu).iter().enumerate() {
+        // How many writes the change takes, on a twin host.
+        let (probe, probe_sysfs, mut st) = prepared(s);
+        let n0 = probe.writes().len();
+        apply(&probe_sysfs, &[s.then.clone()], &mut st, &opts()).unwrap();
+        let writes = probe.writes().len() - n0;
+        assert!(writes >= 3, "scenario {k}: {writes} writes");
         for nth in 0..writes {
-            let nth = u32::try_from(nth).unwrap();
-            sim.inject_write_fault("", errno::EIO, nth);
-            let e = apply(&sysfs, &want, &mut state, &opts()).unwrap_err();
+            let (sim, sysfs, mut state) = prepared(s);
+            let before = snapshot(&sysfs);
+            sim.inject_write_fault("", errno::EIO, u32::try_from(nth).unwrap());
+            let e = apply(&sysfs, &[s.then.clone()], &mut state, &opts()).unwrap_err();
             match &e {
                 Error::VgpuApplyFailed { rollback_error, .. } => {
-                    assert!(rollback_error.is_none(), "{e}");
+                    assert!(rollback_error.is_none(), "scenario {k}, write {nth}: {e}");
                 }
-                other => panic!("write {nth}: {other}"),
+                other => panic!("scenario {k}, write {nth}: {other}"),
             }
-            assert_eq!(snapshot(&sysfs), before, "write {nth} (h100 {h100}): {e}");
+            assert_eq!(snapshot(&sysfs), before, "scenario {k}, write {nth}: {e}");
+            // And the change goes through once the fault is gone.
+            apply(&sysfs, &[s.then.clone()], &mut state, &opts()).unwrap();
+            // (mdev UUIDs are fresh each time: compare where and what.)
+            let shape = |sysfs: &Sysfs| {
+                let mut v: Vec<String> = inventory(sysfs, &HostState::default())
+                    .unwrap()
+                    .into_iter()
+                    .flat_map(|g| g.vgpus)
+                    .map(|v| {
+                        format!(
+                            "{} {} {:?} {:?}",
+                            v.slot.device(),
+                            v.type_id,
+                            v.gpu_instance_id,
+                            v.placement_id
+                        )
+                    })
+                    .collect();
+                v.sort();
+                v
+            };
+            assert_eq!(shape(&sysfs), shape(&probe_sysfs), "scenario {k}");
         }
-        apply(&sysfs, &want, &mut state, &opts()).unwrap();
-        assert_eq!(snapshot(&sysfs).len(), 2);
     }
 }
 

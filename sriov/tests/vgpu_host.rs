@@ -213,7 +213,7 @@ fn prepared(s: &Scenario) -> (SimulatedSysfs, Sysfs, HostState) {
         sim.set_mig(gpu, Some(g.clone())).unwrap();
     }
     let mut state = HostState::default();
-    apply(&sysfs, &[s.first.clone()], &mut state, &opts()).unwrap();
+    apply(&sysfs, std::slice::from_ref(&s.first), &mut state, &opts()).unwrap();
     (sim, sysfs, state)
 }
 
@@ -224,14 +224,20 @@ fn every_write_can_fail_and_the_host_is_left_as_it_was() {
         // How many writes the change takes, on a twin host.
         let (probe, probe_sysfs, mut st) = prepared(s);
         let n0 = probe.writes().len();
-        apply(&probe_sysfs, &[s.then.clone()], &mut st, &opts()).unwrap();
+        apply(
+            &probe_sysfs,
+            std::slice::from_ref(&s.then),
+            &mut st,
+            &opts(),
+        )
+        .unwrap();
         let writes = probe.writes().len() - n0;
         assert!(writes >= 3, "scenario {k}: {writes} writes");
         for nth in 0..writes {
             let (sim, sysfs, mut state) = prepared(s);
             let before = snapshot(&sysfs);
             sim.inject_write_fault("", errno::EIO, u32::try_from(nth).unwrap());
-            let e = apply(&sysfs, &[s.then.clone()], &mut state, &opts()).unwrap_err();
+            let e = apply(&sysfs, std::slice::from_ref(&s.then), &mut state, &opts()).unwrap_err();
             match &e {
                 Error::VgpuApplyFailed { rollback_error, .. } => {
                     assert!(rollback_error.is_none(), "scenario {k}, write {nth}: {e}");
@@ -240,7 +246,7 @@ fn every_write_can_fail_and_the_host_is_left_as_it_was() {
             }
             assert_eq!(snapshot(&sysfs), before, "scenario {k}, write {nth}: {e}");
             // And the change goes through once the fault is gone.
-            apply(&sysfs, &[s.then.clone()], &mut state, &opts()).unwrap();
+            apply(&sysfs, std::slice::from_ref(&s.then), &mut state, &opts()).unwrap();
             // (mdev UUIDs are fresh each time: compare where and what.)
             let shape = |sysfs: &Sysfs| {
                 let mut v: Vec<String> = inventory(sysfs, &HostState::default())

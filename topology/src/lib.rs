@@ -38,7 +38,7 @@ pub use batch::{Plan, Request, SolveOptions, solve};
 pub use fleet::{Fleet, Gpu, Instance};
 pub use gpupart_profiles::Occupancy;
 pub use gpupart_sriov::PciAddress;
-pub use online::Online;
+pub use online::{Online, ranking};
 pub use single::solve_gpu;
 
 use gpupart_profiles::ProfileName;

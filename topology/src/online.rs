@@ -78,7 +78,53 @@ fn room(occ: &Occupancy, expected: Option<&[ProfileName]>) -> u64 {
     total
 }
 
+/// Every place an instance of `profile` could go in `fleet` now, in the order
+/// [`Online::place`] prefers them: least room lost (over `expected` profiles, or every
+/// profile), then the fuller GPU, then the lower GPU position, then the placement's order in
+/// the catalog. The first is what `place` would pick (NUMA aside); a DRA driver publishes its
+/// devices in this order so that the scheduler's first fit picks the same
+/// (`gpupart-dra`). Each entry: (GPU index, start).
+#[must_use]
+pub fn ranking(
+    fleet: &Fleet,
+    profile: &ProfileName,
+    expected: Option<&[ProfileName]>,
+) -> Vec<(u32, u8)> {
+    let mut keyed: Vec<((u64, u32, usize, usize), (u32, u8))> = Vec::new();
+    for (pos, gpu) in fleet.gpus().iter().enumerate() {
+        if !gpu.mig_enabled {
+            continue;
+        }
+        let occ = gpu.occupancy();
+        let model = occ.model();
+        let Some(slot) = model.profiles.iter().position(|p| p.name == *profile) else {
+            continue;
+        };
+        let before = room(occ, expected);
+        for (k, &pl) in model.profiles[slot].placements.iter().enumerate() {
+            if occ.refusal(slot, pl).is_some() {
+                continue;
+            }
+            let mut after = occ.clone();
+            after.push(slot, pl);
+            let loss = before - room(&after, expected).min(before);
+            keyed.push((
+                (loss, after.free_memory_slices(), pos, k),
+                (gpu.index, pl.start),
+            ));
+        }
+    }
+    keyed.sort_by_key(|(k, _)| *k);
+    keyed.into_iter().map(|(_, v)| v).collect()
+}
+
 impl Online {
+    /// The profiles whose room counts (`None`: every profile), as [`Online::expect`] set.
+    #[must_use]
+    pub fn expected(&self) -> Option<&[ProfileName]> {
+        self.expected.as_deref()
+    }
+
     /// Takes over `fleet`.
     #[must_use]
     pub fn new(fleet: Fleet) -> Self {
@@ -253,6 +299,39 @@ impl Online {
             .remove_instance(start);
         self.file(position);
         r
+    }
+}
+
+#[cfg(test)]
+mod ranking_tests {
+    use super::*;
+    use gpupart_profiles::catalog::A100_40GB;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The first of the ranking is where `place` puts the instance.
+        #[test]
+        fn ranking_leads_with_what_place_picks(ops in prop::collection::vec((0usize..7, any::<bool>()), 1..40)) {
+            let mut online = Online::new(Fleet::uniform(&A100_40GB, 4));
+            let names: Vec<ProfileName> = A100_40GB.profiles.iter().map(|p| p.name).collect();
+            let mut held: Vec<(u32, u8)> = Vec::new();
+            for (k, release) in ops {
+                if release && !held.is_empty() {
+                    let (g, s) = held.remove(k % held.len());
+                    online.release(g, s).unwrap();
+                    continue;
+                }
+                let want = names[k % names.len()];
+                let first = ranking(online.fleet(), &want, online.expected()).first().copied();
+                match online.place(&want, None) {
+                    Ok(p) => {
+                        prop_assert_eq!(first, Some((p.gpu, p.instance.start)));
+                        held.push((p.gpu, p.instance.start));
+                    }
+                    Err(_) => prop_assert_eq!(first, None),
+                }
+            }
+        }
     }
 }
 

@@ -1,0 +1,138 @@
+//! A model of the Kubernetes scheduler's DRA allocator for one device per request, as
+//! `k8s.io/dynamic-resource-allocation/structured/internal/incubating/allocator_incubating.go`
+//! does it (Kubernetes 1.34–1.36): `Allocate` gathers the node's pools (`GatherPools`), then
+//! `allocateOne` walks each pool's slices and each slice's devices in the order they are
+//! listed and takes the first device that matches the request's selectors, is not allocated
+//! already, and — the device consuming counters — passes `checkAvailableCounters`: every
+//! counter it consumes is still available in its counter set, after what allocated devices
+//! consume. There is no scoring: the first fit is the choice. Selectors are a predicate here
+//! (a DeviceClass's CEL `device.attributes["gpu.nvidia.com"].profile == "3g.20gb"`, say).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use k8s_openapi::api::resource::v1::{Device, ResourceSlice};
+
+use crate::counters::Counters;
+
+/// The allocator's view of one node's pool.
+#[derive(Debug, Clone)]
+pub struct Allocator {
+    /// Devices in slice order, with the counters each consumes: (name, device, consumed
+    /// (counter set, counters)).
+    devices: Vec<(String, Device, Vec<(String, Counters)>)>,
+    /// What each counter set has.
+    sets: BTreeMap<String, Counters>,
+    allocated: BTreeSet<String>,
+}
+
+fn parse_counters(c: &BTreeMap<String, k8s_openapi::api::resource::v1::Counter>) -> Counters {
+    c.iter()
+        .map(|(k, v)| (k.clone(), v.value.0.parse().unwrap_or(u64::MAX)))
+        .collect()
+}
+
+impl Allocator {
+    /// The pool `slices` publish, in their order, nothing allocated.
+    #[must_use]
+    pub fn new(slices: &[ResourceSlice]) -> Self {
+        let mut devices = Vec::new();
+        let mut sets = BTreeMap::new();
+        for s in slices {
+            for c in s.spec.shared_counters.as_deref().unwrap_or_default() {
+                sets.insert(c.name.clone(), parse_counters(&c.counters));
+            }
+            for d in s.spec.devices.as_deref().unwrap_or_default() {
+                let cons = d
+                    .consumes_counters
+                    .as_deref()
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|c| (c.counter_set.clone(), parse_counters(&c.counters)))
+                    .collect();
+                devices.push((d.name.clone(), d.clone(), cons));
+            }
+        }
+        Allocator {
+            devices,
+            sets,
+            allocated: BTreeSet::new(),
+        }
+    }
+
+    /// What is still available of each counter set (`checkAvailableCounters`' arithmetic).
+    fn available(&self) -> BTreeMap<String, Counters> {
+        let mut left = self.sets.clone();
+        for (name, _, cons) in &self.devices {
+            if !self.allocated.contains(name) {
+                continue;
+            }
+            for (set, counters) in cons {
+                if let Some(l) = left.get_mut(set) {
+                    crate::counters::consume(l, counters);
+                }
+            }
+        }
+        left
+    }
+
+    fn fits(&self, left: &BTreeMap<String, Counters>, cons: &[(String, Counters)]) -> bool {
+        cons.iter().all(|(set, counters)| {
+            left.get(set)
+                .is_some_and(|l| crate::counters::fits(l, counters))
+        })
+    }
+
+    /// Whether device `name` could be allocated now (not allocated, counters available).
+    #[must_use]
+    pub fn can_allocate(&self, name: &str) -> bool {
+        let left = self.available();
+        self.devices
+            .iter()
+            .find(|(n, _, _)| n == name)
+            .is_some_and(|(n, _, cons)| !self.allocated.contains(n) && self.fits(&left, cons))
+    }
+
+    /// Allocates the first device, in slice order, that `select` accepts and whose counters
+    /// fit; its name.
+    pub fn allocate(&mut self, select: &dyn Fn(&Device) -> bool) -> Option<String> {
+        let left = self.available();
+        let found = self
+            .devices
+            .iter()
+            .find(|(n, d, cons)| !self.allocated.contains(n) && select(d) && self.fits(&left, cons))
+            .map(|(n, _, _)| n.clone())?;
+        self.allocated.insert(found.clone());
+        Some(found)
+    }
+
+    /// Marks `name` allocated (a claim allocated before), whether or not it fits.
+    pub fn mark_allocated(&mut self, name: &str) {
+        self.allocated.insert(name.to_owned());
+    }
+
+    /// Frees `name` (its claim was deallocated).
+    pub fn release(&mut self, name: &str) -> bool {
+        self.allocated.remove(name)
+    }
+
+    /// The allocated devices.
+    #[must_use]
+    pub fn allocated(&self) -> &BTreeSet<String> {
+        &self.allocated
+    }
+}
+
+/// A selector for MIG devices of `profile` (`type == "mig"`, `profile == …`), as a DeviceClass
+/// and a claim's CEL would select them.
+#[must_use]
+pub fn mig_profile(profile: &str) -> impl Fn(&Device) -> bool + '_ {
+    move |d: &Device| {
+        let attr = |k: &str| {
+            d.attributes
+                .as_ref()
+                .and_then(|a| a.get(k))
+                .and_then(|v| v.string.as_deref())
+        };
+        attr("type") == Some("mig") && attr("profile") == Some(profile)
+    }
+}

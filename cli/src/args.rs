@@ -92,6 +92,9 @@ pub(crate) enum Command {
     /// vGPU: types (mdev or NVIDIA's vendor interface), setting a VF's type, nova.conf.
     #[command(subcommand)]
     Vgpu(VgpuCommand),
+    /// Kubernetes DRA: the node's MIG partitionable devices as ResourceSlices.
+    #[command(subcommand)]
+    Dra(DraCommand),
     /// Place requested MIG instances on the node's GPUs with the fleet solver; print the plan,
     /// its bound and gap; `--apply` carries it out.
     Solve(SolveArgs),
@@ -414,5 +417,26 @@ pub(crate) enum VgpuCommand {
         /// `max_instances` for every type (Nova since Caracal, for SR-IOV GPUs).
         #[arg(long)]
         max_instances: Option<u32>,
+    },
+}
+
+/// `gpupart dra …`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum DraCommand {
+    /// Print the node's ResourceSlices (YAML documents; `--json`: a JSON array): one counter
+    /// set per MIG GPU, the full GPUs and one device per legal (profile, placement), named and
+    /// described as NVIDIA's DRA driver does, within every API limit.
+    Slices {
+        /// The node's name.
+        #[arg(long, default_value = "node")]
+        node: String,
+        /// Device order: gpupart (the first fit picks what gpupart's online placement would)
+        /// or nvidia (per GPU, profiles in table order, starts ascending).
+        #[arg(long, default_value = "gpupart", value_parser = ["gpupart", "nvidia"])]
+        order: String,
+        /// A GPU instance allocated through DRA, `GPU:START` (repeat); other existing
+        /// instances are foreign and their counters are taken out.
+        #[arg(long = "claimed", value_name = "GPU:START")]
+        claimed: Vec<String>,
     },
 }

@@ -10,6 +10,7 @@
 
 mod args;
 mod checkpoint;
+mod dra;
 mod failure;
 mod hooks;
 mod host;
@@ -71,6 +72,7 @@ fn run(cli: &Cli) -> Result<(), Failure> {
     match &cli.command {
         Command::Mig(m) => mig::run(cli, m),
         Command::Solve(s) => solve::run(cli, s),
+        Command::Dra(c) => dra::run(cli, c),
         Command::Sriov(c) => sriov::run(cli, c),
         Command::Vgpu(c) => vgpu::run(cli, c),
     }

@@ -14,12 +14,15 @@ use k8s_openapi::api::resource::v1::{Device, ResourceSlice};
 
 use crate::counters::Counters;
 
+/// A device in slice order: its name, the device, what it consumes (counter set, counters).
+type Listed = (String, Device, Vec<(String, Counters)>);
+
 /// The allocator's view of one node's pool.
 #[derive(Debug, Clone)]
 pub struct Allocator {
     /// Devices in slice order, with the counters each consumes: (name, device, consumed
     /// (counter set, counters)).
-    devices: Vec<(String, Device, Vec<(String, Counters)>)>,
+    devices: Vec<Listed>,
     /// What each counter set has.
     sets: BTreeMap<String, Counters>,
     allocated: BTreeSet<String>,
@@ -105,6 +108,20 @@ impl Allocator {
         Some(found)
     }
 
+    /// Puts the devices in the order `names` gives (a republish that only reorders, as
+    /// gpupart's order does when occupancy changes); devices not named keep their relative
+    /// order after the named ones.
+    pub fn reorder(&mut self, names: &[String]) {
+        let pos: BTreeMap<&str, usize> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.as_str(), i))
+            .collect();
+        let mut devices = std::mem::take(&mut self.devices);
+        devices.sort_by_key(|(n, _, _)| pos.get(n.as_str()).copied().unwrap_or(usize::MAX));
+        self.devices = devices;
+    }
+
     /// Marks `name` allocated (a claim allocated before), whether or not it fits.
     pub fn mark_allocated(&mut self, name: &str) {
         self.allocated.insert(name.to_owned());
@@ -124,7 +141,6 @@ impl Allocator {
 
 /// A selector for MIG devices of `profile` (`type == "mig"`, `profile == …`), as a DeviceClass
 /// and a claim's CEL would select them.
-#[must_use]
 pub fn mig_profile(profile: &str) -> impl Fn(&Device) -> bool + '_ {
     move |d: &Device| {
         let attr = |k: &str| {

@@ -209,6 +209,19 @@ pub fn node_slices(
     opts: &SliceOptions,
 ) -> Result<Vec<ResourceSlice>, Error> {
     let (sets, groups) = node_devices(gpus, node, claimed, opts)?;
+    assemble(&sets, &groups, opts)
+}
+
+/// The slices of counter sets `sets` and device groups `groups` (each group in slices of its
+/// own, in order), checked by [`validate`].
+///
+/// # Errors
+/// [`Error::Limit`] if a slice would break an API limit.
+pub fn assemble(
+    sets: &[CounterSetSpec],
+    groups: &[Vec<DeviceSpec>],
+    opts: &SliceOptions,
+) -> Result<Vec<ResourceSlice>, Error> {
     let mut specs: Vec<ResourceSliceSpec> = Vec::new();
     let pool = |count: i64| ResourcePool {
         name: opts.node.clone(),
@@ -233,7 +246,7 @@ pub fn node_slices(
         });
     }
     let set_of: BTreeMap<u32, String> = sets.iter().map(|s| (s.gpu, s.name.clone())).collect();
-    for group in &groups {
+    for group in groups {
         for chunk in group.chunks(limits::DEVICES_WITH_COUNTERS) {
             specs.push(ResourceSliceSpec {
                 driver: DRIVER.to_owned(),

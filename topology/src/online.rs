@@ -90,7 +90,9 @@ pub fn ranking(
     profile: &ProfileName,
     expected: Option<&[ProfileName]>,
 ) -> Vec<(u32, u8)> {
-    let mut keyed: Vec<((u64, u32, usize, usize), (u32, u8))> = Vec::new();
+    // (room lost, free slices after, GPU position, placement order) → (GPU index, start).
+    type Keyed = ((u64, u32, usize, usize), (u32, u8));
+    let mut keyed: Vec<Keyed> = Vec::new();
     for (pos, gpu) in fleet.gpus().iter().enumerate() {
         if !gpu.mig_enabled {
             continue;

@@ -13,7 +13,8 @@
 //! | [`topology`] | `gpupart-topology` | node → GPU → slice model, the placement solvers |
 //! | [`mig`] | `gpupart-mig` | MIG mode and instances through NVML (real and simulated), declarative apply, mig-parted configs |
 //! | [`sriov`] | `gpupart-sriov` | PCI sysfs: SR-IOV virtual functions, driver binding, mdev and NVIDIA's vGPU interface, Nova |
-//! | — | `gpupart-cli` | the `gpupart` binary over all of them: `gpupart mig …` (a drop-in for nvidia-mig-parted), `solve`, `sriov`, `vgpu`; see the README |
+//! | — | `gpupart-cli` | the `gpupart` binary over all of them: `gpupart mig …` (a drop-in for nvidia-mig-parted), `solve`, `sriov`, `vgpu`, `dra`; see the README |
+//! | — | `gpupart-dra` | Kubernetes DRA partitionable devices for MIG (KEP-4815): ResourceSlices in NVIDIA's names and gpupart's order, prepare/unprepare; its own crate (it names a Kubernetes version through k8s-openapi, which the binary picks) |
 //!
 //! **Profiles** — [`profiles::catalog`] (every board, [`profiles::catalog::model_by_pci_device_id`]),
 //! [`profiles::ProfileName`] (the grammar), [`profiles::model`] (the catalog's types),

@@ -23,8 +23,8 @@ pub struct Allocator {
     /// Devices in slice order, with the counters each consumes: (name, device, consumed
     /// (counter set, counters)).
     devices: Vec<Listed>,
-    /// What each counter set has.
-    sets: BTreeMap<String, Counters>,
+    /// What each counter set has left after the allocated devices.
+    left: BTreeMap<String, Counters>,
     allocated: BTreeSet<String>,
 }
 
@@ -57,25 +57,27 @@ impl Allocator {
         }
         Allocator {
             devices,
-            sets,
+            left: sets,
             allocated: BTreeSet::new(),
         }
     }
 
-    /// What is still available of each counter set (`checkAvailableCounters`' arithmetic).
-    fn available(&self) -> BTreeMap<String, Counters> {
-        let mut left = self.sets.clone();
-        for (name, _, cons) in &self.devices {
-            if !self.allocated.contains(name) {
-                continue;
-            }
-            for (set, counters) in cons {
-                if let Some(l) = left.get_mut(set) {
-                    crate::counters::consume(l, counters);
+    /// Takes (or, with `back`, gives back) what device `name` consumes from its sets
+    /// (`checkAvailableCounters`' arithmetic: a set's counters less what allocated devices
+    /// consume).
+    fn account(&mut self, name: &str, back: bool) {
+        let Some((_, _, cons)) = self.devices.iter().find(|(n, _, _)| n == name) else {
+            return;
+        };
+        for (set, counters) in cons {
+            if let Some(l) = self.left.get_mut(set) {
+                for (k, v) in counters {
+                    if let Some(x) = l.get_mut(k) {
+                        *x = if back { x.saturating_add(*v) } else { x.saturating_sub(*v) };
+                    }
                 }
             }
         }
-        left
     }
 
     fn fits(&self, left: &BTreeMap<String, Counters>, cons: &[(String, Counters)]) -> bool {
@@ -88,23 +90,23 @@ impl Allocator {
     /// Whether device `name` could be allocated now (not allocated, counters available).
     #[must_use]
     pub fn can_allocate(&self, name: &str) -> bool {
-        let left = self.available();
         self.devices
             .iter()
             .find(|(n, _, _)| n == name)
-            .is_some_and(|(n, _, cons)| !self.allocated.contains(n) && self.fits(&left, cons))
+            .is_some_and(|(n, _, cons)| !self.allocated.contains(n) && self.fits(&self.left, cons))
     }
 
     /// Allocates the first device, in slice order, that `select` accepts and whose counters
     /// fit; its name.
     pub fn allocate(&mut self, select: &dyn Fn(&Device) -> bool) -> Option<String> {
-        let left = self.available();
         let found = self
             .devices
             .iter()
-            .find(|(n, d, cons)| !self.allocated.contains(n) && select(d) && self.fits(&left, cons))
+            .find(|(n, d, cons)| {
+                !self.allocated.contains(n) && select(d) && self.fits(&self.left, cons)
+            })
             .map(|(n, _, _)| n.clone())?;
-        self.allocated.insert(found.clone());
+        self.mark_allocated(&found);
         Some(found)
     }
 
@@ -124,12 +126,18 @@ impl Allocator {
 
     /// Marks `name` allocated (a claim allocated before), whether or not it fits.
     pub fn mark_allocated(&mut self, name: &str) {
-        self.allocated.insert(name.to_owned());
+        if self.allocated.insert(name.to_owned()) {
+            self.account(name, false);
+        }
     }
 
     /// Frees `name` (its claim was deallocated).
     pub fn release(&mut self, name: &str) -> bool {
-        self.allocated.remove(name)
+        let was = self.allocated.remove(name);
+        if was {
+            self.account(name, true);
+        }
+        was
     }
 
     /// The allocated devices.

@@ -136,6 +136,24 @@ fn reset_simulated(
     Ok(Some(true))
 }
 
+/// `vgpu claim` (`claim`) or `vgpu release`: one owner's act on one slot.
+fn owned(cli: &Cli, s: &str, o: &str, state_file: &Path, claim: bool) -> Result<(), Failure> {
+    let (s, o) = (slot(s)?, owner(o)?);
+    let (mut host, sysfs) = open(cli)?;
+    let mut state = load(state_file)?;
+    if claim {
+        vgpu::claim(&sysfs, &mut state, s, &o)?;
+    } else {
+        vgpu::release(&sysfs, &mut state, s, &o)?;
+    }
+    save(&state, state_file, &mut host, &sysfs)?;
+    if !cli.json {
+        let what = if claim { "owned by" } else { "released by" };
+        println!("{s}: {what} {o}");
+    }
+    Ok(())
+}
+
 /// Runs one of the host manager's commands.
 pub(crate) fn run(cli: &Cli, c: &VgpuCommand) -> Result<(), Failure> {
     match c {
@@ -246,32 +264,12 @@ pub(crate) fn run(cli: &Cli, c: &VgpuCommand) -> Result<(), Failure> {
             slot: s,
             owner: o,
             state_file,
-        } => {
-            let (s, o) = (slot(s)?, owner(o)?);
-            let (mut host, sysfs) = open(cli)?;
-            let mut state = load(state_file)?;
-            vgpu::claim(&sysfs, &mut state, s, &o)?;
-            save(&state, state_file, &mut host, &sysfs)?;
-            if !cli.json {
-                println!("{s}: owned by {o}");
-            }
-            Ok(())
-        }
+        } => owned(cli, s, o, state_file, true),
         VgpuCommand::Release {
             slot: s,
             owner: o,
             state_file,
-        } => {
-            let (s, o) = (slot(s)?, owner(o)?);
-            let (mut host, sysfs) = open(cli)?;
-            let mut state = load(state_file)?;
-            vgpu::release(&sysfs, &mut state, s, &o)?;
-            save(&state, state_file, &mut host, &sysfs)?;
-            if !cli.json {
-                println!("{s}: released by {o}");
-            }
-            Ok(())
-        }
+        } => owned(cli, s, o, state_file, false),
         _ => Err(Failure::Input("not a host manager command".to_owned())),
     }
 }

@@ -196,7 +196,9 @@ fn run(mix: &[(&str, f64)], trace: &[Event], nodes: u32, policy: Policy) -> Row 
                                 let occ = g.occupancy();
                                 occ.model().profiles.iter().enumerate().any(|(slot, p)| {
                                     p.name == names[kind]
-                                        && p.placements.iter().any(|&pl| occ.refusal(slot, pl).is_none())
+                                        && p.placements
+                                            .iter()
+                                            .any(|&pl| occ.refusal(slot, pl).is_none())
                                 })
                             }) {
                                 continue;

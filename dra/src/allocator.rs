@@ -73,7 +73,11 @@ impl Allocator {
             if let Some(l) = self.left.get_mut(set) {
                 for (k, v) in counters {
                     if let Some(x) = l.get_mut(k) {
-                        *x = if back { x.saturating_add(*v) } else { x.saturating_sub(*v) };
+                        *x = if back {
+                            x.saturating_add(*v)
+                        } else {
+                            x.saturating_sub(*v)
+                        };
                     }
                 }
             }

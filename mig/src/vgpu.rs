@@ -94,6 +94,17 @@ fn pf_of(g: &GpuState) -> Result<PciAddress, Error> {
     })
 }
 
+/// Records `g`'s MIG layout (profile, start of each GPU instance) as GPU `pf`'s.
+fn record_layout(state: &mut HostState, pf: PciAddress, g: &GpuState) {
+    state.set_mig(
+        pf,
+        g.instances
+            .iter()
+            .map(|x| (x.profile.name.to_string(), x.placement.start))
+            .collect(),
+    );
+}
+
 fn instances_of(g: &GpuState) -> Vec<GpuInstanceRef> {
     g.instances
         .iter()
@@ -200,13 +211,7 @@ pub fn mig_backed(
             spec = spec.vgpus(&w.vgpu_type, w.count);
         }
         specs.push(spec);
-        state.set_mig(
-            pf,
-            g.instances
-                .iter()
-                .map(|x| (x.profile.name.to_string(), x.placement.start))
-                .collect(),
-        );
+        record_layout(state, pf, g);
     }
     let vgpu = host::apply(sysfs, &specs, state, &opts.vgpu)?;
     Ok(VgpuHostReport {
@@ -307,13 +312,7 @@ pub fn vgpus_for_layout(
             spec = spec.vgpus(&name, n);
         }
         specs.push(spec);
-        state.set_mig(
-            pf,
-            g.instances
-                .iter()
-                .map(|x| (x.profile.name.to_string(), x.placement.start))
-                .collect(),
-        );
+        record_layout(state, pf, g);
     }
     Ok(host::apply(sysfs, &specs, state, opts)?)
 }

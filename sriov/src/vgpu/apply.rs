@@ -68,6 +68,14 @@ pub struct VgpuReport {
     pub dry_run: bool,
 }
 
+/// The host lock for a run that writes (none for a dry run or without a lock path).
+fn host_lock(opts: &ApplyOptions) -> Result<Option<crate::lock::HostLock>, Error> {
+    match (&opts.lock_path, opts.dry_run) {
+        (Some(p), false) => lock(p, opts.lock_wait).map(Some),
+        _ => Ok(None),
+    }
+}
+
 /// Gives each GPU of `specs` exactly its vGPUs: [`plan`], then [`apply_plan`]; `state` is
 /// updated with what the GPUs carry afterwards (owners kept), for the caller to
 /// [`save`](HostState::save).
@@ -80,10 +88,7 @@ pub fn apply(
     state: &mut HostState,
     opts: &ApplyOptions,
 ) -> Result<VgpuReport, Error> {
-    let _lock = match (&opts.lock_path, opts.dry_run) {
-        (Some(p), false) => Some(lock(p, opts.lock_wait)?),
-        _ => None,
-    };
+    let _lock = host_lock(opts)?;
     state.learn_types(&super::inventory::inventory(sysfs, state)?);
     let p = plan(sysfs, specs, state)?;
     let gpus: Vec<_> = specs.iter().map(|s| s.gpu).collect();
@@ -103,10 +108,7 @@ pub fn apply_plan(
     state: &mut HostState,
     opts: &ApplyOptions,
 ) -> Result<VgpuReport, Error> {
-    let _lock = match (&opts.lock_path, opts.dry_run) {
-        (Some(p), false) => Some(lock(p, opts.lock_wait)?),
-        _ => None,
-    };
+    let _lock = host_lock(opts)?;
     let mut gpus: Vec<_> = plan
         .ops
         .iter()

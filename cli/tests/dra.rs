@@ -2,18 +2,31 @@
 //! `gpupart dra slices` run as a binary on a simulated node.
 
 mod common;
-use common::{gpupart, run};
+use common::{default_config, gpupart, on_state, run, scratch};
 
 #[test]
 fn slices_as_yaml_and_json_and_bad_input() {
-    let (rc, out, err) =
-        run(gpupart().args(["--sim", "hgx-h100", "dra", "slices", "--node", "n1"]));
+    // MIG off: the full GPUs only, no counters.
+    let (rc, out, err) = run(gpupart().args(["--sim", "hgx-h100", "--json", "dra", "slices"]));
+    assert_eq!(rc, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 1, "{out}");
+    assert!(!out.contains("counter-set"), "{out}");
+    // MIG on (mig-parted's all-enabled): counter sets and MIG devices.
+    let st = scratch("dra").join("node.json");
+    let f = default_config().display().to_string();
+    let (rc, _, err) = on_state(
+        &st,
+        Some("hgx-h100"),
+        &["mig", "apply", "-f", &f, "-c", "all-enabled"],
+    );
+    assert_eq!(rc, 0, "{err}");
+    let (rc, out, err) = on_state(&st, None, &["dra", "slices", "--node", "n1"]);
     assert_eq!(rc, 0, "{err}");
     assert!(out.contains("kind: ResourceSlice"), "{out}");
     assert!(out.contains("name: gpu-0-counter-set"), "{out}");
-    let (rc, out, err) = run(gpupart().args([
-        "--sim", "hgx-h100", "--json", "dra", "slices", "--order", "nvidia",
-    ]));
+    assert!(out.contains("name: gpu-0-mig-1g10gb-19-0"), "{out}");
+    let (rc, out, err) = on_state(&st, None, &["--json", "dra", "slices", "--order", "nvidia"]);
     assert_eq!(rc, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     let slices = v.as_array().unwrap();
@@ -27,8 +40,7 @@ fn slices_as_yaml_and_json_and_bad_input() {
         .map(|s| s["spec"]["devices"].as_array().map_or(0, Vec::len))
         .sum();
     assert!(devices > 8, "{devices}");
-    let (rc, _, err) =
-        run(gpupart().args(["--sim", "hgx-h100", "dra", "slices", "--claimed", "0-4"]));
+    let (rc, _, err) = on_state(&st, None, &["dra", "slices", "--claimed", "0-4"]);
     assert_eq!(rc, 2);
     assert!(err.contains("GPU:START"), "{err}");
 }

@@ -193,10 +193,17 @@ fn identity(g: &GpuState, model: &GpuModel, node: &NodeInfo) -> BTreeMap<String,
     a
 }
 
-/// The counter set of a MIG-capable GPU.
+/// The catalog model of a GPU whose MIG devices are published: MIG-capable, MIG mode on now
+/// (a MIG device cannot be made on a GPU with MIG off, and gpupart never changes the mode
+/// behind a claim: that needs a reset).
+fn mig_model(g: &GpuState) -> Option<&'static GpuModel> {
+    g.model.filter(|_| g.mig.is_some_and(|m| m.current))
+}
+
+/// The counter set of a GPU in MIG mode.
 #[must_use]
 pub fn gpu_counter_set(g: &GpuState) -> Option<CounterSetSpec> {
-    let model = g.model?;
+    let model = mig_model(g)?;
     Some(CounterSetSpec {
         name: counter_set_name(g.info.index),
         gpu: g.info.index,
@@ -205,12 +212,12 @@ pub fn gpu_counter_set(g: &GpuState) -> Option<CounterSetSpec> {
 }
 
 /// Every device of GPU `g`: the full GPU, then one per (profile, placement) of its model in
-/// the catalog's table order, starts ascending (NVIDIA's order). GPUs without MIG support
-/// publish the full GPU only.
+/// the catalog's table order, starts ascending (NVIDIA's order). GPUs without MIG support or
+/// with MIG mode off publish the full GPU only, consuming no counters.
 #[must_use]
 pub fn gpu_devices(g: &GpuState, node: &NodeInfo) -> Vec<DeviceSpec> {
     let minor = g.info.index;
-    let Some(model) = g.model else {
+    let Some(model) = mig_model(g) else {
         let mut a = BTreeMap::new();
         a.insert("type".to_owned(), AttrValue::Str("gpu".to_owned()));
         a.insert("uuid".to_owned(), AttrValue::Str(g.info.uuid.clone()));

@@ -23,9 +23,13 @@
 //! ```
 //! use gpupart_dra::{NodeInfo, Order, SliceOptions, node_slices};
 //! use gpupart_mig::SimulatedNvml;
+//! use gpupart_mig::apply::{ApplyOptions, DesiredGpu, apply};
 //! use gpupart_mig::state::read_all;
 //!
 //! let node = SimulatedNvml::hgx_h100();
+//! // MIG devices are published for GPUs in MIG mode.
+//! let on: Vec<DesiredGpu> = (0..8).map(|g| DesiredGpu::new(g, true, Vec::new())).collect();
+//! apply(&node, &on, &ApplyOptions::default().lock_path(None))?;
 //! let gpus = read_all(&node)?;
 //! let slices = node_slices(&gpus, &NodeInfo::default(), &[], &SliceOptions::new("node-1").order(Order::Gpupart))?;
 //! gpupart_dra::slices::validate(&slices)?;

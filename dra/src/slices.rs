@@ -179,6 +179,7 @@ pub fn node_devices(
         if let Some(mut set) = gpu_counter_set(g)
             && let Some(model) = g.model
         {
+            // (`gpu_counter_set` is `Some` only for a GPU in MIG mode.)
             for x in &g.instances {
                 if !claimed.contains(&(g.info.index, x.placement.start)) {
                     consume(

@@ -218,7 +218,11 @@ pub fn gpu_counter_set(g: &GpuState) -> Option<CounterSetSpec> {
 pub fn gpu_devices(g: &GpuState, node: &NodeInfo) -> Vec<DeviceSpec> {
     let minor = g.info.index;
     let Some(model) = mig_model(g) else {
-        let mut a = BTreeMap::new();
+        // A known model with MIG off still says what it is; an unknown board, what NVML says.
+        let mut a = g.model.map_or_else(BTreeMap::new, |m| identity(g, m, node));
+        if let Some(pci) = g.info.pci {
+            a.insert(PCI_BUS_ID.to_owned(), AttrValue::Str(pci.to_string()));
+        }
         a.insert("type".to_owned(), AttrValue::Str("gpu".to_owned()));
         a.insert("uuid".to_owned(), AttrValue::Str(g.info.uuid.clone()));
         a.insert("index".to_owned(), AttrValue::Int(i64::from(minor)));

@@ -225,3 +225,147 @@ fn existing_devices_are_adopted_for_their_claims_and_the_rest_left_alone() {
     p.unprepare("uid-9").unwrap();
     assert_eq!(shape(&nvml).len(), 1);
 }
+
+/// Every NVML call, reads included, failing once in turn: a backend that delegates to the
+/// simulator and fails its `fail_at`-th call (of any kind) with UNKNOWN.
+struct Faulty<'a> {
+    inner: &'a SimulatedNvml,
+    calls: std::sync::atomic::AtomicU64,
+    fail_at: u64,
+}
+
+impl Faulty<'_> {
+    fn tick(&self, op: &'static str) -> Result<(), gpupart_mig::Error> {
+        let n = self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if n == self.fail_at {
+            return Err(gpupart_mig::Error::Nvml {
+                gpu: None,
+                op,
+                code: NvmlCode::Unknown,
+            });
+        }
+        Ok(())
+    }
+}
+
+type R<T> = Result<T, gpupart_mig::Error>;
+
+impl Backend for Faulty<'_> {
+    fn gpu_count(&self) -> R<u32> {
+        self.tick("gpu count")?;
+        self.inner.gpu_count()
+    }
+    fn gpu(&self, gpu: u32) -> R<gpupart_mig::backend::GpuInfo> {
+        self.tick("gpu")?;
+        self.inner.gpu(gpu)
+    }
+    fn mig_mode(&self, gpu: u32) -> R<gpupart_mig::backend::MigMode> {
+        self.tick("mig mode")?;
+        self.inner.mig_mode(gpu)
+    }
+    fn set_mig_mode(&self, gpu: u32, on: bool) -> R<gpupart_mig::backend::MigActivation> {
+        self.tick("set mig mode")?;
+        self.inner.set_mig_mode(gpu, on)
+    }
+    fn gpu_instance_profile_info(
+        &self,
+        gpu: u32,
+        index: u32,
+    ) -> R<gpupart_mig::backend::ProfileInfo> {
+        self.tick("profile info")?;
+        self.inner.gpu_instance_profile_info(gpu, index)
+    }
+    fn possible_placements(&self, gpu: u32, id: u32) -> R<Vec<gpupart_profiles::Placement>> {
+        self.tick("placements")?;
+        self.inner.possible_placements(gpu, id)
+    }
+    fn remaining_capacity(&self, gpu: u32, id: u32) -> R<u32> {
+        self.tick("capacity")?;
+        self.inner.remaining_capacity(gpu, id)
+    }
+    fn gpu_instances(&self, gpu: u32) -> R<Vec<gpupart_mig::backend::GpuInstanceInfo>> {
+        self.tick("gpu instances")?;
+        self.inner.gpu_instances(gpu)
+    }
+    fn create_gpu_instance(
+        &self,
+        gpu: u32,
+        id: u32,
+        start: u8,
+    ) -> R<gpupart_mig::backend::GpuInstanceInfo> {
+        self.tick("create gpu instance")?;
+        self.inner.create_gpu_instance(gpu, id, start)
+    }
+    fn destroy_gpu_instance(&self, gpu: u32, gi: u32) -> R<()> {
+        self.tick("destroy gpu instance")?;
+        self.inner.destroy_gpu_instance(gpu, gi)
+    }
+    fn compute_instances(
+        &self,
+        gpu: u32,
+        gi: u32,
+    ) -> R<Vec<gpupart_mig::backend::ComputeInstanceInfo>> {
+        self.tick("compute instances")?;
+        self.inner.compute_instances(gpu, gi)
+    }
+    fn create_compute_instance(
+        &self,
+        gpu: u32,
+        gi: u32,
+        p: u32,
+    ) -> R<gpupart_mig::backend::ComputeInstanceInfo> {
+        self.tick("create compute instance")?;
+        self.inner.create_compute_instance(gpu, gi, p)
+    }
+    fn destroy_compute_instance(&self, gpu: u32, gi: u32, ci: u32) -> R<()> {
+        self.tick("destroy compute instance")?;
+        self.inner.destroy_compute_instance(gpu, gi, ci)
+    }
+    fn processes(&self, gpu: u32, gi: u32) -> R<Vec<u32>> {
+        self.tick("processes")?;
+        self.inner.processes(gpu, gi)
+    }
+}
+
+#[test]
+fn a_fault_at_every_nvml_call_reads_included_leaves_before_or_after() {
+    for (what, prepared_first) in [("prepare", false), ("unprepare", true)] {
+        let mut k = 0;
+        loop {
+            let nvml = node();
+            let path = scratch(&format!("every-{what}-{k}"));
+            if prepared_first {
+                let caps = SimCaps::new(&nvml);
+                Preparer::open(&nvml, &caps, &path)
+                    .unwrap()
+                    .prepare("uid-1", DEV)
+                    .unwrap();
+            }
+            let faulty = Faulty {
+                inner: &nvml,
+                calls: std::sync::atomic::AtomicU64::new(0),
+                fail_at: k,
+            };
+            let caps = SimCaps::new(&faulty);
+            let mut p = Preparer::open(&faulty, &caps, &path).unwrap();
+            let r = if prepared_first {
+                p.unprepare("uid-1").map(|()| ())
+            } else {
+                p.prepare("uid-1", DEV).map(|_| ())
+            };
+            let after = before_or_after(&nvml, &format!("{what}, call {k} fails"));
+            // Prepare succeeded ⇔ made; unprepare succeeded ⇔ gone.
+            assert_eq!(
+                r.is_ok(),
+                after != prepared_first,
+                "{what}, call {k}: {r:?}"
+            );
+            assert!(p.checkpoint().in_flight.is_empty(), "{what}, call {k}");
+            if faulty.calls.load(std::sync::atomic::Ordering::SeqCst) <= k {
+                break; // the fault came after the last call: every call has failed once
+            }
+            k += 1;
+        }
+        assert!(k >= 4, "{what}: only {k} calls");
+    }
+}

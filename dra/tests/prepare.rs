@@ -349,7 +349,7 @@ fn a_fault_at_every_nvml_call_reads_included_leaves_before_or_after() {
             let caps = SimCaps::new(&faulty);
             let mut p = Preparer::open(&faulty, &caps, &path).unwrap();
             let r = if prepared_first {
-                p.unprepare("uid-1").map(|()| ())
+                p.unprepare("uid-1")
             } else {
                 p.prepare("uid-1", DEV).map(|_| ())
             };

@@ -141,11 +141,9 @@ fn read_file(path: &Path) -> Result<Vec<Request>, Failure> {
                 req = req.on_gpus(g);
             }
             if let Some(m) = &r.model {
-                let model = gpupart_profiles::catalog::MODELS
-                    .iter()
-                    .copied()
-                    .find(|x| x.name == m.as_str())
-                    .ok_or_else(|| bad(format!("model {} is not in the catalog", quote(m))))?;
+                // The catalog's one lookup by name (case aside), as fleet files use.
+                let model = gpupart_profiles::catalog::model_by_name(m)
+                    .map_err(|_| bad(format!("model {} is not in the catalog", quote(m))))?;
                 req = req.on_model(model);
             }
             Ok(req)

@@ -32,8 +32,6 @@ use gpupart_topology::{Fleet, Online, solve_gpu};
 mod churn;
 use churn::{ALIBABA_MIX, Event, HALF_MIX, LARGE_MIX, MIX, churn_trace, mix_profiles};
 
-const GPUS_PER_NODE: u32 = 8;
-
 /// One node: its devices, its allocator, its occupancy.
 struct Node {
     devices: Vec<DeviceSpec>,
@@ -44,13 +42,19 @@ struct Node {
     slices: Vec<Vec<String>>,
 }
 
-fn empty_node() -> (
+fn empty_node(
+    gpus: u32,
+) -> (
     Vec<gpupart_dra::devices::CounterSetSpec>,
     Vec<DeviceSpec>,
     Fleet,
 ) {
-    let nvml = SimulatedNvml::dgx_a100();
-    let all: Vec<DesiredGpu> = (0..GPUS_PER_NODE)
+    let nvml = SimulatedNvml::new(
+        (0..gpus)
+            .map(|_| gpupart_mig::SimGpu::new(&profiles::catalog::A100_40GB))
+            .collect(),
+    );
+    let all: Vec<DesiredGpu> = (0..gpus)
         .map(|g| DesiredGpu::new(g, true, Vec::new()))
         .collect();
     let opts = ApplyOptions::default().lock_path(None);
@@ -80,8 +84,8 @@ fn chunked(groups: &[Vec<DeviceSpec>]) -> Vec<Vec<String>> {
 }
 
 impl Node {
-    fn new(order: Order, expected: &[ProfileName]) -> Self {
-        let (sets, devices, fleet) = empty_node();
+    fn new(order: Order, expected: &[ProfileName], gpus: u32) -> Self {
+        let (sets, devices, fleet) = empty_node(gpus);
         let groups = arrange(devices.clone(), &fleet, order, Some(expected));
         let slices = assemble(&sets, &groups, &SliceOptions::new("node").order(order)).unwrap();
         let by_name = devices
@@ -145,17 +149,19 @@ enum Policy {
     Online,
 }
 
-fn run(mix: &[(&str, f64)], trace: &[Event], nodes: u32, policy: Policy) -> Row {
+fn run(mix: &[(&str, f64)], trace: &[Event], (nodes, per_node): (u32, u32), policy: Policy) -> Row {
     let names: Vec<ProfileName> = mix.iter().map(|(n, _)| n.parse().unwrap()).collect();
     let kinds = mix_profiles(mix);
     let order = match policy {
         Policy::FirstFit(o) => o,
         Policy::Online => Order::Nvidia,
     };
-    let mut cluster: Vec<Node> = (0..nodes).map(|_| Node::new(order, &names)).collect();
+    let mut cluster: Vec<Node> = (0..nodes)
+        .map(|_| Node::new(order, &names, per_node))
+        .collect();
     let mut online = Online::new(Fleet::uniform(
         &profiles::catalog::A100_40GB,
-        nodes * GPUS_PER_NODE,
+        nodes * per_node,
     ));
     online.expect(&names);
     let mut held: HashMap<usize, (usize, String)> = HashMap::new();
@@ -250,7 +256,7 @@ fn run(mix: &[(&str, f64)], trace: &[Event], nodes: u32, policy: Policy) -> Row 
                             }
                         }
                     }
-                    row.stranded += stranded as f64 / f64::from(nodes * GPUS_PER_NODE * 8);
+                    row.stranded += stranded as f64 / f64::from(nodes * per_node * 8);
                     samples += 1;
                 }
             }
@@ -282,10 +288,26 @@ fn main() {
     // `cargo bench` passes --bench; CI's `cargo bench -- --test` adds --test: a small run.
     let args: Vec<String> = std::env::args().collect();
     let full = args.iter().any(|a| a == "--bench") && !args.iter().any(|a| a == "--test");
-    let (nodes, arrivals) = if full { (125, 60_000) } else { (2, 400) };
+    // GPUPART_DRA_SHAPE=NODESxGPUS (default 125x8) and GPUPART_DRA_ARRIVALS (60000): the
+    // same trace on another cut of the fleet into nodes.
+    let shape = std::env::var("GPUPART_DRA_SHAPE")
+        .ok()
+        .and_then(|s| {
+            let (n, g) = s.split_once('x')?;
+            Some((n.parse::<u32>().ok()?, g.parse::<u32>().ok()?))
+        })
+        .unwrap_or((125, 8));
+    let arrivals = std::env::var("GPUPART_DRA_ARRIVALS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(60_000);
+    let ((nodes, per_node), arrivals) = if full {
+        (shape, arrivals)
+    } else {
+        ((2, 8), 400)
+    };
     println!(
-        "\n== DRA device order: first fit over NVIDIA's order vs gpupart's, {} x {GPUS_PER_NODE} A100-40GB, {arrivals} arrivals, seed 7 ==",
-        nodes
+        "\n== DRA device order: first fit over NVIDIA's order vs gpupart's, {nodes} x {per_node} A100-40GB, {arrivals} arrivals, seed 7 =="
     );
     println!(
         "{:<26} {:<24} {:>10} {:>13} {:>9} {:>16}",
@@ -298,13 +320,13 @@ fn main() {
         ("Alibaba v2023 shape, 1.0", &ALIBABA_MIX[..], 1.0),
         ("1g + 2g + 4g, 0.9", &HALF_MIX[..], 0.9),
     ] {
-        let trace = churn_trace(mix, 7, nodes * GPUS_PER_NODE, arrivals, load);
+        let trace = churn_trace(mix, 7, nodes * per_node, arrivals, load);
         for (name, policy) in [
             ("first fit, NVIDIA order", Policy::FirstFit(Order::Nvidia)),
             ("first fit, gpupart order", Policy::FirstFit(Order::Gpupart)),
             ("gpupart online (no DRA)", Policy::Online),
         ] {
-            let r = run(mix, &trace, nodes, policy);
+            let r = run(mix, &trace, (nodes, per_node), policy);
             let rep = if r.republished.1 == 0 {
                 "-".to_owned()
             } else {

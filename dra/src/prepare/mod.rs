@@ -15,128 +15,21 @@
 //!   destroyed devices it did not make: dra-driver-nvidia-gpu#883), and reports the rest,
 //!   never destroying them.
 
+mod caps;
+mod checkpoint;
+
+pub use caps::{CdiDevice, MigCaps, ProcCaps, SimCaps, parse_access};
+pub use checkpoint::{AdoptReport, Checkpoint, InFlight, PreparedDevice};
+
 use std::path::{Path, PathBuf};
 
 use gpupart_mig::backend::Backend;
 use gpupart_profiles::{GpuInstanceProfile, GpuModel};
-use serde::{Deserialize, Serialize};
 
 use crate::Error;
 
 /// The most bytes a checkpoint may have.
 pub const MAX_CHECKPOINT_BYTES: u64 = 16 << 20;
-
-/// One device a container gets, as a CDI `devices[]` entry: its name and its device nodes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct CdiDevice {
-    /// `<claim UID>-<device>`, unique per claim and device.
-    pub name: String,
-    /// `containerEdits.deviceNodes[].path`.
-    pub device_nodes: Vec<String>,
-}
-
-/// Where the driver says which device node grants access to a MIG instance.
-pub trait MigCaps {
-    /// The minor of `/dev/nvidia-caps/nvidia-cap<N>` for GPU instance `gi` of GPU `minor`.
-    ///
-    /// # Errors
-    /// When the capability is not there (no such instance).
-    fn gi_minor(&self, minor: u32, gi: u32) -> Result<u32, String>;
-    /// The same for compute instance `ci` of `gi`.
-    ///
-    /// # Errors
-    /// As [`MigCaps::gi_minor`].
-    fn ci_minor(&self, minor: u32, gi: u32, ci: u32) -> Result<u32, String>;
-}
-
-/// `DeviceFileMinor: N` of a capability's `access` file.
-///
-/// # Errors
-/// When no such line holds a decimal number.
-pub fn parse_access(text: &str) -> Result<u32, String> {
-    text.lines()
-        .find_map(|l| l.strip_prefix("DeviceFileMinor:"))
-        .and_then(|v| v.trim().parse().ok())
-        .ok_or_else(|| {
-            format!(
-                "{:?}: expected a line `DeviceFileMinor: N`",
-                text.chars().take(80).collect::<String>()
-            )
-        })
-}
-
-/// The driver's capability files under a procfs root (`/proc`).
-#[derive(Debug, Clone)]
-pub struct ProcCaps {
-    root: PathBuf,
-}
-
-impl ProcCaps {
-    /// Under `root` (`/proc` on a host).
-    #[must_use]
-    pub fn new(root: impl Into<PathBuf>) -> Self {
-        ProcCaps { root: root.into() }
-    }
-
-    fn read(&self, rel: &str) -> Result<u32, String> {
-        let p = self
-            .root
-            .join("driver/nvidia/capabilities")
-            .join(rel)
-            .join("access");
-        let text = std::fs::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display()))?;
-        parse_access(&text).map_err(|e| format!("{}: {e}", p.display()))
-    }
-}
-
-impl MigCaps for ProcCaps {
-    fn gi_minor(&self, minor: u32, gi: u32) -> Result<u32, String> {
-        self.read(&format!("gpu{minor}/mig/gi{gi}"))
-    }
-
-    fn ci_minor(&self, minor: u32, gi: u32, ci: u32) -> Result<u32, String> {
-        self.read(&format!("gpu{minor}/mig/gi{gi}/ci{ci}"))
-    }
-}
-
-/// The simulated driver's capability files: present exactly for the instances that exist on
-/// `nvml`, with minors the simulator numbers (`gi`: 1 + 1000·GPU + 10·GI; `ci`: that + 1 +
-/// CI).
-pub struct SimCaps<'a> {
-    nvml: &'a dyn Backend,
-}
-
-impl<'a> SimCaps<'a> {
-    /// Over `nvml`.
-    #[must_use]
-    pub fn new(nvml: &'a dyn Backend) -> Self {
-        SimCaps { nvml }
-    }
-}
-
-impl MigCaps for SimCaps<'_> {
-    fn gi_minor(&self, minor: u32, gi: u32) -> Result<u32, String> {
-        let gis = self.nvml.gpu_instances(minor).map_err(|e| e.to_string())?;
-        if gis.iter().any(|x| x.id == gi) {
-            Ok(1 + 1000 * minor + 10 * gi)
-        } else {
-            Err(format!("gpu{minor}/mig/gi{gi}/access: no such file"))
-        }
-    }
-
-    fn ci_minor(&self, minor: u32, gi: u32, ci: u32) -> Result<u32, String> {
-        let cis = self
-            .nvml
-            .compute_instances(minor, gi)
-            .map_err(|e| e.to_string())?;
-        if cis.iter().any(|x| x.id == ci) {
-            Ok(2 + 1000 * minor + 10 * gi + ci)
-        } else {
-            Err(format!("gpu{minor}/mig/gi{gi}/ci{ci}/access: no such file"))
-        }
-    }
-}
 
 /// A MIG device named as NVIDIA's driver names it: (GPU minor, NVML profile ID, start).
 ///
@@ -167,65 +60,6 @@ pub fn parse_mig_device(name: &str) -> Result<(u32, u32, u8), Error> {
         num(id)?,
         u8::try_from(num(start)?).map_err(|_| bad())?,
     ))
-}
-
-/// A device being made: recorded before its first NVML call.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct InFlight {
-    /// The claim's UID.
-    pub claim: String,
-    /// The device's name.
-    pub device: String,
-    /// The GPU instance made so far, if any.
-    pub gi: Option<u32>,
-}
-
-/// A prepared device.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct PreparedDevice {
-    /// The claim's UID.
-    pub claim: String,
-    /// The device's name.
-    pub device: String,
-    /// Its GPU instance.
-    pub gi: u32,
-    /// Its compute instance.
-    pub ci: u32,
-    /// What the container got.
-    pub cdi: CdiDevice,
-}
-
-/// The checkpoint file's contents (JSON).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-#[non_exhaustive]
-pub struct Checkpoint {
-    /// Format version (1).
-    pub version: u32,
-    /// Devices being made.
-    pub in_flight: Vec<InFlight>,
-    /// Devices made.
-    pub prepared: Vec<PreparedDevice>,
-}
-
-/// What [`Preparer::adopt`] found and did.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub struct AdoptReport {
-    /// In-flight devices completed (their claim is still allocated): device names.
-    pub completed: Vec<String>,
-    /// In-flight devices rolled back (their claim is gone).
-    pub rolled_back: Vec<String>,
-    /// Prepared devices that vanished and were made again.
-    pub recreated: Vec<String>,
-    /// Prepared devices whose claim is gone, unprepared.
-    pub cleaned: Vec<String>,
-    /// Existing MIG devices taken over for a claim that names them.
-    pub adopted: Vec<String>,
-    /// Existing GPU instances neither ours nor claimed: (GPU, GPU instance ID), left alone.
-    pub foreign: Vec<(u32, u32)>,
 }
 
 /// Prepares and unprepares devices on one node, keeping its checkpoint.
@@ -718,5 +552,28 @@ mod tests {
             93
         );
         assert!(parse_access("DeviceFileMode: 292\n").is_err());
+    }
+
+    #[test]
+    fn capability_files_under_a_proc_root() {
+        let root = std::env::temp_dir().join(format!("gpupart-caps-{}", std::process::id()));
+        let gi = root.join("driver/nvidia/capabilities/gpu0/mig/gi3");
+        std::fs::create_dir_all(gi.join("ci0")).unwrap();
+        std::fs::write(
+            gi.join("access"),
+            "DeviceFileMinor: 30\nDeviceFileMode: 292\n",
+        )
+        .unwrap();
+        std::fs::write(
+            gi.join("ci0/access"),
+            "DeviceFileMinor: 31\nDeviceFileMode: 292\n",
+        )
+        .unwrap();
+        let caps = ProcCaps::new(&root);
+        assert_eq!(caps.gi_minor(0, 3), Ok(30));
+        assert_eq!(caps.ci_minor(0, 3, 0), Ok(31));
+        let e = caps.gi_minor(0, 4).unwrap_err();
+        assert!(e.contains("gi4"), "{e}");
+        std::fs::remove_dir_all(&root).unwrap();
     }
 }

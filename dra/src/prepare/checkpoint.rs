@@ -46,7 +46,7 @@ pub struct Checkpoint {
     pub prepared: Vec<PreparedDevice>,
 }
 
-/// What [`Preparer::adopt`] found and did.
+/// What [`Preparer::adopt`](super::Preparer::adopt) found and did.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct AdoptReport {

@@ -746,3 +746,30 @@ fn a_free_instance_nobody_asked_for_gives_way_on_a_gpu_being_filled() {
     check_valid(&fleet, &reqs, &plan);
     assert_eq!(plan.objective.placed, 119);
 }
+
+/// A plan that only reuses free instances spread over many GPUs is proven optimal with more
+/// GPUs than the GPU bound (which ignores reuse); its summary says why.
+#[test]
+fn a_reusing_plan_says_why_it_uses_more_gpus_than_the_bound() {
+    let p = A100_40GB.profile_by_str("1g.5gb").unwrap();
+    let gpus: Vec<Gpu> = (0..4)
+        .map(|i| {
+            let mut g = Gpu::new(i, &A100_40GB).with_mig(true);
+            g.add_instance(p, 0, false).unwrap();
+            g
+        })
+        .collect();
+    let fleet = Fleet::new(gpus).unwrap();
+    let plan = solve(
+        &fleet,
+        &[Request::parse("1g.5gb", 2).unwrap()],
+        &SolveOptions::default(),
+    );
+    let line = plan.to_string();
+    assert!(plan.exact, "{line}");
+    assert!(
+        plan.objective.gpus_used > plan.bound.min_gpus_used,
+        "{line}"
+    );
+    assert!(line.contains("more here to reuse instances"), "{line}");
+}

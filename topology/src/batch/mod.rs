@@ -337,9 +337,16 @@ impl core::fmt::Display for Plan {
     /// what it leaves out and why.
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         let (gap_placed, gap_gpus) = self.gap();
+        // Proven optimal with more GPUs than the bound: the objective put reuse and fewer
+        // reconfigured GPUs first (the bound counts GPUs only), and the line says so.
+        let why = if self.exact && self.objective.gpus_used > self.bound.min_gpus_used {
+            "; more here to reuse instances and reconfigure fewer GPUs"
+        } else {
+            ""
+        };
         writeln!(
             f,
-            "placed {} (at most {} possible), on {} GPUs (at least {} needed), {} reconfigured, {} reused, {} destroyed{}",
+            "placed {} (at most {} possible), on {} GPUs (at least {} needed{why}), {} reconfigured, {} reused, {} destroyed{}",
             self.objective.placed,
             self.bound.max_placed,
             self.objective.gpus_used,

@@ -579,3 +579,34 @@ fn profile_tables_in_nvidia_smi_layout() {
     );
     assert_eq!(out.lines().count(), 8 * 7);
 }
+
+/// Progress lines go to stderr on a terminal only; `GPUPART_PROGRESS` overrides, and stdout
+/// never gets them.
+#[test]
+fn progress_lines_on_stderr_when_asked() {
+    let f = cfg();
+    let args = [
+        "--sim",
+        "dgx-a100",
+        "mig",
+        "apply",
+        "-f",
+        &f,
+        "-c",
+        "all-1g.5gb",
+    ];
+    let (rc, out, err) = run(gpupart().args(args).env("GPUPART_PROGRESS", "always"));
+    assert_eq!(rc, 0, "{err}");
+    assert!(
+        err.contains("gpupart: setting the MIG mode of GPU(s)"),
+        "{err}"
+    );
+    assert!(err.contains("gpupart: resetting GPU 0"), "{err}");
+    assert!(!out.contains("gpupart: "), "{out}");
+    // A pipe is not a terminal: nothing by default.
+    let (rc, _, err) = run(gpupart().args(args).env_remove("GPUPART_PROGRESS"));
+    assert_eq!(rc, 0);
+    assert!(!err.contains("gpupart: "), "{err}");
+    let (_, _, err) = run(gpupart().args(args).env("GPUPART_PROGRESS", "never"));
+    assert!(!err.contains("gpupart: "), "{err}");
+}

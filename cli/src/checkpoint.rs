@@ -82,9 +82,14 @@ pub(crate) fn write(gpus: &[GpuState], path: &Path) -> Result<(), Failure> {
 pub(crate) fn read(path: &Path) -> Result<Checkpoint, Failure> {
     let bad = |m: String| Failure::Input(format!("checkpoint {}: {m}", path.display()));
     let text = read_limited(path, MAX_BYTES).map_err(bad)?;
-    let c: Checkpoint = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+    from_text(&text).map_err(bad)
+}
+
+/// A checkpoint's text.
+pub(crate) fn from_text(text: &str) -> Result<Checkpoint, String> {
+    let c: Checkpoint = serde_json::from_str(text).map_err(|e| e.to_string())?;
     if c.version != VERSION {
-        return Err(bad(format!("version {} (expected {VERSION})", c.version)));
+        return Err(format!("version {} (expected {VERSION})", c.version));
     }
     Ok(c)
 }

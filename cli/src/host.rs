@@ -298,8 +298,17 @@ fn load(path: &Path) -> Result<(SimulatedNvml, SimHost, Option<serde_json::Value
             m
         })
     })?;
-    let saved: SavedHost = serde_json::from_str(&text)
-        .map_err(|e| Failure::Input(format!("not a state file: {e}")))?;
+    load_text(&text)
+}
+
+/// A state file's text, replayed into a fresh simulated node (its SR-IOV side is replayed
+/// when a sysfs is opened).
+#[allow(clippy::type_complexity)]
+pub(crate) fn load_text(
+    text: &str,
+) -> Result<(SimulatedNvml, SimHost, Option<serde_json::Value>), Failure> {
+    let saved: SavedHost =
+        serde_json::from_str(text).map_err(|e| Failure::Input(format!("not a state file: {e}")))?;
     if saved.version != STATE_VERSION {
         return Err(Failure::Input(format!(
             "version {} (expected {STATE_VERSION})",

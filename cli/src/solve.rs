@@ -69,7 +69,16 @@ fn yes() -> bool {
 fn read_fleet(path: &Path) -> Result<Fleet, Failure> {
     let bad = |m: String| Failure::Input(format!("fleet file {}: {m}", path.display()));
     let text = read_limited(path, MAX_BYTES).map_err(bad)?;
-    let listed: Vec<FileGpu> = parse_by_name(path, &text).map_err(bad)?;
+    fleet_from_text(path, &text).map_err(bad)
+}
+
+/// A fleet file's text (JSON when `name` ends in `.json`, YAML otherwise) as a fleet.
+///
+/// # Errors
+/// What is wrong, naming the GPU and the value.
+pub(crate) fn fleet_from_text(name: &Path, text: &str) -> Result<Fleet, String> {
+    let bad = |m: String| m;
+    let listed: Vec<FileGpu> = parse_by_name(name, text).map_err(bad)?;
     if listed.len() > MAX_REQUESTS {
         return Err(bad(format!(
             "{} GPUs (at most {MAX_REQUESTS})",
@@ -124,7 +133,16 @@ fn parse_flag(s: &str) -> Result<Request, Failure> {
 fn read_file(path: &Path) -> Result<Vec<Request>, Failure> {
     let bad = |m: String| Failure::Input(format!("requests file {}: {m}", path.display()));
     let text = read_limited(path, MAX_BYTES).map_err(bad)?;
-    let listed: Vec<FileRequest> = parse_by_name(path, &text).map_err(bad)?;
+    requests_from_text(path, &text).map_err(bad)
+}
+
+/// A requests file's text (JSON when `name` ends in `.json`, YAML otherwise) as requests.
+///
+/// # Errors
+/// What is wrong, naming the value.
+pub(crate) fn requests_from_text(name: &Path, text: &str) -> Result<Vec<Request>, String> {
+    let bad = |m: String| m;
+    let listed: Vec<FileRequest> = parse_by_name(name, text).map_err(bad)?;
     if listed.len() > MAX_REQUESTS {
         return Err(bad(format!(
             "{} requests (at most {MAX_REQUESTS})",

@@ -111,6 +111,52 @@ fn sriov_types_round_trip() {
     assert!(!findings.as_array().unwrap().is_empty());
 }
 
+/// The vGPU host manager's data and reports, on both interfaces; and its string forms.
+#[test]
+fn vgpu_types_round_trip() {
+    use gpupart::sriov::nova::NovaVgpuVfs;
+    use gpupart::sriov::vgpu::{
+        ApplyOptions, GpuSpec, HostState, Owner, VgpuSlot, VgpuTypeId, VgpuTypeName, apply,
+        inventory, plan, reconcile,
+    };
+    for h100 in [false, true] {
+        let sim = if h100 {
+            SimulatedSysfs::h100_host(1)
+        } else {
+            SimulatedSysfs::gpu_host(1)
+        };
+        let sysfs = Sysfs::simulated(sim);
+        let gpu = sysfs.nvidia_gpus().unwrap()[0].address;
+        sysfs.enable_vfs(gpu, 4, &EnableOptions::default()).unwrap();
+        let spec = GpuSpec::new(gpu)
+            .vgpus(if h100 { "H100XM-20C" } else { "A100-10C" }, 2)
+            .memory_mib(if h100 { 80 } else { 40 } * 1024);
+        round_trip(&spec);
+        let mut state = HostState::default();
+        round_trip(&plan(&sysfs, std::slice::from_ref(&spec), &state).unwrap());
+        let opts = ApplyOptions::default().lock_path(None);
+        round_trip(&opts);
+        let report = apply(&sysfs, &[spec], &mut state, &opts).unwrap();
+        round_trip(&report);
+        round_trip(&state);
+        round_trip(&inventory(&sysfs, &state).unwrap());
+        round_trip(&reconcile(&sysfs, &mut state, &[], &[], false).unwrap());
+    }
+    let slot: VgpuSlot = "0000:07:00.4/83b8f4f2-509f-382f-3c1e-e6bfe0fa1001"
+        .parse()
+        .unwrap();
+    assert_eq!(
+        serde_json::to_string(&slot).unwrap(),
+        "\"0000:07:00.4/83b8f4f2-509f-382f-3c1e-e6bfe0fa1001\""
+    );
+    round_trip(&slot);
+    round_trip(&"nvidia-700".parse::<VgpuTypeId>().unwrap());
+    round_trip(&"vm-1".parse::<Owner>().unwrap());
+    round_trip(&"NVIDIA A100-3-20C".parse::<VgpuTypeName>().unwrap());
+    assert!(serde_json::from_str::<Owner>("\"a b\"").is_err());
+    round_trip(&NovaVgpuVfs::for_type("NVIDIA H100XM-3-40C", &[]));
+}
+
 proptest! {
     #[test]
     fn objectives_and_bounds_round_trip(placed in any::<u64>(), gpus in any::<u32>(), reused in any::<u64>()) {

@@ -18,6 +18,7 @@ pub const DRIVER: &str = "gpu.nvidia.com";
 pub const PCI_BUS_ID: &str = "resource.kubernetes.io/pciBusID";
 
 /// A device attribute's value.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum AttrValue {
@@ -29,7 +30,17 @@ pub enum AttrValue {
     Version(String),
 }
 
+/// A profile by its name (`3g.20gb`), in serialized reports.
+#[cfg(feature = "serde")]
+fn profile_name<S: serde::Serializer>(
+    p: &&'static GpuInstanceProfile,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.collect_str(&p.name)
+}
+
 /// What a device is.
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum DeviceKind {
@@ -38,6 +49,7 @@ pub enum DeviceKind {
     /// A MIG device: a GPU instance of `profile` at `placement`.
     Mig {
         /// Its profile.
+        #[cfg_attr(feature = "serde", serde(serialize_with = "profile_name"))]
         profile: &'static GpuInstanceProfile,
         /// Its placement.
         placement: Placement,
@@ -45,6 +57,7 @@ pub enum DeviceKind {
 }
 
 /// One published device.
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct DeviceSpec {
@@ -63,6 +76,7 @@ pub struct DeviceSpec {
 }
 
 /// One GPU's counter set.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct CounterSetSpec {
@@ -75,6 +89,7 @@ pub struct CounterSetSpec {
 }
 
 /// What the node says of itself beyond NVML's per-GPU state.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct NodeInfo {

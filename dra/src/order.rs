@@ -20,6 +20,7 @@ use gpupart_topology::{Fleet, ranking};
 use crate::devices::{DeviceKind, DeviceSpec};
 
 /// Which order devices are published in.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum Order {

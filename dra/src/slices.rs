@@ -39,6 +39,7 @@ pub mod limits {
 }
 
 /// How a node's slices are made.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SliceOptions {

@@ -97,7 +97,7 @@ pub struct MdevType {
 
 /// Which vGPU interface a host's NVIDIA driver offers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub enum VgpuInterface {
     /// Mediated devices (`/sys/class/mdev_bus`, `mdev_supported_types`): older drivers and

@@ -47,7 +47,7 @@ pub struct Checkpoint {
 }
 
 /// What [`Preparer::adopt`](super::Preparer::adopt) found and did.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct AdoptReport {
     /// In-flight devices completed (their claim is still allocated): device names.

@@ -14,6 +14,7 @@ use crate::parse;
 use crate::{Error, PciAddress};
 
 /// One enabled mdev type and the devices that offer it.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct NovaMdevType {

@@ -8,6 +8,7 @@ use super::valid_custom_class;
 use crate::{Error, PciAddress};
 
 /// The VFs carrying one vGPU type, as Nova is to offer them.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct NovaVgpuVfs {

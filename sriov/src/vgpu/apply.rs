@@ -11,6 +11,7 @@ use crate::lock::{DEFAULT_LOCK_WAIT, lock};
 use crate::{Error, Sysfs};
 
 /// How [`apply`] acts.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ApplyOptions {
@@ -57,7 +58,7 @@ impl ApplyOptions {
 
 /// What [`apply`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct VgpuReport {
     /// The plan (all of it performed unless a dry run).

@@ -7,7 +7,7 @@ use crate::{Error, PciAddress, Sysfs, VgpuInterface};
 
 /// One GPU's vGPU view.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct GpuVgpus {
     /// The GPU (its PF).

@@ -23,8 +23,9 @@ use crate::parse::ValueError;
 /// # Ok::<(), gpupart_sriov::ValueError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
+#[cfg_attr(feature = "serde", serde(try_from = "String", into = "String"))]
 pub struct VgpuTypeName {
     /// The vendor prefix as written (`NVIDIA`, `GRID`), if any.
     pub prefix: Option<String>,
@@ -127,6 +128,19 @@ impl fmt::Display for VgpuTypeName {
             write!(f, "{g}-")?;
         }
         write!(f, "{}{}", self.framebuffer_gb, self.series)
+    }
+}
+
+impl TryFrom<String> for VgpuTypeName {
+    type Error = ValueError;
+    fn try_from(s: String) -> Result<Self, ValueError> {
+        s.parse()
+    }
+}
+
+impl From<VgpuTypeName> for String {
+    fn from(v: VgpuTypeName) -> String {
+        v.to_string()
     }
 }
 

@@ -100,7 +100,7 @@ pub fn release(
 
 /// What [`reconcile`] found and did.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct ReconcileReport {
     /// vGPUs on the host that the state does not record, or whose owner is not live.

@@ -12,7 +12,7 @@ use crate::{Error, MdevUuid, PciAddress, Sysfs, VgpuInterface};
 
 /// So many vGPUs of a type.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct VgpuWant {
     /// The type: its name (`NVIDIA A100-3-20C` or `A100-3-20C`), a vendor ID (`705`) or an
@@ -37,7 +37,7 @@ impl VgpuWant {
 /// that are owned or open), with what the manager cannot read from sysfs: the GPU instances
 /// (from NVML, for MIG-backed types) and the card's memory (for time-sliced placements).
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct GpuSpec {
     /// The GPU (its PF).
@@ -88,7 +88,7 @@ impl GpuSpec {
 
 /// One write to the host.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub enum VgpuOp {
     /// Make this vGPU (GPU instance and placement written first where given).
@@ -108,7 +108,7 @@ impl core::fmt::Display for VgpuOp {
 
 /// The operations that make the host what was asked, removals first.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct VgpuPlan {
     /// The writes, in order.

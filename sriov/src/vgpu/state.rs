@@ -27,7 +27,7 @@ const HEADER: &str = "gpupart-vgpu-state 1";
 
 /// One vGPU as recorded.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct RecordedVgpu {
     /// The vGPU.
@@ -40,7 +40,7 @@ pub struct RecordedVgpu {
 
 /// One GPU's MIG layout as recorded: (profile, start) of each GPU instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct RecordedMig {
     /// The GPU (its PF).
@@ -51,7 +51,7 @@ pub struct RecordedMig {
 
 /// The host state file's contents.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct HostState {
     /// VFs enabled per GPU.

@@ -8,8 +8,9 @@ use crate::{MdevUuid, PciAddress};
 
 /// Where a vGPU lives: a VF under the vendor interface, or an mdev (its parent and UUID).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
+#[cfg_attr(feature = "serde", serde(try_from = "String", into = "String"))]
 pub enum VgpuSlot {
     /// A VF carrying a vendor-interface vGPU (`nvidia/current_vgpu_type`).
     Vf(PciAddress),
@@ -63,8 +64,9 @@ impl FromStr for VgpuSlot {
 /// A vGPU type as its interface names it: the vendor interface's numeric ID (what
 /// `current_vgpu_type` takes) or an mdev type directory (`nvidia-471`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
+#[cfg_attr(feature = "serde", serde(try_from = "String", into = "String"))]
 pub enum VgpuTypeId {
     /// A vendor-interface type ID.
     Vendor(u32),
@@ -96,7 +98,7 @@ impl FromStr for VgpuTypeId {
 /// One vGPU: its GPU (the physical function), where it lives, its type and where on the GPU
 /// it sits.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct Vgpu {
     /// The physical GPU (its PF).
@@ -133,7 +135,8 @@ impl fmt::Display for Vgpu {
 /// Who a vGPU is for: a VM's UUID or any name of 1 to 128 ASCII letters, digits, `.`, `_`,
 /// `:`, `-`, starting with a letter or digit.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(try_from = "String", into = "String"))]
 pub struct Owner(String);
 
 impl Owner {
@@ -172,7 +175,7 @@ impl fmt::Display for Owner {
 /// A GPU instance of a GPU in MIG mode, as the MIG layer reads it through NVML: what a
 /// MIG-backed vGPU runs on.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct GpuInstanceRef {
     /// NVML's GPU instance ID.
@@ -194,3 +197,24 @@ impl GpuInstanceRef {
         }
     }
 }
+
+macro_rules! string_form {
+    ($t:ty) => {
+        impl TryFrom<String> for $t {
+            type Error = ValueError;
+            fn try_from(s: String) -> Result<Self, ValueError> {
+                s.parse()
+            }
+        }
+
+        impl From<$t> for String {
+            fn from(v: $t) -> String {
+                v.to_string()
+            }
+        }
+    };
+}
+
+string_form!(VgpuSlot);
+string_form!(VgpuTypeId);
+string_form!(Owner);

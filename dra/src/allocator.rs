@@ -28,9 +28,48 @@ pub struct Allocator {
     allocated: BTreeSet<String>,
 }
 
-fn parse_counters(c: &BTreeMap<String, k8s_openapi::api::resource::v1::Counter>) -> Counters {
+/// A Kubernetes quantity as a whole number: digits with an optional binary (`Ki` … `Ei`) or
+/// decimal (`k` … `E`) suffix; `None` for anything else (fractions, exponents, overflow).
+#[must_use]
+pub fn quantity(q: &str) -> Option<u64> {
+    let q = q.trim();
+    let digits = q.bytes().take_while(u8::is_ascii_digit).count();
+    if digits == 0 || digits > 20 {
+        return None;
+    }
+    let (num, suffix) = q.split_at(digits);
+    let n: u64 = num.parse().ok()?;
+    let mult: u64 = match suffix {
+        "" => 1,
+        "Ki" => 1 << 10,
+        "Mi" => 1 << 20,
+        "Gi" => 1 << 30,
+        "Ti" => 1 << 40,
+        "Pi" => 1 << 50,
+        "Ei" => 1 << 60,
+        "k" => 1_000,
+        "M" => 1_000_000,
+        "G" => 1_000_000_000,
+        "T" => 1_000_000_000_000,
+        "P" => 1_000_000_000_000_000,
+        "E" => 1_000_000_000_000_000_000,
+        _ => return None,
+    };
+    n.checked_mul(mult)
+}
+
+/// Counters as numbers. A counter set's quantity that is not a whole number counts as 0 (it
+/// offers nothing); a consumption's counts as more than any set has (it never fits): the
+/// model never lets through what it cannot read.
+fn parse_counters(
+    c: &BTreeMap<String, k8s_openapi::api::resource::v1::Counter>,
+    offered: bool,
+) -> Counters {
     c.iter()
-        .map(|(k, v)| (k.clone(), v.value.0.parse().unwrap_or(u64::MAX)))
+        .map(|(k, v)| {
+            let n = quantity(&v.value.0).unwrap_or(if offered { 0 } else { u64::MAX });
+            (k.clone(), n)
+        })
         .collect()
 }
 
@@ -42,7 +81,7 @@ impl Allocator {
         let mut sets = BTreeMap::new();
         for s in slices {
             for c in s.spec.shared_counters.as_deref().unwrap_or_default() {
-                sets.insert(c.name.clone(), parse_counters(&c.counters));
+                sets.insert(c.name.clone(), parse_counters(&c.counters, true));
             }
             for d in s.spec.devices.as_deref().unwrap_or_default() {
                 let cons = d
@@ -50,7 +89,7 @@ impl Allocator {
                     .as_deref()
                     .unwrap_or_default()
                     .iter()
-                    .map(|c| (c.counter_set.clone(), parse_counters(&c.counters)))
+                    .map(|c| (c.counter_set.clone(), parse_counters(&c.counters, false)))
                     .collect();
                 devices.push((d.name.clone(), d.clone(), cons));
             }
@@ -162,5 +201,28 @@ pub fn mig_profile(profile: &str) -> impl Fn(&Device) -> bool + '_ {
                 .and_then(|v| v.string.as_deref())
         };
         attr("type") == Some("mig") && attr("profile") == Some(profile)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::quantity;
+
+    #[test]
+    fn quantities() {
+        assert_eq!(quantity("7"), Some(7));
+        assert_eq!(quantity("80Gi"), Some(80 << 30));
+        assert_eq!(quantity("2k"), Some(2000));
+        for bad in [
+            "",
+            "1.5",
+            "1e3",
+            "Gi",
+            "-1",
+            "99999999999999999999Ei",
+            "1Xi",
+        ] {
+            assert_eq!(quantity(bad), None, "{bad}");
+        }
     }
 }

@@ -37,6 +37,16 @@ use crate::failure::Failure;
 /// The name under which the binary speaks nvidia-mig-parted's command line.
 const MIG_PARTED_NAME: &str = "nvidia-mig-parted";
 
+/// Whether a panic is `println!` failing on a closed pipe.
+fn is_broken_pipe(payload: &(dyn std::any::Any + Send)) -> bool {
+    let msg = payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&str>().copied())
+        .unwrap_or_default();
+    msg.contains("failed printing to stdout") && msg.contains("Broken pipe")
+}
+
 /// The `gpupart` command: its arguments from the process, its exit status.
 #[must_use]
 pub fn main() -> ExitCode {
@@ -63,12 +73,22 @@ pub fn main() -> ExitCode {
             };
         }
     };
-    match run(&cli) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(f) => {
+    // A reader that goes away (`gpupart … | head`) ends the command quietly, with the status a
+    // shell gives a process killed by SIGPIPE (128 + 13), not with a panic's message.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !is_broken_pipe(info.payload()) {
+            default_hook(info);
+        }
+    }));
+    match std::panic::catch_unwind(|| run(&cli)) {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(f)) => {
             eprintln!("{f}");
             ExitCode::from(if as_mig_parted { 1 } else { f.status() })
         }
+        Err(payload) if is_broken_pipe(payload.as_ref()) => ExitCode::from(141),
+        Err(payload) => std::panic::resume_unwind(payload),
     }
 }
 

@@ -44,3 +44,41 @@ fn slices_as_yaml_and_json_and_bad_input() {
     assert_eq!(rc, 2);
     assert!(err.contains("GPU:START"), "{err}");
 }
+
+/// A reader that goes away (`gpupart … | head`) ends the command quietly with 141, as a
+/// process killed by SIGPIPE, never with a panic's message.
+#[test]
+fn a_closed_pipe_ends_quietly() {
+    use std::io::Read;
+    use std::process::Stdio;
+    let st = scratch("dra-pipe").join("node.json");
+    let f = default_config().display().to_string();
+    let (rc, _, err) = on_state(
+        &st,
+        Some("hgx-h100"),
+        &["mig", "apply", "-f", &f, "-c", "all-enabled"],
+    );
+    assert_eq!(rc, 0, "{err}");
+    let mut child = gpupart()
+        .arg("--sim-state")
+        .arg(&st)
+        .args(["dra", "slices"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = child.stdout.take().unwrap();
+    let mut first = [0u8; 16];
+    out.read_exact(&mut first).unwrap();
+    drop(out);
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(141), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}

@@ -161,7 +161,7 @@ pub fn mig_backed(
                             profile: p.clone(),
                         })?;
                     match need.iter_mut().find(|(q, _)| core::ptr::eq(*q, profile)) {
-                        Some((_, n)) => *n += w.count,
+                        Some((_, n)) => *n = n.saturating_add(w.count),
                         None => need.push((profile, w.count)),
                     }
                 }
@@ -180,6 +180,17 @@ pub fn mig_backed(
             d.instances.clear();
         }
         for (profile, n) in need {
+            // One MIG-backed vGPU a GPU instance: never more than the GPU can hold of them
+            // (refused before anything is planned, whatever count is asked).
+            if n > u32::from(profile.max_instances) {
+                return Err(Error::Sriov(gpupart_sriov::Error::VgpuPlan {
+                    gpu: pf,
+                    reason: format!(
+                        "{n} vGPUs on {} GPU instances asked; a {} holds at most {} of them",
+                        profile.name, model.name, profile.max_instances
+                    ),
+                }));
+            }
             let have = g
                 .instances
                 .iter()

@@ -156,3 +156,28 @@ fn mig_mode_cannot_go_on_under_time_sliced_vgpus() {
     let text = e.to_string();
     assert!(text.contains(&NvmlCode::InUse.name()), "{text}");
 }
+
+/// Counts no GPU can hold are refused before anything is planned, whatever their size.
+#[test]
+fn absurd_counts_are_refused_at_once() {
+    let (nvml, _, sysfs) = node(true);
+    let pf = sysfs.nvidia_gpus().unwrap()[0].address;
+    sysfs.enable_vfs(pf, 4, &EnableOptions::default()).unwrap();
+    let mut state = HostState::default();
+    let opts = VgpuHostOptions::without_locks();
+    for wants in [
+        vec![VgpuWant::new("H100XM-3-40C", u32::MAX)],
+        vec![
+            VgpuWant::new("H100XM-1-10C", u32::MAX),
+            VgpuWant::new("H100XM-1-10C", u32::MAX),
+        ],
+        vec![
+            VgpuWant::new("H100XM-4C", u32::MAX),
+            VgpuWant::new("H100XM-4C", u32::MAX),
+        ],
+    ] {
+        let e = mig_backed(&nvml, &sysfs, &[(0, wants)], &mut state, &opts).unwrap_err();
+        assert!(matches!(e, Error::Sriov(_)), "{e}");
+    }
+    assert_eq!(nvml.mutations(), 0, "nothing was changed");
+}

@@ -345,8 +345,12 @@ fn plan_gpu(
         let fb: u64 = wanted
             .iter()
             .filter(|w| w.mig_profile().is_none())
-            .map(|w| u64::from(w.count) * u64::from(w.framebuffer_gb().unwrap_or(0)) * 1024)
-            .sum();
+            .map(|w| {
+                u64::from(w.count)
+                    .saturating_mul(u64::from(w.framebuffer_gb().unwrap_or(0)))
+                    .saturating_mul(1024)
+            })
+            .fold(0u64, u64::saturating_add);
         if fb > mem {
             return Err(refuse(
                 gpu,

@@ -294,6 +294,13 @@ pub fn is_dns_label(s: &str) -> bool {
         && !s.ends_with('-')
 }
 
+/// Whether `s` is a DNS subdomain (RFC 1123): at most 253 characters, dot-separated DNS
+/// labels.
+#[must_use]
+pub fn is_dns_subdomain(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 253 && s.split('.').all(is_dns_label)
+}
+
 /// Checks every API limit on one pool's slices: per slice devices or counter sets, not both;
 /// at most 128 devices (64 once one consumes counters); at most 8 counter sets of 1 to 32
 /// counters; per device at most 2 consumptions (one per set) of at most 32 counters, and at
@@ -313,6 +320,22 @@ pub fn validate(slices: &[ResourceSlice]) -> Result<(), Error> {
     for s in slices {
         let spec = &s.spec;
         let first = &slices[0].spec.pool;
+        for (what, name) in [
+            ("slice name", s.metadata.name.as_deref().unwrap_or_default()),
+            ("pool name", spec.pool.name.as_str()),
+            ("driver", spec.driver.as_str()),
+            ("node name", spec.node_name.as_deref().unwrap_or("node")),
+        ] {
+            if !is_dns_subdomain(name) {
+                return Err(err(
+                    s,
+                    format!(
+                        "{what} {:?} is not a DNS subdomain (lower-case letters, digits, '-', '.')",
+                        name.chars().take(80).collect::<String>()
+                    ),
+                ));
+            }
+        }
         if spec.pool.name != first.name || spec.pool.generation != first.generation {
             return Err(err(
                 s,

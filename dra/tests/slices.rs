@@ -247,6 +247,13 @@ fn validation_at_every_limit() {
     let mut both = counter_slice(1, 1);
     both.spec.devices = Some(vec![device("d", &[], 1)]);
     bad(vec![both], "devices and sharedCounters");
+    let mut bad_pool = pool(vec![counter_slice(1, 1)]);
+    bad_pool[0].spec.pool.name = "Node One".to_owned();
+    let e = validate(&bad_pool).unwrap_err().to_string();
+    assert!(
+        e.contains("pool name \"Node One\" is not a DNS subdomain"),
+        "{e}"
+    );
     let mut wrong = pool(vec![counter_slice(1, 1)]);
     wrong[0].spec.pool.resource_slice_count = 2;
     let e = validate(&wrong).unwrap_err().to_string();

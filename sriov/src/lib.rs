@@ -22,6 +22,25 @@
 //! ```
 #![forbid(unsafe_code)]
 
+/// `TryFrom<String>` by `FromStr` and `From<T> for String` by `Display`: the string form
+/// serde uses for the crate's parsed values (`#[serde(try_from = "String", into = "String")]`).
+macro_rules! string_form {
+    ($t:ty) => {
+        impl TryFrom<String> for $t {
+            type Error = $crate::ValueError;
+            fn try_from(s: String) -> Result<Self, $crate::ValueError> {
+                s.parse()
+            }
+        }
+
+        impl From<$t> for String {
+            fn from(v: $t) -> String {
+                v.to_string()
+            }
+        }
+    };
+}
+
 mod address;
 pub mod io;
 pub mod lock;

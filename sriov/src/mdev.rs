@@ -63,18 +63,7 @@ impl fmt::Display for MdevUuid {
     }
 }
 
-impl TryFrom<String> for MdevUuid {
-    type Error = ValueError;
-    fn try_from(s: String) -> Result<Self, ValueError> {
-        s.parse()
-    }
-}
-
-impl From<MdevUuid> for String {
-    fn from(u: MdevUuid) -> String {
-        u.to_string()
-    }
-}
+string_form!(MdevUuid);
 
 /// One mdev type a parent device offers (`mdev_supported_types/<type>/`).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -191,18 +191,7 @@ impl fmt::Display for CpuList {
     }
 }
 
-impl TryFrom<String> for CpuList {
-    type Error = ValueError;
-    fn try_from(s: String) -> Result<Self, ValueError> {
-        s.parse()
-    }
-}
-
-impl From<CpuList> for String {
-    fn from(c: CpuList) -> String {
-        c.to_string()
-    }
-}
+string_form!(CpuList);
 
 /// One line of NVIDIA's `creatable_vgpu_types`: `1428 : NVIDIA H200X-141C`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -131,18 +131,7 @@ impl fmt::Display for VgpuTypeName {
     }
 }
 
-impl TryFrom<String> for VgpuTypeName {
-    type Error = ValueError;
-    fn try_from(s: String) -> Result<Self, ValueError> {
-        s.parse()
-    }
-}
-
-impl From<VgpuTypeName> for String {
-    fn from(v: VgpuTypeName) -> String {
-        v.to_string()
-    }
-}
+string_form!(VgpuTypeName);
 
 #[cfg(test)]
 mod tests {

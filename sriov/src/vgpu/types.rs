@@ -198,23 +198,6 @@ impl GpuInstanceRef {
     }
 }
 
-macro_rules! string_form {
-    ($t:ty) => {
-        impl TryFrom<String> for $t {
-            type Error = ValueError;
-            fn try_from(s: String) -> Result<Self, ValueError> {
-                s.parse()
-            }
-        }
-
-        impl From<$t> for String {
-            fn from(v: $t) -> String {
-                v.to_string()
-            }
-        }
-    };
-}
-
 string_form!(VgpuSlot);
 string_form!(VgpuTypeId);
 string_form!(Owner);

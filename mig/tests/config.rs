@@ -110,6 +110,9 @@ fn what_mig_parted_refuses_is_refused() {
     );
     let msg = refusal("version: v1\nmig-configs: {}\n");
     assert!(msg.contains("at least one entry in mig-configs"), "{msg}");
+    // No mig-configs at all (found by the fuzzer: it parsed, and printed what did not).
+    let msg = refusal("version: v1\n");
+    assert!(msg.contains("missing mig-configs"), "{msg}");
     let msg = refusal("mig-configs:\n  a:\n    - devices: all\n      mig-enabled: false\n");
     assert!(msg.contains("missing version"), "{msg}");
     let msg =

@@ -178,6 +178,12 @@ pub(super) fn parse(yaml: &str) -> Result<MigPartedConfig, Error> {
             _ => return Err(unexpected(key, &TOP_KEYS, "at the top level")),
         }
     }
+    if !keys.iter().any(|(k, _)| k.value == "mig-configs") {
+        return Err(refuse(
+            at(vkey),
+            "missing mig-configs field (expected a map of named configurations)".to_owned(),
+        ));
+    }
     Ok(config)
 }
 

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::plan::{GpuSpec, VgpuOp, VgpuPlan, holders, plan};
+use super::plan::{GpuSpec, VgpuOp, VgpuPlan, holders, plan_on};
 use super::state::{HostState, RecordedVgpu};
 use super::types::{Vgpu, VgpuSlot, VgpuTypeId};
 use crate::lock::{DEFAULT_LOCK_WAIT, lock};
@@ -77,12 +77,12 @@ fn host_lock(opts: &ApplyOptions) -> Result<Option<crate::lock::HostLock>, Error
     }
 }
 
-/// Gives each GPU of `specs` exactly its vGPUs: [`plan`], then [`apply_plan`]; `state` is
+/// Gives each GPU of `specs` exactly its vGPUs: [`plan`](super::plan()), then [`apply_plan`]; `state` is
 /// updated with what the GPUs carry afterwards (owners kept), for the caller to
 /// [`save`](HostState::save).
 ///
 /// # Errors
-/// As [`plan`] and [`apply_plan`].
+/// As [`plan`](super::plan()) and [`apply_plan`].
 pub fn apply(
     sysfs: &Sysfs,
     specs: &[GpuSpec],
@@ -90,13 +90,15 @@ pub fn apply(
     opts: &ApplyOptions,
 ) -> Result<VgpuReport, Error> {
     let _lock = host_lock(opts)?;
-    state.learn_types(&super::inventory::inventory(sysfs, state)?);
-    let p = plan(sysfs, specs, state)?;
+    // One reading of the host: the types it offers now are remembered, then planned on.
+    let inv = super::inventory::inventory(sysfs, state)?;
+    state.learn_types(&inv);
+    let p = plan_on(sysfs, &inv, specs, state)?;
     let gpus: Vec<_> = specs.iter().map(|s| s.gpu).collect();
     run(sysfs, p, state, opts.dry_run, &gpus)
 }
 
-/// Carries out `plan` (made by [`plan`], or read from a state file by a restore): checks
+/// Carries out `plan` (made by [`plan`](super::plan()), or read from a state file by a restore): checks
 /// again that every slot is as the plan expects, then writes, re-reading each effect; on a
 /// failure undoes what was done, in reverse.
 ///
@@ -183,6 +185,8 @@ fn precheck(sysfs: &Sysfs, plan: &VgpuPlan) -> Result<(), Error> {
             VgpuOp::Create(_) => None,
         })
         .collect();
+    // The mdevs that exist, read once for every creation.
+    let mdevs: Vec<_> = sysfs.mdevs()?.into_iter().map(|m| m.uuid).collect();
     for op in &plan.ops {
         match op {
             VgpuOp::Create(v) => match v.slot {
@@ -192,7 +196,7 @@ fn precheck(sysfs: &Sysfs, plan: &VgpuPlan) -> Result<(), Error> {
                     }
                 }
                 VgpuSlot::Mdev { uuid, .. } => {
-                    if sysfs.mdevs()?.iter().any(|m| m.uuid == uuid) {
+                    if mdevs.contains(&uuid) {
                         return Err(changed(v, "exists"));
                     }
                 }

@@ -224,7 +224,16 @@ impl Wanted {
 /// when a vGPU that would go is owned or open; [`Error::VgpuTypeNotCreatable`] when the
 /// first VF of a type is not offered it now; sysfs errors.
 pub fn plan(sysfs: &Sysfs, specs: &[GpuSpec], state: &HostState) -> Result<VgpuPlan, Error> {
-    let inv = inventory(sysfs, state)?;
+    plan_on(sysfs, &inventory(sysfs, state)?, specs, state)
+}
+
+/// [`plan`] over an inventory already read (`inv`, from [`inventory`] with `state`).
+pub(super) fn plan_on(
+    sysfs: &Sysfs,
+    inv: &[GpuVgpus],
+    specs: &[GpuSpec],
+    state: &HostState,
+) -> Result<VgpuPlan, Error> {
     let mut out = VgpuPlan::default();
     let mut creates = Vec::new();
     for (i, spec) in specs.iter().enumerate() {
@@ -280,15 +289,15 @@ fn plan_gpu(
         });
     }
     // Keep what is wanted (owned and open vGPUs first), remove the rest if allowed.
-    let mut existing: Vec<(bool, &Vgpu)> = Vec::new();
+    // (processes holding it open, the vGPU), each read once.
+    let mut existing: Vec<(Vec<u32>, &Vgpu)> = Vec::new();
     for v in &view.vgpus {
-        let busy = state.owner(&v.slot).is_some() || !holders(sysfs, &v.slot)?.is_empty();
-        existing.push((busy, v));
+        existing.push((holders(sysfs, &v.slot)?, v));
     }
-    existing.sort_by_key(|(busy, v)| (!*busy, v.slot));
+    existing.sort_by_key(|(pids, v)| (state.owner(&v.slot).is_none() && pids.is_empty(), v.slot));
     let mut kept: Vec<&Vgpu> = Vec::new();
     let mut removed: Vec<&Vgpu> = Vec::new();
-    for (_, v) in existing {
+    for (pids, v) in existing {
         match wanted
             .iter_mut()
             .find(|w| w.id == v.type_id && w.kept < w.count)
@@ -305,7 +314,6 @@ fn plan_gpu(
                         asked: None,
                     });
                 }
-                let pids = holders(sysfs, &v.slot)?;
                 if !pids.is_empty() {
                     return Err(Error::VgpuInUse { slot: v.slot, pids });
                 }

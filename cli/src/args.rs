@@ -328,6 +328,14 @@ pub(crate) enum SriovCommand {
 /// Where the vGPU manager keeps its state by default.
 pub(crate) const DEFAULT_VGPU_STATE: &str = "/var/lib/gpupart/vgpu.state";
 
+/// `--state-file`: the vGPU host manager's state file.
+#[derive(Debug, Args)]
+pub(crate) struct StateFileArg {
+    /// The host's vGPU state file.
+    #[arg(long, env = "GPUPART_VGPU_STATE", default_value = DEFAULT_VGPU_STATE)]
+    pub(crate) state_file: PathBuf,
+}
+
 /// `gpupart vgpu …`.
 #[derive(Debug, Subcommand)]
 pub(crate) enum VgpuCommand {
@@ -356,8 +364,8 @@ pub(crate) enum VgpuCommand {
         #[arg(short = 't', long = "type", value_name = "TYPE=COUNT", required = true)]
         types: Vec<String>,
         /// The host's vGPU state file.
-        #[arg(long, env = "GPUPART_VGPU_STATE", default_value = DEFAULT_VGPU_STATE)]
-        state_file: PathBuf,
+        #[command(flatten)]
+        state: StateFileArg,
         /// Plan only.
         #[arg(long)]
         dry_run: bool,
@@ -366,15 +374,15 @@ pub(crate) enum VgpuCommand {
     /// idempotent.
     Restore {
         /// The host's vGPU state file.
-        #[arg(long, env = "GPUPART_VGPU_STATE", default_value = DEFAULT_VGPU_STATE)]
-        state_file: PathBuf,
+        #[command(flatten)]
+        state: StateFileArg,
     },
     /// Report vGPUs the state does not record or whose owner is not live; `--clear` clears
     /// them, never a protected one or one a running VM holds open.
     Reconcile {
         /// The host's vGPU state file.
-        #[arg(long, env = "GPUPART_VGPU_STATE", default_value = DEFAULT_VGPU_STATE)]
-        state_file: PathBuf,
+        #[command(flatten)]
+        state: StateFileArg,
         /// A live owner (repeat).
         #[arg(long = "live", value_name = "OWNER")]
         live: Vec<String>,
@@ -394,8 +402,8 @@ pub(crate) enum VgpuCommand {
         #[arg(long, value_name = "OWNER")]
         owner: String,
         /// The host's vGPU state file.
-        #[arg(long, env = "GPUPART_VGPU_STATE", default_value = DEFAULT_VGPU_STATE)]
-        state_file: PathBuf,
+        #[command(flatten)]
+        state: StateFileArg,
     },
     /// Clear the vGPU at SLOT for its owner; refused for another owner or while a VM holds it.
     Release {
@@ -406,8 +414,8 @@ pub(crate) enum VgpuCommand {
         #[arg(long, value_name = "OWNER")]
         owner: String,
         /// The host's vGPU state file.
-        #[arg(long, env = "GPUPART_VGPU_STATE", default_value = DEFAULT_VGPU_STATE)]
-        state_file: PathBuf,
+        #[command(flatten)]
+        state: StateFileArg,
     },
     /// Print nova.conf's `[devices]` and `[mdev_*]` sections for TYPE=ADDR,ADDR… mappings.
     NovaConf {

@@ -25,19 +25,19 @@ pub(crate) fn run(cli: &Cli, c: &VgpuCommand) -> Result<(), Failure> {
             sysfs.save()?;
             result
         }
-        VgpuCommand::Set { vf, type_id } if is_mdev_parent(cli, vf)? => {
+        VgpuCommand::Set { vf, type_id } => {
+            // One opening of the host: an mdev parent gets an mdev, a VF its vendor type.
             let sysfs = open(cli)?;
             let vf = address(vf)?;
-            let result = set_mdev(&sysfs, vf, type_id);
-            sysfs.save()?;
-            let what = result?;
-            if !cli.json {
-                println!("{vf}: {what}");
+            if sysfs.mdev_parents()?.contains(&vf) {
+                let result = set_mdev(&sysfs, vf, type_id);
+                sysfs.save()?;
+                let what = result?;
+                if !cli.json {
+                    println!("{vf}: {what}");
+                }
+                return Ok(());
             }
-            Ok(())
-        }
-        VgpuCommand::Set { vf, type_id } => {
-            let sysfs = open(cli)?;
             let id = if type_id == "none" {
                 None
             } else {
@@ -48,7 +48,6 @@ pub(crate) fn run(cli: &Cli, c: &VgpuCommand) -> Result<(), Failure> {
                     ))
                 })?)
             };
-            let vf = address(vf)?;
             let result = sysfs.set_vgpu_type(vf, id);
             sysfs.save()?;
             result?;
@@ -85,12 +84,6 @@ pub(crate) fn run(cli: &Cli, c: &VgpuCommand) -> Result<(), Failure> {
             Ok(())
         }
     }
-}
-
-/// Whether `vf` is an mdev parent (then `vgpu set` makes or removes its mdev).
-fn is_mdev_parent(cli: &Cli, vf: &str) -> Result<bool, Failure> {
-    let sysfs = open(cli)?;
-    Ok(sysfs.mdev_parents()?.contains(&address(vf)?))
 }
 
 /// `vgpu set` on an mdev parent: `none` removes its mdevs, a type directory makes one (with a

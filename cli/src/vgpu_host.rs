@@ -160,9 +160,10 @@ pub(crate) fn run(cli: &Cli, c: &VgpuCommand) -> Result<(), Failure> {
         VgpuCommand::Apply {
             gpu,
             types,
-            state_file,
+            state: file,
             dry_run,
         } => {
+            let state_file = &file.state_file;
             let mut wants = Vec::new();
             for t in types {
                 let (name, count) = t
@@ -198,7 +199,8 @@ pub(crate) fn run(cli: &Cli, c: &VgpuCommand) -> Result<(), Failure> {
             report(cli, &r, *dry_run);
             Ok(())
         }
-        VgpuCommand::Restore { state_file } => {
+        VgpuCommand::Restore { state: file } => {
+            let state_file = &file.state_file;
             let (mut host, sysfs) = open(cli)?;
             let mut state = load(state_file)?;
             let opts = options(&host, false);
@@ -213,11 +215,12 @@ pub(crate) fn run(cli: &Cli, c: &VgpuCommand) -> Result<(), Failure> {
             Ok(())
         }
         VgpuCommand::Reconcile {
-            state_file,
+            state: file,
             live,
             protect,
             clear,
         } => {
+            let state_file = &file.state_file;
             let live = live
                 .iter()
                 .map(|o| owner(o))
@@ -263,13 +266,13 @@ pub(crate) fn run(cli: &Cli, c: &VgpuCommand) -> Result<(), Failure> {
         VgpuCommand::Claim {
             slot: s,
             owner: o,
-            state_file,
-        } => owned(cli, s, o, state_file, true),
+            state: file,
+        } => owned(cli, s, o, &file.state_file, true),
         VgpuCommand::Release {
             slot: s,
             owner: o,
-            state_file,
-        } => owned(cli, s, o, state_file, false),
+            state: file,
+        } => owned(cli, s, o, &file.state_file, false),
         _ => Err(Failure::Input("not a host manager command".to_owned())),
     }
 }

@@ -4,6 +4,19 @@
 mod common;
 use common::{default_config, gpupart, on_state, run, scratch};
 
+/// A simulated HGX H100 in a state file, MIG on everywhere (mig-parted's all-enabled).
+fn mig_enabled_h100(name: &str) -> std::path::PathBuf {
+    let st = scratch(name).join("node.json");
+    let f = default_config().display().to_string();
+    let (rc, _, err) = on_state(
+        &st,
+        Some("hgx-h100"),
+        &["mig", "apply", "-f", &f, "-c", "all-enabled"],
+    );
+    assert_eq!(rc, 0, "{err}");
+    st
+}
+
 #[test]
 fn slices_as_yaml_and_json_and_bad_input() {
     // MIG off: the full GPUs only, no counters.
@@ -13,14 +26,7 @@ fn slices_as_yaml_and_json_and_bad_input() {
     assert_eq!(v.as_array().unwrap().len(), 1, "{out}");
     assert!(!out.contains("counter-set"), "{out}");
     // MIG on (mig-parted's all-enabled): counter sets and MIG devices.
-    let st = scratch("dra").join("node.json");
-    let f = default_config().display().to_string();
-    let (rc, _, err) = on_state(
-        &st,
-        Some("hgx-h100"),
-        &["mig", "apply", "-f", &f, "-c", "all-enabled"],
-    );
-    assert_eq!(rc, 0, "{err}");
+    let st = mig_enabled_h100("dra");
     let (rc, out, err) = on_state(&st, None, &["dra", "slices", "--node", "n1"]);
     assert_eq!(rc, 0, "{err}");
     assert!(out.contains("kind: ResourceSlice"), "{out}");
@@ -51,14 +57,7 @@ fn slices_as_yaml_and_json_and_bad_input() {
 fn a_closed_pipe_ends_quietly() {
     use std::io::Read;
     use std::process::Stdio;
-    let st = scratch("dra-pipe").join("node.json");
-    let f = default_config().display().to_string();
-    let (rc, _, err) = on_state(
-        &st,
-        Some("hgx-h100"),
-        &["mig", "apply", "-f", &f, "-c", "all-enabled"],
-    );
-    assert_eq!(rc, 0, "{err}");
+    let st = mig_enabled_h100("dra-pipe");
     let mut child = gpupart()
         .arg("--sim-state")
         .arg(&st)

@@ -78,6 +78,11 @@ fn milp(fleet: &Fleet, reqs: &[Request], limit: std::time::Duration) -> Option<(
 /// instance limit, one media-extension instance. `None` when the time limit passes with no
 /// solution; the flag says whether it is proven optimal. Returns the instances placed.
 fn milp_general(fleet: &Fleet, reqs: &[Request], limit_s: f64) -> Option<(u64, bool)> {
+    milp_levels(fleet, reqs, limit_s).map(|(v, ok)| (v.iter().sum(), ok))
+}
+
+/// [`milp_general`] per priority level, highest first: the lexicographic optimum.
+fn milp_levels(fleet: &Fleet, reqs: &[Request], limit_s: f64) -> Option<(Vec<u64>, bool)> {
     use highs::{HighsModelStatus, RowProblem, Sense};
     let mut levels: Vec<u8> = reqs.iter().map(|r| r.priority).collect();
     levels.sort_unstable();
@@ -170,8 +175,128 @@ fn milp_general(fleet: &Fleet, reqs: &[Request], limit_s: f64) -> Option<(u64, b
     if cols.len() != n_cols {
         return None;
     }
-    let placed: f64 = per_req.iter().flatten().map(|&(_, i)| cols[i]).sum();
-    Some((placed.round() as u64, optimal))
+    let mut by_level = vec![0u64; levels.len()];
+    for (r, req) in reqs.iter().enumerate() {
+        let rank = levels.len() - 1 - levels.iter().position(|&l| l == req.priority).unwrap_or(0);
+        let placed: f64 = per_req[r].iter().map(|&(_, i)| cols[i]).sum();
+        by_level[rank] += placed.round() as u64;
+    }
+    Some((by_level, optimal))
+}
+
+/// Per level (highest priority first), what a plan places.
+fn plan_levels(plan: &gpupart::topology::batch::Plan, reqs: &[Request]) -> Vec<u64> {
+    let mut levels: Vec<u8> = reqs.iter().map(|r| r.priority).collect();
+    levels.sort_unstable_by(|a, b| b.cmp(a));
+    levels.dedup();
+    let mut out = vec![0u64; levels.len()];
+    let rank = |r: usize| levels.iter().position(|&l| l == reqs[r].priority).unwrap_or(0);
+    for c in &plan.changes {
+        for x in &c.create {
+            out[rank(x.request)] += 1;
+        }
+        for x in &c.reuse {
+            out[rank(x.request)] += 1;
+        }
+    }
+    out
+}
+
+/// `GPUPART_BENCH_FAMILY_SEEDS=N`: every generated family at the sizes in
+/// `GPUPART_BENCH_FAMILY_SIZES` (default 20,100) over seeds 1..=N against the lexicographic
+/// optimum HiGHS proves (per priority level; 60 s limit, `GPUPART_BENCH_FAMILY_LIMIT`):
+/// how often the plan is optimal, the worst shortfall, the bound against the optimum and
+/// the time of each.
+fn family_sweep(seeds: u64) {
+    let sizes: Vec<u32> = std::env::var("GPUPART_BENCH_FAMILY_SIZES")
+        .ok()
+        .map(|s| s.split(',').filter_map(|x| x.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![20, 100]);
+    let limit: f64 = std::env::var("GPUPART_BENCH_FAMILY_LIMIT")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(60.0);
+    let only: Option<String> = std::env::var("GPUPART_BENCH_FAMILY").ok();
+    println!(
+        "\n== batch: generated families, seeds 1..={seeds}, against the lexicographic optimum (HiGHS, one thread, {limit} s) =="
+    );
+    println!(
+        "{:<12} {:>5} {:>9} {:>10} {:>12} {:>11} {:>12} {:>12} {:>12} {:>9}",
+        "family", "GPUs", "proven", "optimal", "worst short", "bound ok", "gpupart p50", "gpupart max", "HiGHS p50", "min ratio"
+    );
+    for name in FAMILIES {
+        if only.as_ref().is_some_and(|o| o != name) {
+            continue;
+        }
+        for &gpus in &sizes {
+            let (mut proven, mut optimal, mut bound_ok) = (0, 0, 0);
+            let mut worst = 0.0f64;
+            let mut ours = Vec::new();
+            let mut theirs = Vec::new();
+            let mut ratio = f64::MAX;
+            for seed in 1..=seeds {
+                let (fleet, reqs) = family(name, gpus, seed);
+                let t = Instant::now();
+                let plan = solve(&fleet, &reqs, &SolveOptions::default());
+                let o = t.elapsed().as_secs_f64();
+                let t = Instant::now();
+                let opt = milp_levels(&fleet, &reqs, limit);
+                let h = t.elapsed().as_secs_f64();
+                ours.push(o);
+                let Some((opt, true)) = opt else { continue };
+                theirs.push(h);
+                proven += 1;
+                let got = plan_levels(&plan, &reqs);
+                if got >= opt {
+                    optimal += 1;
+                    ratio = ratio.min(h / o);
+                } else {
+                    let total: u64 = opt.iter().sum();
+                    let short = opt.iter().sum::<u64>().saturating_sub(got.iter().sum());
+                    // Lexicographic: the first level that falls short, as a share of the total.
+                    let first = got.iter().zip(&opt).find(|(g, o)| g != o).map_or(0, |(g, o)| o.saturating_sub(*g));
+                    let s = 100.0 * (short.max(first)) as f64 / total.max(1) as f64;
+                    if s > worst {
+                        worst = s;
+                    }
+                    println!("  {name} {gpus} seed {seed}: placed {got:?}, optimum {opt:?}");
+                }
+                if plan.bound.max_placed >= opt.iter().sum::<u64>()
+                    && plan
+                        .bound
+                        .max_placed_by_priority
+                        .iter()
+                        .zip(opt.iter().scan(0, |a, &x| {
+                            *a += x;
+                            Some(*a)
+                        }))
+                        .all(|((_, b), o)| *b >= o)
+                {
+                    bound_ok += 1;
+                } else {
+                    println!("  {name} {gpus} seed {seed}: BOUND BELOW OPTIMUM {:?} vs {opt:?}", plan.bound);
+                }
+            }
+            let med = |v: &mut Vec<f64>| {
+                v.sort_by(f64::total_cmp);
+                v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+            };
+            let max = ours.iter().copied().fold(0.0, f64::max);
+            println!(
+                "{:<12} {:>5} {:>9} {:>10} {:>11.2}% {:>11} {:>10.3}ms {:>10.3}ms {:>10.1}ms {:>8.0}x",
+                name,
+                gpus,
+                proven,
+                format!("{optimal}/{proven}"),
+                worst,
+                format!("{bound_ok}/{proven}"),
+                1e3 * med(&mut ours),
+                1e3 * max,
+                1e3 * med(&mut theirs),
+                ratio
+            );
+        }
+    }
 }
 
 /// The same MILP with HiGHS (C++, through the `highs` crate), one thread. `None` when the
@@ -474,6 +599,13 @@ fn bench(c: &mut Criterion) {
     // bench run, not in `cargo bench -- --test`; GPUPART_BENCH_TABLES=0 skips them there too.
     let args: Vec<String> = std::env::args().collect();
     let tables = std::env::var("GPUPART_BENCH_TABLES").map_or(true, |v| v != "0");
+    if let Some(seeds) = std::env::var("GPUPART_BENCH_FAMILY_SEEDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+    {
+        family_sweep(seeds);
+        return;
+    }
     if tables && args.iter().any(|a| a == "--bench") && !args.iter().any(|a| a == "--test") {
         quality_table();
     }

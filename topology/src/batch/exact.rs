@@ -1,4 +1,5 @@
-//! The exact search: a dynamic program over GPUs and the demand left, within a work budget.
+//! The exact search: a dynamic program over GPUs (all of them, or a subset in a given order)
+//! and the demand left, within a work budget.
 
 use super::FastMap;
 use super::context::{Ctx, Realization, Value};
@@ -8,12 +9,25 @@ pub(super) type Want = Vec<(usize, u32)>;
 
 pub(super) struct Exact<'c, 'a> {
     pub(super) ctx: &'c Ctx<'a>,
+    /// The GPUs searched, in order (positions into the fleet).
+    pub(super) order: Vec<usize>,
     pub(super) memo: FastMap<(usize, Vec<u32>), (Value, Want)>,
     pub(super) real_memo: FastMap<(usize, Want), Option<Realization>>,
     pub(super) budget: u64,
 }
 
-impl Exact<'_, '_> {
+impl<'c, 'a> Exact<'c, 'a> {
+    /// A search over `order` (positions into the fleet) within `budget`.
+    pub(super) fn over(ctx: &'c Ctx<'a>, order: Vec<usize>, budget: u64) -> Self {
+        Exact {
+            ctx,
+            order,
+            memo: FastMap::default(),
+            real_memo: FastMap::default(),
+            budget,
+        }
+    }
+
     pub(super) fn realize(
         &mut self,
         g: usize,
@@ -62,14 +76,15 @@ impl Exact<'_, '_> {
         Some(out)
     }
 
-    pub(super) fn best(&mut self, g: usize, rem: &[u32]) -> Option<Value> {
-        if g == self.ctx.fleet.gpus().len() {
+    /// The best value of the GPUs from position `k` of the order on, serving at most `rem`.
+    pub(super) fn best(&mut self, k: usize, rem: &[u32]) -> Option<Value> {
+        let Some(&g) = self.order.get(k) else {
             return Some(Value {
                 placed: vec![0; self.ctx.levels.len()],
                 ..Value::default()
             });
-        }
-        let key = (g, rem.to_vec());
+        };
+        let key = (k, rem.to_vec());
         if let Some((v, _)) = self.memo.get(&key) {
             return Some(v.clone());
         }
@@ -85,7 +100,7 @@ impl Exact<'_, '_> {
             for &(r, c) in &want {
                 next[r] -= c;
             }
-            let v = self.ctx.value(&real).add(&self.best(g + 1, &next)?);
+            let v = self.ctx.value(&real).add(&self.best(k + 1, &next)?);
             if best.as_ref().is_none_or(|(b, _)| v > *b) {
                 best = Some((v, want));
             }
@@ -95,13 +110,15 @@ impl Exact<'_, '_> {
         Some(v)
     }
 
+    /// Each GPU of the order's outcome in the best plan found for `demand` (after
+    /// [`Exact::best`] from position 0).
     pub(super) fn reconstruct(&mut self, demand: &[u32]) -> Vec<Option<Realization>> {
         let mut rem = demand.to_vec();
         let mut out = Vec::new();
-        for g in 0..self.ctx.fleet.gpus().len() {
+        for (k, &g) in self.order.iter().enumerate() {
             let want = self
                 .memo
-                .get(&(g, rem.clone()))
+                .get(&(k, rem.clone()))
                 .map(|(_, w)| w.clone())
                 .unwrap_or_default();
             let real = self

@@ -262,12 +262,7 @@ impl<'c, 'a> Greedy<'c, 'a> {
                         before += 1;
                     }
                 }
-                let mut exact = Exact {
-                    ctx: self.ctx,
-                    memo: FastMap::default(),
-                    real_memo: FastMap::default(),
-                    budget: 5_000,
-                };
+                let mut exact = Exact::over(self.ctx, vec![g], 5_000);
                 let Some(options) = exact.options(g, &pot) else {
                     continue;
                 };

@@ -24,6 +24,7 @@ mod bound;
 mod context;
 mod exact;
 mod greedy;
+mod improve;
 mod lp;
 mod mix;
 mod patterns;
@@ -497,12 +498,7 @@ fn solve_demands(fleet: &Fleet, requests: &[Request], options: &SolveOptions) ->
     let mut exact = false;
     let mut choice: Vec<Option<Realization>> = Vec::new();
     if fleet.gpus().len() <= options.exact_gpu_limit {
-        let mut dp = Exact {
-            ctx: &ctx,
-            memo: FastMap::default(),
-            real_memo: FastMap::default(),
-            budget: options.exact_budget,
-        };
+        let mut dp = Exact::over(&ctx, (0..fleet.gpus().len()).collect(), options.exact_budget);
         if dp.best(0, &demand).is_some() {
             choice = dp.reconstruct(&demand);
             exact = true;
@@ -563,5 +559,24 @@ fn solve_demands(fleet: &Fleet, requests: &[Request], options: &SolveOptions) ->
             }
         }
     }
+    if !exact {
+        let asked: u64 = demand.iter().map(|&d| u64::from(d)).sum();
+        if ctx.placed(&choice) < asked {
+            let first = ctx.plan(&choice, &demand, false);
+            let bound: Vec<u64> = first
+                .bound
+                .max_placed_by_priority
+                .iter()
+                .map(|&(_, b)| b)
+                .collect();
+            if first.gap().0 == 0 {
+                return first;
+            }
+            improve::improve(&ctx, &mut choice, &demand, &bound, IMPROVE_WORK);
+        }
+    }
     ctx.plan(&choice, &demand, exact)
 }
+
+/// Options the local improvement may weigh in all (see `improve`).
+const IMPROVE_WORK: u64 = 200_000;

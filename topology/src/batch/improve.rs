@@ -1,0 +1,456 @@
+//! Local improvement of a plan that leaves instances out: small sets of GPUs are solved again
+//! exactly (the `exact` search over just those GPUs) with what they serve now and what is
+//! left unplaced in one pot; a set's new outcome replaces the old one only where the
+//! objective's value grows, so the plan only gets better. The sets are drawn from the GPUs
+//! that may host something unplaced, the most wasteful first, with partners from a fixed
+//! pseudo-random sequence (plans stay deterministic).
+
+use gpupart_profiles::ModelKey;
+
+use super::FastMap;
+use super::context::{Ctx, Realization};
+use super::patterns::{Pattern, shared_patterns};
+use crate::Occupancy;
+
+/// Work for one set (options weighed, as for the exact search).
+const SET_BUDGET: u64 = 4_000;
+
+/// Sets tried in a row without a gain before giving up.
+const PATIENCE: u32 = 64;
+
+/// Improves `choice` (one entry per GPU, `None` for untouched) for `demand` within `work`
+/// options weighed in all; stops early once every priority level places what `bound` (per
+/// level, highest first, cumulative: the certified bound) allows, as no plan places more.
+pub(super) fn improve(
+    ctx: &Ctx<'_>,
+    choice: &mut Vec<Option<Realization>>,
+    demand: &[u32],
+    bound: &[u64],
+    mut work: u64,
+) {
+    let gpus = ctx.fleet.gpus();
+    choice.resize(gpus.len(), None);
+    let mut rem = remaining(choice, demand);
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        // splitmix64: a fixed sequence, so the plan is the same on every run.
+        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    };
+    let mut stale = 0u32;
+    let mut patterns = FastMap::default();
+    let mut wasted: Vec<u32> = (0..gpus.len()).map(|g| waste(ctx, choice, g)).collect();
+    // Per request, the GPUs that may serve it.
+    let mut by_request: Vec<Vec<usize>> = vec![Vec::new(); demand.len()];
+    for (g, elig) in ctx.eligible.iter().enumerate() {
+        for &(r, _) in elig {
+            by_request[r].push(g);
+        }
+    }
+    // GPUs that may host something left out, the most room wasted first: made again only
+    // when the plan changes.
+    let mut hosts: Vec<(u32, usize)> = Vec::new();
+    let mut fresh = false;
+    while work > 0 && stale < PATIENCE && !reached(ctx, &rem, demand, bound) {
+        if !fresh {
+            hosts = (0..gpus.len())
+                .filter(|&g| ctx.eligible[g].iter().any(|(r, _)| rem[*r] > 0))
+                .map(|g| (wasted[g], g))
+                .collect();
+            hosts.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+            fresh = true;
+        }
+        if hosts.is_empty() {
+            return;
+        }
+        let size = 2 + (stale % 3) as usize;
+        let mut set = vec![hosts[stale as usize % hosts.len()].1];
+        for _ in 0..4 * size {
+            if set.len() == size {
+                break;
+            }
+            // Partners: a third of the time among the most wasteful hosts, a third any host,
+            // a third a GPU that may take what a GPU of the set serves or may serve (where
+            // its instances could move to make room).
+            let pick = |n: usize, x: u64| usize::try_from(x % n as u64).unwrap_or(0);
+            let g = match next() % 3 {
+                0 => hosts[pick(hosts.len().min(2 * size + 2), next())].1,
+                1 => hosts[pick(hosts.len(), next())].1,
+                _ => {
+                    let from = set[pick(set.len(), next())];
+                    let mut asks: Vec<usize> = ctx.eligible[from]
+                        .iter()
+                        .map(|(r, _)| *r)
+                        .filter(|&r| rem[r] > 0)
+                        .collect();
+                    if let Some(real) = &choice[from] {
+                        asks.extend(real.create.iter().map(|c| c.request));
+                        asks.extend(real.reuse.iter().map(|(r, _)| *r));
+                    }
+                    if asks.is_empty() {
+                        continue;
+                    }
+                    let takers = &by_request[asks[pick(asks.len(), next())]];
+                    if takers.is_empty() {
+                        continue;
+                    }
+                    // The most wasteful of three drawn.
+                    (0..3)
+                        .map(|_| takers[pick(takers.len(), next())])
+                        .max_by_key(|&g| (wasted[g], core::cmp::Reverse(g)))
+                        .unwrap_or(takers[0])
+                }
+            };
+            if !set.contains(&g) {
+                set.push(g);
+            }
+        }
+        set.sort_unstable();
+        let mut pot = rem.clone();
+        let mut before = vec![0u64; ctx.levels.len()];
+        for &g in &set {
+            if let Some(real) = &choice[g] {
+                for c in &real.create {
+                    pot[c.request] += 1;
+                    before[ctx.level(c.request)] += 1;
+                }
+                for (r, _) in &real.reuse {
+                    pot[*r] += 1;
+                    before[ctx.level(*r)] += 1;
+                }
+            }
+        }
+        let budget = SET_BUDGET.min(work);
+        let mut sub = Sub::new(ctx, set.clone(), &pot, &mut patterns, budget);
+        let local: Vec<u32> = sub.reqs.iter().map(|&r| pot[r]).collect();
+        let found = sub.best(0, &local);
+        work -= budget - sub.budget;
+        let better = match found {
+            Some(v) if v > before => {
+                let wants = sub.wants(&local);
+                let reals: Option<Vec<Realization>> = set
+                    .iter()
+                    .zip(&wants)
+                    .map(|(&g, w)| ctx.realize(g, w))
+                    .collect();
+                reals.is_some_and(|reals| {
+                    for (&g, real) in set.iter().zip(reals) {
+                        let touched = !real.create.is_empty()
+                            || !real.reuse.is_empty()
+                            || !real.destroy.is_empty();
+                        choice[g] = touched.then_some(real);
+                        wasted[g] = waste(ctx, choice, g);
+                    }
+                    true
+                })
+            }
+            _ => false,
+        };
+        if better {
+            rem = remaining(choice, demand);
+            stale = 0;
+            fresh = false;
+        } else {
+            stale += 1;
+        }
+    }
+}
+
+/// Whether every level places what the bound allows (or all that is asked).
+fn reached(ctx: &Ctx<'_>, rem: &[u32], demand: &[u32], bound: &[u64]) -> bool {
+    let mut placed = vec![0u64; ctx.levels.len()];
+    for (r, (&d, &left)) in demand.iter().zip(rem).enumerate() {
+        placed[ctx.level(r)] += u64::from(d - left);
+    }
+    let mut cumulative = 0u64;
+    placed.iter().zip(bound).all(|(&p, &b)| {
+        cumulative += p;
+        cumulative >= b
+    }) || rem.iter().all(|&c| c == 0)
+}
+
+/// What `demand` still asks after `choice`.
+fn remaining(choice: &[Option<Realization>], demand: &[u32]) -> Vec<u32> {
+    let mut rem = demand.to_vec();
+    for r in choice.iter().flatten() {
+        for c in &r.create {
+            rem[c.request] = rem[c.request].saturating_sub(1);
+        }
+        for (q, _) in &r.reuse {
+            rem[*q] = rem[*q].saturating_sub(1);
+        }
+    }
+    rem
+}
+
+/// Memory and compute slices GPU `g` leaves unused after `choice`.
+fn waste(ctx: &Ctx<'_>, choice: &[Option<Realization>], g: usize) -> u32 {
+    let gpu = &ctx.fleet.gpus()[g];
+    let Some(r) = &choice[g] else {
+        let occ = gpu.occupancy();
+        return occ.free_memory_slices()
+            + u32::from(gpu.model.compute_slices.saturating_sub(occ.compute_used()));
+    };
+    let mut occ = Occupancy::new(gpu.model);
+    for x in gpu.instances().iter().filter(|x| !r.destroy.contains(x)) {
+        let _ = occ.add(x.profile, x.start);
+    }
+    for c in &r.create {
+        let _ = occ.add(c.profile, c.placement.start);
+    }
+    occ.free_memory_slices() + u32::from(gpu.model.compute_slices.saturating_sub(occ.compute_used()))
+}
+
+/// The packing patterns of one base occupancy over some profile slots, with a set of them for
+/// asking whether one more instance of a slot still fits.
+type PatternSet = std::rc::Rc<(Vec<Pattern>, FastSet<Vec<u8>>)>;
+
+type FastSet<K> = rustc_hash::FxHashSet<K>;
+
+/// The exact search over a few GPUs for the instances placed alone (per priority level,
+/// highest first): free instances count as gone (any plan may destroy them; `realize` then
+/// keeps and reuses what it can), and each GPU only takes *maximal* fills, which loses
+/// nothing: one more instance placed now is never worth less than the room it takes later.
+struct Sub<'c, 'a> {
+    ctx: &'c Ctx<'a>,
+    set: Vec<usize>,
+    /// The requests in play (global indices); the search works on their local indices.
+    reqs: Vec<usize>,
+    /// Per GPU of the set: its in-use instances alone, and per profile slot the groups of
+    /// local requests that may take it there (requests with the same constraints in one
+    /// group, highest priority first).
+    bases: Vec<Occupancy>,
+    slots: Vec<Vec<(usize, Vec<Vec<usize>>)>>,
+    levels: Vec<usize>,
+    memo: FastMap<(usize, Vec<u32>), (Vec<u64>, Vec<(usize, u32)>)>,
+    patterns: &'c mut FastMap<(ModelKey, u32, u128, u64), PatternSet>,
+    budget: u64,
+}
+
+impl<'c, 'a> Sub<'c, 'a> {
+    fn new(
+        ctx: &'c Ctx<'a>,
+        set: Vec<usize>,
+        pot: &[u32],
+        patterns: &'c mut FastMap<(ModelKey, u32, u128, u64), PatternSet>,
+        budget: u64,
+    ) -> Self {
+        let gpus = ctx.fleet.gpus();
+        let mut reqs: Vec<usize> = set
+            .iter()
+            .flat_map(|&g| ctx.eligible[g].iter().map(|(r, _)| *r))
+            .filter(|&r| pot[r] > 0)
+            .collect();
+        reqs.sort_unstable();
+        reqs.dedup();
+        let local = |r: usize| reqs.binary_search(&r).ok();
+        let mut bases = Vec::with_capacity(set.len());
+        let mut slots = Vec::with_capacity(set.len());
+        for &g in &set {
+            let gpu = &gpus[g];
+            let mut base = Occupancy::new(gpu.model);
+            for x in gpu.instances().iter().filter(|x| x.in_use) {
+                let _ = base.add(x.profile, x.start);
+            }
+            let mut per_slot: Vec<(usize, Vec<Vec<usize>>)> = Vec::new();
+            for &(r, p) in &ctx.eligible[g] {
+                let (Some(l), Some(s)) = (local(r), base.profile_slot(p)) else {
+                    continue;
+                };
+                let at = match per_slot.iter().position(|(q, _)| *q == s) {
+                    Some(i) => i,
+                    None => {
+                        per_slot.push((s, Vec::new()));
+                        per_slot.len() - 1
+                    }
+                };
+                let req = &ctx.requests[r];
+                let groups = &mut per_slot[at].1;
+                match groups.iter().position(|grp| {
+                    let o = &ctx.requests[reqs[grp[0]]];
+                    o.model == req.model && o.gpus == req.gpus && o.numa_node == req.numa_node
+                }) {
+                    Some(i) => groups[i].push(l),
+                    None => groups.push(vec![l]),
+                }
+            }
+            for (_, groups) in &mut per_slot {
+                for grp in groups.iter_mut() {
+                    grp.sort_by_key(|&l| (ctx.level(reqs[l]), l));
+                }
+            }
+            per_slot.sort_by_key(|(s, _)| *s);
+            bases.push(base);
+            slots.push(per_slot);
+        }
+        let levels = reqs.iter().map(|&r| ctx.level(r)).collect();
+        Sub {
+            ctx,
+            set,
+            reqs,
+            bases,
+            slots,
+            levels,
+            memo: FastMap::default(),
+            patterns,
+            budget,
+        }
+    }
+
+    fn pattern_set(&mut self, k: usize, slot_mask: u64) -> PatternSet {
+        let (m, mask, packed) = self.bases[k].signature();
+        let base = &self.bases[k];
+        self.patterns
+            .entry((m, mask, packed, slot_mask))
+            .or_insert_with(|| {
+                let list = shared_patterns(base, (m, mask, packed, slot_mask));
+                let set = list.iter().map(|p| p.counts.clone()).collect();
+                std::rc::Rc::new((list, set))
+            })
+            .clone()
+    }
+
+    /// Every maximal fill of GPU `k` of the set under `rem` (local (request, count)).
+    fn options(&mut self, k: usize, rem: &[u32]) -> Vec<Vec<(usize, u32)>> {
+        let caps: Vec<(usize, u32)> = self.slots[k]
+            .iter()
+            .map(|(s, groups)| (*s, groups.iter().flatten().map(|&l| rem[l]).sum()))
+            .collect();
+        let slot_mask = caps
+            .iter()
+            .filter(|(_, c)| *c > 0)
+            .fold(0u64, |m, (s, _)| m | 1 << (s % 64));
+        if slot_mask == 0 {
+            return vec![Vec::new()];
+        }
+        let set = self.pattern_set(k, slot_mask);
+        let mut out = Vec::new();
+        let mut probe = Vec::new();
+        for p in &set.0 {
+            if caps.iter().any(|&(s, c)| u32::from(p.counts[s]) > c) {
+                continue;
+            }
+            let maximal = caps.iter().all(|&(s, c)| {
+                if c == 0 || u32::from(p.counts[s]) >= c {
+                    return true;
+                }
+                probe.clone_from(&p.counts);
+                probe[s] += 1;
+                !set.1.contains(&probe)
+            });
+            if !maximal {
+                continue;
+            }
+            // Split each slot's instances among its groups, every way.
+            let mut wants: Vec<Vec<(usize, u32)>> = vec![Vec::new()];
+            for (s, groups) in &self.slots[k] {
+                let n = u32::from(p.counts[*s]);
+                if n == 0 {
+                    continue;
+                }
+                let mut next = Vec::new();
+                for w in &wants {
+                    split(groups, rem, n, 0, w, &mut next);
+                }
+                wants = next;
+                if wants.len() > 256 {
+                    wants.truncate(256);
+                }
+            }
+            out.extend(wants);
+        }
+        if out.is_empty() {
+            out.push(Vec::new());
+        }
+        out
+    }
+
+    /// The best per-level count of instances GPUs `k..` of the set place under `rem`.
+    fn best(&mut self, k: usize, rem: &[u32]) -> Option<Vec<u64>> {
+        let zero = vec![0u64; self.ctx.levels.len()];
+        if k == self.set.len() {
+            return Some(zero);
+        }
+        let key = (k, rem.to_vec());
+        if let Some((v, _)) = self.memo.get(&key) {
+            return Some(v.clone());
+        }
+        let mut best: Option<(Vec<u64>, Vec<(usize, u32)>)> = None;
+        let mut next = rem.to_vec();
+        for want in self.options(k, rem) {
+            self.budget = self.budget.checked_sub(1)?;
+            next.copy_from_slice(rem);
+            let mut v = zero.clone();
+            for &(l, c) in &want {
+                next[l] -= c;
+                v[self.levels[l]] += u64::from(c);
+            }
+            let rest = self.best(k + 1, &next)?;
+            for (a, b) in v.iter_mut().zip(rest) {
+                *a += b;
+            }
+            if best.as_ref().is_none_or(|(b, _)| v > *b) {
+                best = Some((v, want));
+            }
+        }
+        let (v, want) = best?;
+        self.memo.insert(key, (v.clone(), want));
+        Some(v)
+    }
+
+    /// The fills of the best plan (after `best(0, rem)`), as global (request, count) per GPU.
+    fn wants(&self, rem: &[u32]) -> Vec<Vec<(usize, u32)>> {
+        let mut rem = rem.to_vec();
+        let mut out = Vec::with_capacity(self.set.len());
+        for k in 0..self.set.len() {
+            let want = self
+                .memo
+                .get(&(k, rem.clone()))
+                .map(|(_, w)| w.clone())
+                .unwrap_or_default();
+            for &(l, c) in &want {
+                rem[l] -= c;
+            }
+            let mut global: Vec<(usize, u32)> =
+                want.iter().map(|&(l, c)| (self.reqs[l], c)).collect();
+            global.sort_unstable();
+            out.push(global);
+        }
+        out
+    }
+}
+
+/// Every way to give `n` instances of one slot to its `groups` (within what each asks in
+/// `rem`), appended to `base` into `out`; within a group the highest priority takes first.
+fn split(
+    groups: &[Vec<usize>],
+    rem: &[u32],
+    n: u32,
+    at: usize,
+    base: &[(usize, u32)],
+    out: &mut Vec<Vec<(usize, u32)>>,
+) {
+    if n == 0 {
+        out.push(base.to_vec());
+        return;
+    }
+    let Some(group) = groups.get(at) else { return };
+    let cap: u32 = group.iter().map(|&l| rem[l]).sum();
+    let rest_cap: u32 = groups[at + 1..].iter().flatten().map(|&l| rem[l]).sum();
+    // This group takes `t`, the later groups the rest.
+    for t in (n.saturating_sub(rest_cap)..=n.min(cap)).rev() {
+        let mut w = base.to_vec();
+        let mut left = t;
+        for &l in group {
+            let take = left.min(rem[l]);
+            if take > 0 {
+                w.push((l, take));
+                left -= take;
+            }
+        }
+        split(groups, rem, n - t, at + 1, &w, out);
+    }
+}

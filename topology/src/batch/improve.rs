@@ -15,6 +15,9 @@ use crate::Occupancy;
 /// Work for one set (options weighed, as for the exact search).
 const SET_BUDGET: u64 = 4_000;
 
+/// Fills of one GPU weighed per step of a set's search, the fullest first.
+const OPTIONS: usize = 24;
+
 /// Sets tried in a row without a gain before giving up.
 const PATIENCE: u32 = 64;
 
@@ -42,6 +45,7 @@ pub(super) fn improve(
     };
     let mut stale = 0u32;
     let mut patterns = FastMap::default();
+    let mut maximal = FastMap::default();
     let mut wasted: Vec<u32> = (0..gpus.len()).map(|g| waste(ctx, choice, g)).collect();
     // Per request, the GPUs that may serve it.
     let mut by_request: Vec<Vec<usize>> = vec![Vec::new(); demand.len()];
@@ -124,7 +128,7 @@ pub(super) fn improve(
             }
         }
         let budget = SET_BUDGET.min(work);
-        let mut sub = Sub::new(ctx, set.clone(), &pot, &mut patterns, budget);
+        let mut sub = Sub::new(ctx, set.clone(), &pot, &mut patterns, &mut maximal, budget);
         let local: Vec<u32> = sub.reqs.iter().map(|&r| pot[r]).collect();
         let found = sub.best(0, &local);
         work -= budget - sub.budget;
@@ -201,7 +205,8 @@ fn waste(ctx: &Ctx<'_>, choice: &[Option<Realization>], g: usize) -> u32 {
     for c in &r.create {
         let _ = occ.add(c.profile, c.placement.start);
     }
-    occ.free_memory_slices() + u32::from(gpu.model.compute_slices.saturating_sub(occ.compute_used()))
+    occ.free_memory_slices()
+        + u32::from(gpu.model.compute_slices.saturating_sub(occ.compute_used()))
 }
 
 /// The packing patterns of one base occupancy over some profile slots, with a set of them for
@@ -225,10 +230,17 @@ struct Sub<'c, 'a> {
     bases: Vec<Occupancy>,
     slots: Vec<Vec<(usize, Vec<Vec<usize>>)>>,
     levels: Vec<usize>,
-    memo: FastMap<(usize, Vec<u32>), (Vec<u64>, Vec<(usize, u32)>)>,
+    memo: FastMap<(usize, Vec<u32>), Step>,
     patterns: &'c mut FastMap<(ModelKey, u32, u128, u64), PatternSet>,
+    maximal: &'c mut FastMap<MaximalKey, std::rc::Rc<Vec<Vec<u8>>>>,
     budget: u64,
 }
+
+/// The best per-level count from one step of the search on, and the fill it starts with.
+type Step = (Vec<u64>, Vec<(usize, u32)>);
+
+/// A base occupancy and, per profile slot asked, how many instances may be placed at most.
+type MaximalKey = ((ModelKey, u32, u128), Vec<(usize, u8)>);
 
 impl<'c, 'a> Sub<'c, 'a> {
     fn new(
@@ -236,6 +248,7 @@ impl<'c, 'a> Sub<'c, 'a> {
         set: Vec<usize>,
         pot: &[u32],
         patterns: &'c mut FastMap<(ModelKey, u32, u128, u64), PatternSet>,
+        maximal: &'c mut FastMap<MaximalKey, std::rc::Rc<Vec<Vec<u8>>>>,
         budget: u64,
     ) -> Self {
         let gpus = ctx.fleet.gpus();
@@ -296,6 +309,7 @@ impl<'c, 'a> Sub<'c, 'a> {
             levels,
             memo: FastMap::default(),
             patterns,
+            maximal,
             budget,
         }
     }
@@ -326,28 +340,45 @@ impl<'c, 'a> Sub<'c, 'a> {
         if slot_mask == 0 {
             return vec![Vec::new()];
         }
-        let set = self.pattern_set(k, slot_mask);
+        // The maximal patterns under these caps: the same for every GPU of the same base,
+        // so shared by every set and step of this improvement.
+        let (m, mask, packed) = self.bases[k].signature();
+        let cap_key: Vec<(usize, u8)> = caps
+            .iter()
+            .map(|&(s, c)| (s, u8::try_from(c.min(64)).unwrap_or(64)))
+            .collect();
+        let key = ((m, mask, packed), cap_key);
+        let maximal = if let Some(found) = self.maximal.get(&key) {
+            found.clone()
+        } else {
+            let set = self.pattern_set(k, slot_mask);
+            let mut probe = Vec::new();
+            let list: Vec<Vec<u8>> = set
+                .0
+                .iter()
+                .filter(|p| caps.iter().all(|&(s, c)| u32::from(p.counts[s]) <= c))
+                .filter(|p| {
+                    caps.iter().all(|&(s, c)| {
+                        if c == 0 || u32::from(p.counts[s]) >= c {
+                            return true;
+                        }
+                        probe.clone_from(&p.counts);
+                        probe[s] += 1;
+                        !set.1.contains(&probe)
+                    })
+                })
+                .map(|p| p.counts.clone())
+                .collect();
+            let list = std::rc::Rc::new(list);
+            self.maximal.insert(key, list.clone());
+            list
+        };
         let mut out = Vec::new();
-        let mut probe = Vec::new();
-        for p in &set.0 {
-            if caps.iter().any(|&(s, c)| u32::from(p.counts[s]) > c) {
-                continue;
-            }
-            let maximal = caps.iter().all(|&(s, c)| {
-                if c == 0 || u32::from(p.counts[s]) >= c {
-                    return true;
-                }
-                probe.clone_from(&p.counts);
-                probe[s] += 1;
-                !set.1.contains(&probe)
-            });
-            if !maximal {
-                continue;
-            }
+        for p in maximal.iter() {
             // Split each slot's instances among its groups, every way.
             let mut wants: Vec<Vec<(usize, u32)>> = vec![Vec::new()];
             for (s, groups) in &self.slots[k] {
-                let n = u32::from(p.counts[*s]);
+                let n = u32::from(p[*s]);
                 if n == 0 {
                     continue;
                 }
@@ -365,6 +396,18 @@ impl<'c, 'a> Sub<'c, 'a> {
         if out.is_empty() {
             out.push(Vec::new());
         }
+        // The fullest fills first (higher priorities weigh more), and only the first
+        // `OPTIONS`: a neighbourhood to search, not a proof.
+        if out.len() > OPTIONS {
+            let levels = &self.levels;
+            let worth = |w: &Vec<(usize, u32)>| -> u64 {
+                w.iter()
+                    .map(|&(l, c)| u64::from(c) << (8 * (3usize.saturating_sub(levels[l])).min(7)))
+                    .sum()
+            };
+            out.sort_by_cached_key(|w| core::cmp::Reverse(worth(w)));
+            out.truncate(OPTIONS);
+        }
         out
     }
 
@@ -378,7 +421,7 @@ impl<'c, 'a> Sub<'c, 'a> {
         if let Some((v, _)) = self.memo.get(&key) {
             return Some(v.clone());
         }
-        let mut best: Option<(Vec<u64>, Vec<(usize, u32)>)> = None;
+        let mut best: Option<Step> = None;
         let mut next = rem.to_vec();
         for want in self.options(k, rem) {
             self.budget = self.budget.checked_sub(1)?;
@@ -452,5 +495,86 @@ fn split(
             }
         }
         split(groups, rem, n - t, at + 1, &w, out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use gpupart_profiles::catalog::A100_40GB;
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::batch::greedy::{Greedy, Mode};
+    use crate::batch::{Request, SolveOptions};
+    use crate::{Fleet, Gpu};
+
+    const NAMES: [&str; 7] = [
+        "1g.5gb",
+        "1g.10gb",
+        "2g.10gb",
+        "3g.20gb",
+        "4g.20gb",
+        "7g.40gb",
+        "1g.5gb+me",
+    ];
+
+    fn fleet(gpus: &[Vec<(usize, u8, bool)>]) -> Fleet {
+        let list = gpus
+            .iter()
+            .enumerate()
+            .map(|(i, xs)| {
+                let i = u32::try_from(i).unwrap();
+                let mut g = Gpu::new(i, &A100_40GB).with_numa_node(i % 2);
+                for &(p, start, in_use) in xs {
+                    // Some land, some do not: the fleet is whatever fits.
+                    let _ = g.add(NAMES[p], start, in_use);
+                }
+                g
+            })
+            .collect();
+        Fleet::new(list).unwrap()
+    }
+
+    proptest! {
+        /// Whatever the packer left, the improvement never lowers the objective's value,
+        /// never serves a request more than it asks, never touches an in-use instance, keeps
+        /// every request's constraints, and leaves a plan that applies to the fleet.
+        #[test]
+        fn never_worse_and_always_legal(
+            gpus in prop::collection::vec(
+                prop::collection::vec((0usize..7, 0u8..7, any::<bool>()), 0..3), 2..9),
+            asks in prop::collection::vec((0usize..7, 1u32..6, 0u8..3, 0u8..2), 1..6),
+        ) {
+            let fleet = fleet(&gpus);
+            let reqs: Vec<Request> = asks
+                .iter()
+                .map(|&(p, n, numa, prio)| {
+                    let r = Request::parse(NAMES[p], n).unwrap().with_priority(prio);
+                    if numa < 2 { r.on_numa_node(u32::from(numa)) } else { r }
+                })
+                .collect();
+            let ctx = Ctx::new(&fleet, &reqs, &SolveOptions::default());
+            let demand: Vec<u32> = reqs.iter().map(|r| r.count).collect();
+            let mut choice = Greedy::new(&ctx, Mode::Size).run(demand.clone());
+            let before = ctx.total(&choice);
+            let never = vec![u64::MAX; ctx.levels.len()];
+            improve(&ctx, &mut choice, &demand, &never, 50_000);
+            prop_assert!(ctx.total(&choice) >= before);
+            let plan = ctx.plan(&choice, &demand, false);
+            prop_assert!(plan.layout(&fleet).is_ok(), "{plan}");
+            let mut served = vec![0u32; reqs.len()];
+            for c in &plan.changes {
+                let gpu = fleet.gpu(c.gpu).unwrap();
+                prop_assert!(c.destroy.iter().all(|x| !x.in_use));
+                for r in c.create.iter().map(|x| x.request).chain(c.reuse.iter().map(|x| x.request)) {
+                    served[r] += 1;
+                    prop_assert!(reqs[r].numa_node.is_none_or(|n| gpu.numa_node == Some(n)));
+                }
+            }
+            for (s, r) in served.iter().zip(&reqs) {
+                prop_assert!(*s <= r.count);
+            }
+            prop_assert!(plan.objective.placed <= plan.bound.max_placed);
+        }
     }
 }

@@ -498,7 +498,11 @@ fn solve_demands(fleet: &Fleet, requests: &[Request], options: &SolveOptions) ->
     let mut exact = false;
     let mut choice: Vec<Option<Realization>> = Vec::new();
     if fleet.gpus().len() <= options.exact_gpu_limit {
-        let mut dp = Exact::over(&ctx, (0..fleet.gpus().len()).collect(), options.exact_budget);
+        let mut dp = Exact::over(
+            &ctx,
+            (0..fleet.gpus().len()).collect(),
+            options.exact_budget,
+        );
         if dp.best(0, &demand).is_some() {
             choice = dp.reconstruct(&demand);
             exact = true;

@@ -16,7 +16,7 @@ use crate::Occupancy;
 const SET_BUDGET: u64 = 4_000;
 
 /// Fills of one GPU weighed per step of a set's search, the fullest first.
-const OPTIONS: usize = 24;
+const OPTIONS: usize = 64;
 
 /// Sets tried in a row without a gain before giving up.
 const PATIENCE: u32 = 64;

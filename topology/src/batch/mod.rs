@@ -13,12 +13,15 @@
 //! Small problems (up to [`SolveOptions::exact_gpu_limit`] GPUs) are solved exactly by a
 //! dynamic program over GPUs and remaining demand, within a work budget. Larger ones, or those
 //! over the budget, are solved by grouping identical GPUs into classes and packing each class
-//! with the best per-GPU pattern of profiles, repeated; the plan then carries a bound that
-//! shows its distance from the optimum.
+//! with the mix of per-GPU patterns the configuration LP chooses (rounded down, the rest by
+//! the best pattern repeated); where that leaves instances out and the certified bound says
+//! more may fit, a local improvement re-solves small sets of GPUs exactly with what they
+//! serve and what is left, until the bound is reached or no set gains. The plan then carries
+//! a bound that shows its distance from the optimum.
 //!
 //! The modules: `context` (one GPU's outcome and the objective's value), the exact search
-//! (`exact`), the class-based packer (`greedy`) over per-GPU patterns (`patterns`), and the
-//! bound (`bound`).
+//! (`exact`), the class-based packer (`greedy`) over per-GPU patterns (`patterns`) and its
+//! LPs (`mix`, `lp`), the local improvement (`improve`), and the bound (`bound`).
 
 mod bound;
 mod context;

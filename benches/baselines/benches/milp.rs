@@ -190,7 +190,12 @@ fn plan_levels(plan: &gpupart::topology::batch::Plan, reqs: &[Request]) -> Vec<u
     levels.sort_unstable_by(|a, b| b.cmp(a));
     levels.dedup();
     let mut out = vec![0u64; levels.len()];
-    let rank = |r: usize| levels.iter().position(|&l| l == reqs[r].priority).unwrap_or(0);
+    let rank = |r: usize| {
+        levels
+            .iter()
+            .position(|&l| l == reqs[r].priority)
+            .unwrap_or(0)
+    };
     for c in &plan.changes {
         for x in &c.create {
             out[rank(x.request)] += 1;
@@ -222,7 +227,16 @@ fn family_sweep(seeds: u64) {
     );
     println!(
         "{:<12} {:>5} {:>9} {:>10} {:>12} {:>11} {:>12} {:>12} {:>12} {:>9}",
-        "family", "GPUs", "proven", "optimal", "worst short", "bound ok", "gpupart p50", "gpupart max", "HiGHS p50", "min ratio"
+        "family",
+        "GPUs",
+        "proven",
+        "optimal",
+        "worst short",
+        "bound ok",
+        "gpupart p50",
+        "gpupart max",
+        "HiGHS p50",
+        "min ratio"
     );
     for name in FAMILIES {
         if only.as_ref().is_some_and(|o| o != name) {
@@ -254,7 +268,11 @@ fn family_sweep(seeds: u64) {
                     let total: u64 = opt.iter().sum();
                     let short = opt.iter().sum::<u64>().saturating_sub(got.iter().sum());
                     // Lexicographic: the first level that falls short, as a share of the total.
-                    let first = got.iter().zip(&opt).find(|(g, o)| g != o).map_or(0, |(g, o)| o.saturating_sub(*g));
+                    let first = got
+                        .iter()
+                        .zip(&opt)
+                        .find(|(g, o)| g != o)
+                        .map_or(0, |(g, o)| o.saturating_sub(*g));
                     let s = 100.0 * (short.max(first)) as f64 / total.max(1) as f64;
                     if s > worst {
                         worst = s;
@@ -274,7 +292,10 @@ fn family_sweep(seeds: u64) {
                 {
                     bound_ok += 1;
                 } else {
-                    println!("  {name} {gpus} seed {seed}: BOUND BELOW OPTIMUM {:?} vs {opt:?}", plan.bound);
+                    println!(
+                        "  {name} {gpus} seed {seed}: BOUND BELOW OPTIMUM {:?} vs {opt:?}",
+                        plan.bound
+                    );
                 }
             }
             let med = |v: &mut Vec<f64>| {

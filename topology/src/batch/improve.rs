@@ -21,6 +21,9 @@ const OPTIONS: usize = 64;
 /// Sets tried in a row without a gain before giving up.
 const PATIENCE: u32 = 64;
 
+/// The most wasteful GPUs of all kept as partners.
+const TOP: usize = 16;
+
 /// Improves `choice` (one entry per GPU, `None` for untouched) for `demand` within `work`
 /// options weighed in all; stops early once every priority level places what `bound` (per
 /// level, highest first, cumulative: the certified bound) allows, as no plan places more.
@@ -57,7 +60,12 @@ pub(super) fn improve(
     // GPUs that may host something left out, the most room wasted first: made again only
     // when the plan changes.
     let mut hosts: Vec<(u32, usize)> = Vec::new();
+    // The requests left out, and the GPUs that waste the most room of all (where what a set
+    // moves out may go).
+    let mut open: Vec<usize> = Vec::new();
+    let mut top: Vec<usize> = Vec::new();
     let mut fresh = false;
+    let pick = |n: usize, x: u64| usize::try_from(x % n.max(1) as u64).unwrap_or(0);
     while work > 0 && stale < PATIENCE && !reached(ctx, &rem, demand, bound) {
         if !fresh {
             hosts = (0..gpus.len())
@@ -65,24 +73,52 @@ pub(super) fn improve(
                 .map(|g| (wasted[g], g))
                 .collect();
             hosts.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+            open = (0..rem.len())
+                .filter(|&r| rem[r] > 0 && !by_request[r].is_empty())
+                .collect();
+            let mut all: Vec<(u32, usize)> = (0..gpus.len())
+                .filter(|&g| !ctx.eligible[g].is_empty() && wasted[g] > 0)
+                .map(|g| (wasted[g], g))
+                .collect();
+            let keep = all.len().min(TOP);
+            if keep > 0 && keep < all.len() {
+                all.select_nth_unstable_by(keep - 1, |a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+            }
+            top = all[..keep].iter().map(|&(_, g)| g).collect();
             fresh = true;
         }
-        if hosts.is_empty() {
+        if hosts.is_empty() || open.is_empty() {
             return;
         }
         let size = 2 + (stale % 3) as usize;
-        let mut set = vec![hosts[stale as usize % hosts.len()].1];
+        // Seeds: the hosts by waste in turn, and every other time a GPU that may take a
+        // request left out, the requests in turn (one with few GPUs to go to gets its turn).
+        let seed_request = open[(stale as usize / 2) % open.len()];
+        let seed = if stale % 2 == 0 {
+            hosts[(stale as usize / 2) % hosts.len()].1
+        } else {
+            let takers = &by_request[seed_request];
+            (0..3)
+                .map(|_| takers[pick(takers.len(), next())])
+                .max_by_key(|&g| (wasted[g], core::cmp::Reverse(g)))
+                .unwrap_or(takers[0])
+        };
+        let mut set = vec![seed];
         for _ in 0..4 * size {
             if set.len() == size {
                 break;
             }
-            // Partners: a third of the time among the most wasteful hosts, a third any host,
-            // a third a GPU that may take what a GPU of the set serves or may serve (where
-            // its instances could move to make room).
-            let pick = |n: usize, x: u64| usize::try_from(x % n as u64).unwrap_or(0);
-            let g = match next() % 3 {
+            // Partners: among the most wasteful hosts, any host, the most wasteful GPUs of
+            // all, a GPU the seed's request may use, or a GPU that may take what a GPU of the
+            // set serves or may serve (where its instances could move to make room).
+            let g = match next() % 5 {
                 0 => hosts[pick(hosts.len().min(2 * size + 2), next())].1,
                 1 => hosts[pick(hosts.len(), next())].1,
+                2 if !top.is_empty() => top[pick(top.len(), next())],
+                3 => {
+                    let takers = &by_request[seed_request];
+                    takers[pick(takers.len(), next())]
+                }
                 _ => {
                     let from = set[pick(set.len(), next())];
                     let mut asks: Vec<usize> = ctx.eligible[from]
@@ -161,6 +197,16 @@ pub(super) fn improve(
             stale += 1;
         }
     }
+}
+
+/// Whether `choice` places, at every level, what `bound` allows (or all that is asked).
+pub(super) fn at_bound(
+    ctx: &Ctx<'_>,
+    choice: &[Option<Realization>],
+    demand: &[u32],
+    bound: &[u64],
+) -> bool {
+    reached(ctx, &remaining(choice, demand), demand, bound)
 }
 
 /// Whether every level places what the bound allows (or all that is asked).

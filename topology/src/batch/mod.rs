@@ -513,77 +513,85 @@ fn solve_demands(fleet: &Fleet, requests: &[Request], options: &SolveOptions) ->
     }
     if !exact {
         // Pack by size first (fewest GPUs when everything fits); if something is left over,
-        // also pack by count (most instances when capacity binds) and keep the better plan.
+        // also pack by count (most instances when capacity binds), by the LP's mix of
+        // patterns per class and over all classes at once, letting GPUs give up free
+        // instances nobody asked for, and by the patterns the bound's prices favour. Every
+        // such plan is a start for the local improvement.
         let mut greedy = Greedy::new(&ctx, Mode::Size);
         choice = greedy.run(demand.clone());
         let asked: u64 = demand.iter().map(|&d| u64::from(d)).sum();
         if ctx.placed(&choice) < asked {
-            // Same classes, same patterns: only the scoring changes.
-            greedy.mode = Mode::Count;
-            let by_count = greedy.run(demand.clone());
-            if ctx.total(&by_count) > ctx.total(&choice) {
-                choice = by_count;
+            let mut starts = vec![choice];
+            for mode in [Mode::Count, Mode::Lp, Mode::GlobalLp] {
+                greedy.mode = mode;
+                starts.push(greedy.run(demand.clone()));
             }
-        }
-        // The LP's mix of patterns per class and over all classes at once, and the patterns
-        // the bound's prices favour, each kept where it does better.
-        // (Only where something is left out: when everything fits, packing by size already
-        // gives the fewest GPUs the classes allow, and these cost more.)
-        for mode in [Mode::Lp, Mode::GlobalLp] {
-            if ctx.placed(&choice) >= asked {
-                break;
-            }
-            greedy.mode = mode;
-            let run = greedy.run(demand.clone());
-            if ctx.total(&run) > ctx.total(&choice) {
-                choice = run;
-            }
-        }
-        if ctx.placed(&choice) < asked
-            && fleet
+            if fleet
                 .gpus()
                 .iter()
                 .any(|g| g.instances().iter().any(|x| !x.in_use))
-        {
-            // Free instances crowd the fleet: let each GPU give them up for its pattern.
-            greedy.destroy_free = true;
-            for mode in [Mode::Size, Mode::Lp, Mode::GlobalLp] {
-                greedy.mode = mode;
-                let run = greedy.run(demand.clone());
-                if ctx.total(&run) > ctx.total(&choice) {
-                    choice = run;
+            {
+                // Free instances crowd the fleet: let each GPU give them up for its pattern.
+                greedy.destroy_free = true;
+                for mode in [Mode::Size, Mode::Lp, Mode::GlobalLp] {
+                    greedy.mode = mode;
+                    starts.push(greedy.run(demand.clone()));
                 }
+                greedy.destroy_free = false;
             }
-            greedy.destroy_free = false;
-        }
-        if ctx.placed(&choice) < asked {
             let classes = ctx.classes(&ctx.classes);
             greedy.prices = ctx.prices(&classes, &demand);
             greedy.mode = Mode::Priced;
-            let by_price = greedy.run(demand.clone());
-            if ctx.total(&by_price) > ctx.total(&choice) {
-                choice = by_price;
-            }
-        }
-    }
-    if !exact {
-        let asked: u64 = demand.iter().map(|&d| u64::from(d)).sum();
-        if ctx.placed(&choice) < asked {
-            let first = ctx.plan(&choice, &demand, false);
-            let bound: Vec<u64> = first
-                .bound
-                .max_placed_by_priority
-                .iter()
-                .map(|&(_, b)| b)
-                .collect();
-            if first.gap().0 == 0 {
-                return first;
-            }
-            improve::improve(&ctx, &mut choice, &demand, &bound, IMPROVE_WORK);
+            starts.push(greedy.run(demand.clone()));
+            choice = improve_best(&ctx, starts, &demand);
         }
     }
     ctx.plan(&choice, &demand, exact)
 }
+
+/// The best plan from `starts` after the local improvement: the starts in order of their
+/// value (distinct ones only), each improved in turn, until one reaches the certified bound
+/// or `IMPROVE_STARTS` were tried.
+fn improve_best(
+    ctx: &Ctx<'_>,
+    mut starts: Vec<Vec<Option<Realization>>>,
+    demand: &[u32],
+) -> Vec<Option<Realization>> {
+    let n = ctx.fleet.gpus().len();
+    for s in &mut starts {
+        s.resize(n, None);
+    }
+    let mut valued: Vec<(context::Value, Vec<Option<Realization>>)> =
+        starts.into_iter().map(|s| (ctx.total(&s), s)).collect();
+    // Best first; equal values keep their order (the stable sort), then duplicates go.
+    valued.sort_by(|a, b| b.0.cmp(&a.0));
+    valued.dedup_by(|a, b| a.1 == b.1);
+    let mut best: Option<(context::Value, Vec<Option<Realization>>)> = None;
+    for (_, mut choice) in valued.into_iter().take(IMPROVE_STARTS) {
+        let first = ctx.plan(&choice, demand, false);
+        let bound: Vec<u64> = first
+            .bound
+            .max_placed_by_priority
+            .iter()
+            .map(|&(_, b)| b)
+            .collect();
+        if first.gap().0 > 0 {
+            improve::improve(ctx, &mut choice, demand, &bound, IMPROVE_WORK);
+        }
+        let v = ctx.total(&choice);
+        let done = improve::at_bound(ctx, &choice, demand, &bound);
+        if best.as_ref().is_none_or(|(b, _)| v > *b) {
+            best = Some((v, choice));
+        }
+        if done {
+            break;
+        }
+    }
+    best.map(|(_, c)| c).unwrap_or_default()
+}
+
+/// Starting plans the local improvement works from, at most.
+const IMPROVE_STARTS: usize = 3;
 
 /// Options the local improvement may weigh in all (see `improve`).
 const IMPROVE_WORK: u64 = 200_000;

@@ -94,7 +94,7 @@ pub(super) fn improve(
         // Seeds: the hosts by waste in turn, and every other time a GPU that may take a
         // request left out, the requests in turn (one with few GPUs to go to gets its turn).
         let seed_request = open[(stale as usize / 2) % open.len()];
-        let seed = if stale % 2 == 0 {
+        let seed = if stale.is_multiple_of(2) {
             hosts[(stale as usize / 2) % hosts.len()].1
         } else {
             let takers = &by_request[seed_request];

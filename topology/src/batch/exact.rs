@@ -1,8 +1,12 @@
 //! The exact search: a dynamic program over GPUs (all of them, or a subset in a given order)
 //! and the demand left, within a work budget.
 
+use gpupart_profiles::{GpuInstanceProfile, ModelKey};
+
 use super::FastMap;
 use super::context::{Ctx, Realization, Value};
+use super::patterns::shared_patterns;
+use crate::{Occupancy, solve_gpu};
 
 /// (request, count) served on one GPU.
 pub(super) type Want = Vec<(usize, u32)>;
@@ -14,6 +18,12 @@ pub(super) struct Exact<'c, 'a> {
     pub(super) memo: FastMap<(usize, Vec<u32>), (Value, Want)>,
     pub(super) real_memo: FastMap<(usize, Want), Option<Realization>>,
     pub(super) budget: u64,
+    /// Per GPU: its in-use instances alone (free ones may always go).
+    bases: FastMap<usize, Occupancy>,
+    /// Whether instances (per profile slot) fit beside in-use ones, by the base's signature.
+    fits_memo: FastMap<((ModelKey, u32, u128), Vec<u32>), bool>,
+    /// Per position of the order: the most instances the GPUs from there on can hold.
+    suffix_caps: Option<Vec<u64>>,
 }
 
 impl<'c, 'a> Exact<'c, 'a> {
@@ -25,7 +35,85 @@ impl<'c, 'a> Exact<'c, 'a> {
             memo: FastMap::default(),
             real_memo: FastMap::default(),
             budget,
+            bases: FastMap::default(),
+            fits_memo: FastMap::default(),
+            suffix_caps: None,
         }
+    }
+
+    fn base(&mut self, g: usize) -> &Occupancy {
+        let gpu = &self.ctx.fleet.gpus()[g];
+        self.bases.entry(g).or_insert_with(|| {
+            let mut base = Occupancy::new(gpu.model);
+            for x in gpu.instances().iter().filter(|x| x.in_use) {
+                let _ = base.add(x.profile, x.start);
+            }
+            base
+        })
+    }
+
+    fn profile_of(&self, g: usize, r: usize) -> Option<&'static GpuInstanceProfile> {
+        self.ctx.eligible[g]
+            .iter()
+            .find(|(i, _)| *i == r)
+            .map(|(_, p)| *p)
+    }
+
+    /// Whether `want` fits on GPU `g` at all (beside its in-use instances; the free ones may
+    /// be destroyed): the same answer as whether [`Exact::realize`] finds an outcome, for a
+    /// fraction of the work. `None` once the budget is spent.
+    fn fits(&mut self, g: usize, want: &[(usize, u32)]) -> Option<bool> {
+        let mut profiles = Vec::new();
+        for &(r, c) in want {
+            let p = self.profile_of(g, r)?;
+            for _ in 0..c {
+                profiles.push(p);
+            }
+        }
+        let base = self.base(g).clone();
+        let mut counts = vec![0u32; base.model().profiles.len()];
+        for p in &profiles {
+            counts[base.profile_slot(p)?] += 1;
+        }
+        let key = (base.signature(), counts);
+        if let Some(&f) = self.fits_memo.get(&key) {
+            return Some(f);
+        }
+        self.budget = self.budget.checked_sub(1)?;
+        let f = solve_gpu(&base, &profiles).is_some();
+        self.fits_memo.insert(key, f);
+        Some(f)
+    }
+
+    /// Per position of the order, the most instances GPUs from there on can hold for the
+    /// requests they may serve (their largest pattern each).
+    fn suffix_caps(&mut self) -> Vec<u64> {
+        if let Some(c) = &self.suffix_caps {
+            return c.clone();
+        }
+        let mut caps = vec![0u64; self.order.len() + 1];
+        for k in (0..self.order.len()).rev() {
+            let g = self.order[k];
+            let base = self.base(g).clone();
+            let model = base.model();
+            let slot_mask = self.ctx.eligible[g]
+                .iter()
+                .filter_map(|(_, p)| model.profiles.iter().position(|q| q == *p))
+                .fold(0u64, |m, s| m | 1 << (s % 64));
+            let (m, mask, packed) = base.signature();
+            let cap = if slot_mask == 0 {
+                0
+            } else {
+                shared_patterns(&base, (m, mask, packed, slot_mask))
+                    .iter()
+                    .map(|p| p.counts.iter().map(|&c| u64::from(c)).sum::<u64>())
+                    .max()
+                    .unwrap_or(0)
+            };
+            caps[k] = caps[k + 1] + cap;
+        }
+        self.suffix_caps = Some(caps.clone());
+        caps
     }
 
     pub(super) fn realize(
@@ -62,12 +150,11 @@ impl<'c, 'a> Exact<'c, 'a> {
             for c in 1..=rem[r] {
                 let mut w = want.clone();
                 w.push((r, c));
-                match self.realize(g, &w)? {
-                    Some(_) => {
-                        out.push(w.clone());
-                        stack.push((k + 1, w));
-                    }
-                    None => break,
+                if self.fits(g, &w)? {
+                    out.push(w.clone());
+                    stack.push((k + 1, w));
+                } else {
+                    break;
                 }
             }
         }
@@ -89,7 +176,31 @@ impl<'c, 'a> Exact<'c, 'a> {
             return Some(v.clone());
         }
         let mut best: Option<(Value, Vec<(usize, u32)>)> = None;
+        let levels = self.ctx.levels.len();
+        let cap_after = self.suffix_caps()[k + 1];
+        let mut left_by_level = vec![0u64; levels];
+        for (r, &c) in rem.iter().enumerate() {
+            left_by_level[self.ctx.level(r)] += u64::from(c);
+        }
         for want in self.options(g, rem)? {
+            // An option that cannot place as many (per level, highest first) as the best
+            // one found here, even if every later GPU held all it can of what is left, is
+            // not weighed: the state's best stays the same.
+            if let Some((b, _)) = &best {
+                let mut optimistic = vec![0u64; levels];
+                let mut left = left_by_level.clone();
+                for &(r, c) in &want {
+                    let l = self.ctx.level(r);
+                    optimistic[l] += u64::from(c);
+                    left[l] -= u64::from(c);
+                }
+                for (o, l) in optimistic.iter_mut().zip(&left) {
+                    *o += (*l).min(cap_after);
+                }
+                if optimistic < b.placed {
+                    continue;
+                }
+            }
             // Every option weighed counts against the budget, memoized or not.
             self.budget = self.budget.checked_sub(1)?;
             let real = match self.realize(g, &want)? {

@@ -11,6 +11,9 @@ use crate::{Occupancy, solve_gpu};
 /// (request, count) served on one GPU.
 pub(super) type Want = Vec<(usize, u32)>;
 
+/// An in-use occupancy's signature and instances per profile slot.
+type FitsKey = ((ModelKey, u32, u128), Vec<u32>);
+
 pub(super) struct Exact<'c, 'a> {
     pub(super) ctx: &'c Ctx<'a>,
     /// The GPUs searched, in order (positions into the fleet).
@@ -21,7 +24,7 @@ pub(super) struct Exact<'c, 'a> {
     /// Per GPU: its in-use instances alone (free ones may always go).
     bases: FastMap<usize, Occupancy>,
     /// Whether instances (per profile slot) fit beside in-use ones, by the base's signature.
-    fits_memo: FastMap<((ModelKey, u32, u128), Vec<u32>), bool>,
+    fits_memo: FastMap<FitsKey, bool>,
     /// Per position of the order: the most instances the GPUs from there on can hold.
     suffix_caps: Option<Vec<u64>>,
 }

@@ -18,16 +18,39 @@ pub(super) struct Exact<'c, 'a> {
     pub(super) ctx: &'c Ctx<'a>,
     /// The GPUs searched, in order (positions into the fleet).
     pub(super) order: Vec<usize>,
-    pub(super) memo: FastMap<(usize, Vec<u32>), (Value, Want)>,
+    /// Per state (position, demand left): its best value and the fill that starts it, or
+    /// `None` where no completion reaches the target.
+    pub(super) memo: FastMap<(usize, Vec<u32>), Option<Best>>,
     pub(super) real_memo: FastMap<(usize, Want), Option<Realization>>,
     pub(super) budget: u64,
     /// Per GPU: its in-use instances alone (free ones may always go).
     bases: FastMap<usize, Occupancy>,
     /// Whether instances (per profile slot) fit beside in-use ones, by the base's signature.
     fits_memo: FastMap<FitsKey, bool>,
-    /// Per position of the order: the most instances the GPUs from there on can hold.
-    suffix_caps: Option<Vec<u64>>,
+    /// Per position of the order: the most instances the GPUs from there on can hold, and
+    /// the memory and compute they leave free (in 1/840 of a GPU).
+    suffix_caps: Option<Vec<(u64, u64, u64)>>,
+    /// Per request: the least memory and compute (in 1/840 of a GPU) one instance takes on
+    /// any GPU it may use; and the requests by each, smallest first.
+    units: Option<Units>,
+    /// The demand at position 0 and, per priority level, what some plan is known to place:
+    /// states from which no plan reaches it are not searched.
+    target: Option<(Vec<u32>, Vec<u64>)>,
 }
+
+/// A state's best value and the fill that starts it.
+pub(super) type Best = (Value, Want);
+
+/// See [`Exact::units`].
+#[derive(Clone)]
+struct Units {
+    per_request: Vec<(u64, u64)>,
+    by_memory: Vec<usize>,
+    by_compute: Vec<usize>,
+}
+
+/// A GPU in this many parts: memory and compute slices of every model divide it.
+const PARTS: u64 = 840;
 
 impl<'c, 'a> Exact<'c, 'a> {
     /// A search over `order` (positions into the fleet) within `budget`.
@@ -41,7 +64,99 @@ impl<'c, 'a> Exact<'c, 'a> {
             bases: FastMap::default(),
             fits_memo: FastMap::default(),
             suffix_caps: None,
+            units: None,
+            target: None,
         }
+    }
+
+    /// Searches only states from which a plan placing at least `target` (per priority
+    /// level, highest first; what a known plan places) can be reached from `demand`: the
+    /// optimum is one of them.
+    pub(super) fn with_target(mut self, demand: &[u32], target: Vec<u64>) -> Self {
+        self.target = Some((demand.to_vec(), target));
+        self
+    }
+
+    fn units(&mut self) -> Units {
+        if let Some(u) = &self.units {
+            return u.clone();
+        }
+        let gpus = self.ctx.fleet.gpus();
+        let mut per_request = vec![(u64::MAX, u64::MAX); self.ctx.requests.len()];
+        for (g, elig) in self.ctx.eligible.iter().enumerate() {
+            let model = gpus[g].model;
+            for &(r, p) in elig {
+                let mem =
+                    u64::from(p.memory_slices) * PARTS / u64::from(model.memory_slices.max(1));
+                let comp =
+                    u64::from(p.compute_slices) * PARTS / u64::from(model.compute_slices.max(1));
+                let u = &mut per_request[r];
+                *u = (u.0.min(mem), u.1.min(comp));
+            }
+        }
+        let mut by_memory: Vec<usize> = (0..per_request.len()).collect();
+        by_memory.sort_by_key(|&r| (per_request[r].0, r));
+        let mut by_compute = by_memory.clone();
+        by_compute.sort_by_key(|&r| (per_request[r].1, r));
+        let u = Units {
+            per_request,
+            by_memory,
+            by_compute,
+        };
+        self.units = Some(u.clone());
+        u
+    }
+
+    /// Per priority level, the most instances the GPUs from position `k` on can place of
+    /// `rem`: no more than are left, than those GPUs can hold, and than fit, smallest first,
+    /// in the memory and the compute they leave free.
+    fn optimistic(&mut self, k: usize, rem: &[u32]) -> Vec<u64> {
+        let (cap, mem, comp) = self.suffix_caps()[k];
+        let units = self.units();
+        let levels = self.ctx.levels.len();
+        let fill = |order: &[usize], room: u64, unit: &dyn Fn(usize) -> u64, level: usize| {
+            let mut room = room;
+            let mut n = 0u64;
+            for &r in order {
+                if rem[r] == 0 || self.ctx.level(r) != level {
+                    continue;
+                }
+                let u = unit(r);
+                let want = u64::from(rem[r]);
+                let take = room.checked_div(u).map_or(want, |fit| want.min(fit));
+                n += take;
+                room -= take * u;
+                if take < want {
+                    break;
+                }
+            }
+            n
+        };
+        let mut out = vec![0u64; levels];
+        for (l, o) in out.iter_mut().enumerate() {
+            let left: u64 = rem
+                .iter()
+                .enumerate()
+                .filter(|&(r, _)| self.ctx.level(r) == l)
+                .map(|(_, &c)| u64::from(c))
+                .sum();
+            let by_mem = fill(&units.by_memory, mem, &|r| units.per_request[r].0, l);
+            let by_comp = fill(&units.by_compute, comp, &|r| units.per_request[r].1, l);
+            *o = left.min(cap).min(by_mem).min(by_comp);
+        }
+        out
+    }
+
+    /// Whether, from position `k` with `rem` left, a plan may still reach the target.
+    fn viable(&mut self, k: usize, rem: &[u32]) -> bool {
+        let Some((root, target)) = self.target.clone() else {
+            return true;
+        };
+        let mut reach = self.optimistic(k, rem);
+        for (r, (&d, &left)) in root.iter().zip(rem).enumerate() {
+            reach[self.ctx.level(r)] += u64::from(d - left);
+        }
+        reach >= target
     }
 
     fn base(&mut self, g: usize) -> &Occupancy {
@@ -89,12 +204,13 @@ impl<'c, 'a> Exact<'c, 'a> {
     }
 
     /// Per position of the order, the most instances GPUs from there on can hold for the
-    /// requests they may serve (their largest pattern each).
-    fn suffix_caps(&mut self) -> Vec<u64> {
+    /// requests they may serve (their largest pattern each), and the memory and compute they
+    /// leave free beside in-use instances (in 1/840 of a GPU, rounded up).
+    fn suffix_caps(&mut self) -> Vec<(u64, u64, u64)> {
         if let Some(c) = &self.suffix_caps {
             return c.clone();
         }
-        let mut caps = vec![0u64; self.order.len() + 1];
+        let mut caps = vec![(0u64, 0u64, 0u64); self.order.len() + 1];
         for k in (0..self.order.len()).rev() {
             let g = self.order[k];
             let base = self.base(g).clone();
@@ -113,7 +229,13 @@ impl<'c, 'a> Exact<'c, 'a> {
                     .max()
                     .unwrap_or(0)
             };
-            caps[k] = caps[k + 1] + cap;
+            let free_mem = u64::from(base.free_memory_slices()) * PARTS;
+            let free_comp =
+                u64::from(model.compute_slices.saturating_sub(base.compute_used())) * PARTS;
+            let mem = free_mem.div_ceil(u64::from(model.memory_slices.max(1)));
+            let comp = free_comp.div_ceil(u64::from(model.compute_slices.max(1)));
+            let after = caps[k + 1];
+            caps[k] = (after.0 + cap, after.1 + mem, after.2 + comp);
         }
         self.suffix_caps = Some(caps.clone());
         caps
@@ -166,40 +288,42 @@ impl<'c, 'a> Exact<'c, 'a> {
         Some(out)
     }
 
-    /// The best value of the GPUs from position `k` of the order on, serving at most `rem`.
-    pub(super) fn best(&mut self, k: usize, rem: &[u32]) -> Option<Value> {
+    /// The best value of the GPUs from position `k` of the order on, serving at most `rem`:
+    /// `Some(None)` where no plan from here reaches the target, `None` once the budget is
+    /// spent.
+    pub(super) fn best(&mut self, k: usize, rem: &[u32]) -> Option<Option<Value>> {
         let Some(&g) = self.order.get(k) else {
-            return Some(Value {
+            let done = Value {
                 placed: vec![0; self.ctx.levels.len()],
                 ..Value::default()
-            });
+            };
+            return Some(self.viable(k, rem).then_some(done));
         };
         let key = (k, rem.to_vec());
-        if let Some((v, _)) = self.memo.get(&key) {
-            return Some(v.clone());
+        if let Some(found) = self.memo.get(&key) {
+            return Some(found.as_ref().map(|(v, _)| v.clone()));
+        }
+        if !self.viable(k, rem) {
+            self.memo.insert(key, None);
+            return Some(None);
         }
         let mut best: Option<(Value, Vec<(usize, u32)>)> = None;
         let levels = self.ctx.levels.len();
-        let cap_after = self.suffix_caps()[k + 1];
-        let mut left_by_level = vec![0u64; levels];
-        for (r, &c) in rem.iter().enumerate() {
-            left_by_level[self.ctx.level(r)] += u64::from(c);
-        }
+        let mut next = rem.to_vec();
         for want in self.options(g, rem)? {
+            next.copy_from_slice(rem);
+            for &(r, c) in &want {
+                next[r] -= c;
+            }
             // An option that cannot place as many (per level, highest first) as the best
-            // one found here, even if every later GPU held all it can of what is left, is
-            // not weighed: the state's best stays the same.
+            // one found here, even if the later GPUs placed all they might of what is left,
+            // is not weighed: the state's best stays the same.
             if let Some((b, _)) = &best {
-                let mut optimistic = vec![0u64; levels];
-                let mut left = left_by_level.clone();
+                let mut optimistic = self.optimistic(k + 1, &next);
                 for &(r, c) in &want {
-                    let l = self.ctx.level(r);
-                    optimistic[l] += u64::from(c);
-                    left[l] -= u64::from(c);
+                    optimistic[self.ctx.level(r)] += u64::from(c);
                 }
-                for (o, l) in optimistic.iter_mut().zip(&left) {
-                    *o += (*l).min(cap_after);
-                }
+                debug_assert_eq!(optimistic.len(), levels);
                 if optimistic < b.placed {
                     continue;
                 }
@@ -210,18 +334,17 @@ impl<'c, 'a> Exact<'c, 'a> {
                 Some(r) => r,
                 None => continue,
             };
-            let mut next = rem.to_vec();
-            for &(r, c) in &want {
-                next[r] -= c;
-            }
-            let v = self.ctx.value(&real).add(&self.best(k + 1, &next)?);
+            let Some(rest) = self.best(k + 1, &next)? else {
+                continue;
+            };
+            let v = self.ctx.value(&real).add(&rest);
             if best.as_ref().is_none_or(|(b, _)| v > *b) {
                 best = Some((v, want));
             }
         }
-        let (v, want) = best?;
-        self.memo.insert(key, (v.clone(), want));
-        Some(v)
+        let value = best.as_ref().map(|(v, _)| v.clone());
+        self.memo.insert(key, best);
+        Some(value)
     }
 
     /// Each GPU of the order's outcome in the best plan found for `demand` (after
@@ -233,7 +356,7 @@ impl<'c, 'a> Exact<'c, 'a> {
             let want = self
                 .memo
                 .get(&(k, rem.clone()))
-                .map(|(_, w)| w.clone())
+                .and_then(|found| found.as_ref().map(|(_, w)| w.clone()))
                 .unwrap_or_default();
             let real = self
                 .real_memo

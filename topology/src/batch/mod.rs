@@ -500,13 +500,21 @@ fn solve_demands(fleet: &Fleet, requests: &[Request], options: &SolveOptions) ->
     let demand: Vec<u32> = requests.iter().map(|r| r.count).collect();
     let mut exact = false;
     let mut choice: Vec<Option<Realization>> = Vec::new();
+    let mut greedy = Greedy::new(&ctx, Mode::Size);
+    let mut packed: Option<Vec<Option<Realization>>> = None;
     if fleet.gpus().len() <= options.exact_gpu_limit {
+        // What the packer places is a target the exact search needs not look below: states
+        // from which no plan reaches it are cut.
+        let first = greedy.run(demand.clone());
+        let target = ctx.total(&first).placed;
+        packed = Some(first);
         let mut dp = Exact::over(
             &ctx,
             (0..fleet.gpus().len()).collect(),
             options.exact_budget,
-        );
-        if dp.best(0, &demand).is_some() {
+        )
+        .with_target(&demand, target);
+        if let Some(Some(_)) = dp.best(0, &demand) {
             choice = dp.reconstruct(&demand);
             exact = true;
         }
@@ -517,8 +525,10 @@ fn solve_demands(fleet: &Fleet, requests: &[Request], options: &SolveOptions) ->
         // patterns per class and over all classes at once, letting GPUs give up free
         // instances nobody asked for, and by the patterns the bound's prices favour. Every
         // such plan is a start for the local improvement.
-        let mut greedy = Greedy::new(&ctx, Mode::Size);
-        choice = greedy.run(demand.clone());
+        choice = match packed {
+            Some(p) => p,
+            None => greedy.run(demand.clone()),
+        };
         let asked: u64 = demand.iter().map(|&d| u64::from(d)).sum();
         if ctx.placed(&choice) < asked {
             let mut starts = vec![choice];

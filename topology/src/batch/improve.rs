@@ -21,6 +21,12 @@ const OPTIONS: usize = 64;
 /// Sets tried in a row without a gain before giving up.
 const PATIENCE: u32 = 64;
 
+/// Gains between two refreshes of the host lists.
+const REFRESH: u32 = 32;
+
+/// Hosts kept in order of waste (the rest in any order).
+const HEAD: usize = 64;
+
 /// The most wasteful GPUs of all kept as partners.
 const TOP: usize = 16;
 
@@ -65,6 +71,7 @@ pub(super) fn improve(
     let mut open: Vec<usize> = Vec::new();
     let mut top: Vec<usize> = Vec::new();
     let mut fresh = false;
+    let mut gains = 0u32;
     let pick = |n: usize, x: u64| usize::try_from(x % n.max(1) as u64).unwrap_or(0);
     while work > 0 && stale < PATIENCE && !reached(ctx, &rem, demand, bound) {
         if !fresh {
@@ -72,7 +79,14 @@ pub(super) fn improve(
                 .filter(|&g| ctx.eligible[g].iter().any(|(r, _)| rem[*r] > 0))
                 .map(|g| (wasted[g], g))
                 .collect();
-            hosts.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+            // Only the first ones need their order (seeds in turn, partners among the most
+            // wasteful): a partial sort keeps a refresh linear in the fleet.
+            let by_waste = |a: &(u32, usize), b: &(u32, usize)| b.0.cmp(&a.0).then(a.1.cmp(&b.1));
+            let head = hosts.len().min(HEAD);
+            if head > 0 && head < hosts.len() {
+                hosts.select_nth_unstable_by(head - 1, by_waste);
+            }
+            hosts[..head].sort_unstable_by(by_waste);
             open = (0..rem.len())
                 .filter(|&r| rem[r] > 0 && !by_request[r].is_empty())
                 .collect();
@@ -95,7 +109,7 @@ pub(super) fn improve(
         // request left out, the requests in turn (one with few GPUs to go to gets its turn).
         let seed_request = open[(stale as usize / 2) % open.len()];
         let seed = if stale.is_multiple_of(2) {
-            hosts[(stale as usize / 2) % hosts.len()].1
+            hosts[(stale as usize / 2) % hosts.len().min(HEAD)].1
         } else {
             let takers = &by_request[seed_request];
             (0..3)
@@ -177,7 +191,14 @@ pub(super) fn improve(
                     .map(|(&g, w)| ctx.realize(g, w))
                     .collect();
                 reals.is_some_and(|reals| {
+                    // What is left: the pot less what the set serves now.
                     for (&g, real) in set.iter().zip(reals) {
+                        for c in &real.create {
+                            pot[c.request] -= 1;
+                        }
+                        for (r, _) in &real.reuse {
+                            pot[*r] -= 1;
+                        }
                         let touched = !real.create.is_empty()
                             || !real.reuse.is_empty()
                             || !real.destroy.is_empty();
@@ -190,9 +211,16 @@ pub(super) fn improve(
             _ => false,
         };
         if better {
-            rem = remaining(choice, demand);
+            // The lists are made again when a request starts or stops being left out, and
+            // every `REFRESH` gains (the waste they order by drifts): linear in the fleet,
+            // so not after every gain.
+            let changed = rem.iter().zip(&pot).any(|(a, b)| (*a == 0) != (*b == 0));
+            rem = pot;
             stale = 0;
-            fresh = false;
+            gains += 1;
+            if changed || gains % REFRESH == 0 {
+                fresh = false;
+            }
         } else {
             stale += 1;
         }

@@ -577,8 +577,18 @@ fn improve_best(
     valued.sort_by(|a, b| b.0.cmp(&a.0));
     valued.dedup_by(|a, b| a.1 == b.1);
     let mut best: Option<(context::Value, Vec<Option<Realization>>)> = None;
+    // A start further below the best one than the best one is below the bound is not worth
+    // improving: it would have to gain more than the optimum can be above the best.
+    let mut floor = 0u64;
     for (_, mut choice) in valued.into_iter().take(IMPROVE_STARTS) {
+        if ctx.placed(&choice) < floor {
+            break;
+        }
         let first = ctx.plan(&choice, demand, false);
+        if best.is_none() {
+            let placed = first.objective.placed;
+            floor = placed.saturating_sub(first.bound.max_placed.saturating_sub(placed));
+        }
         let bound: Vec<u64> = first
             .bound
             .max_placed_by_priority

@@ -218,7 +218,7 @@ pub(super) fn improve(
             rem = pot;
             stale = 0;
             gains += 1;
-            if changed || gains % REFRESH == 0 {
+            if changed || gains.is_multiple_of(REFRESH) {
                 fresh = false;
             }
         } else {

@@ -303,8 +303,13 @@ fn family_sweep(seeds: u64) {
                 v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
             };
             let max = ours.iter().copied().fold(0.0, f64::max);
+            let ratio = if ratio == f64::MAX {
+                "-".to_owned()
+            } else {
+                format!("{ratio:.0}x")
+            };
             println!(
-                "{:<12} {:>5} {:>9} {:>10} {:>11.2}% {:>11} {:>10.3}ms {:>10.3}ms {:>10.1}ms {:>8.0}x",
+                "{:<12} {:>5} {:>9} {:>10} {:>11.2}% {:>11} {:>10.3}ms {:>10.3}ms {:>10.1}ms {:>9}",
                 name,
                 gpus,
                 proven,

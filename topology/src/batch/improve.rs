@@ -18,9 +18,6 @@ const SET_BUDGET: u64 = 4_000;
 /// Fills of one GPU weighed per step of a set's search, the fullest first.
 const OPTIONS: usize = 64;
 
-/// Sets tried in a row without a gain before giving up.
-const PATIENCE: u32 = 64;
-
 /// Gains between two refreshes of the host lists.
 const REFRESH: u32 = 32;
 
@@ -31,14 +28,16 @@ const HEAD: usize = 64;
 const TOP: usize = 16;
 
 /// Improves `choice` (one entry per GPU, `None` for untouched) for `demand` within `work`
-/// options weighed in all; stops early once every priority level places what `bound` (per
-/// level, highest first, cumulative: the certified bound) allows, as no plan places more.
+/// options weighed in all, giving up after `patience` sets in a row without a gain; stops
+/// early once every priority level places what `bound` (per level, highest first,
+/// cumulative: the certified bound) allows, as no plan places more.
 pub(super) fn improve(
     ctx: &Ctx<'_>,
     choice: &mut Vec<Option<Realization>>,
     demand: &[u32],
     bound: &[u64],
     mut work: u64,
+    patience: u32,
 ) {
     let gpus = ctx.fleet.gpus();
     choice.resize(gpus.len(), None);
@@ -73,7 +72,7 @@ pub(super) fn improve(
     let mut fresh = false;
     let mut gains = 0u32;
     let pick = |n: usize, x: u64| usize::try_from(x % n.max(1) as u64).unwrap_or(0);
-    while work > 0 && stale < PATIENCE && !reached(ctx, &rem, demand, bound) {
+    while work > 0 && stale < patience && !reached(ctx, &rem, demand, bound) {
         if !fresh {
             hosts = (0..gpus.len())
                 .filter(|&g| ctx.eligible[g].iter().any(|(r, _)| rem[*r] > 0))
@@ -178,12 +177,20 @@ pub(super) fn improve(
             }
         }
         let budget = SET_BUDGET.min(work);
-        let mut sub = Sub::new(ctx, set.clone(), &pot, &mut patterns, &mut maximal, budget);
+        let mut sub = Sub::new(
+            ctx,
+            set.clone(),
+            &pot,
+            before.clone(),
+            &mut patterns,
+            &mut maximal,
+            budget,
+        );
         let local: Vec<u32> = sub.reqs.iter().map(|&r| pot[r]).collect();
         let found = sub.best(0, &local);
         work -= budget - sub.budget;
         let better = match found {
-            Some(v) if v > before => {
+            Some(Some(v)) if v > before => {
                 let wants = sub.wants(&local);
                 let reals: Option<Vec<Realization>> = set
                     .iter()
@@ -304,11 +311,27 @@ struct Sub<'c, 'a> {
     bases: Vec<Occupancy>,
     slots: Vec<Vec<(usize, Vec<Vec<usize>>)>>,
     levels: Vec<usize>,
-    memo: FastMap<(usize, Vec<u32>), Step>,
+    /// Per state: its best, or `None` where no completion beats `before`.
+    memo: FastMap<(usize, Vec<u32>), Option<Step>>,
     patterns: &'c mut FastMap<(ModelKey, u32, u128, u64), PatternSet>,
     maximal: &'c mut FastMap<MaximalKey, std::rc::Rc<Vec<Vec<u8>>>>,
     budget: u64,
+    /// The pot at the first GPU (local), and what the set places now per level: only
+    /// states from which more can be placed are searched.
+    root: Vec<u32>,
+    before: Vec<u64>,
+    /// Per position of the set: the most instances the GPUs from there on hold, and the
+    /// memory and compute they leave free (in 1/840 of a GPU).
+    room: Vec<(u64, u64, u64)>,
+    /// Per local request: the least memory and compute one instance takes on the set's
+    /// GPUs; the local requests by each, smallest first.
+    units: Vec<(u64, u64)>,
+    by_memory: Vec<usize>,
+    by_compute: Vec<usize>,
 }
+
+/// A GPU in this many parts: memory and compute slices of every model divide it.
+const PARTS: u64 = 840;
 
 /// The best per-level count from one step of the search on, and the fill it starts with.
 type Step = (Vec<u64>, Vec<(usize, u32)>);
@@ -317,10 +340,12 @@ type Step = (Vec<u64>, Vec<(usize, u32)>);
 type MaximalKey = ((ModelKey, u32, u128), Vec<(usize, u8)>);
 
 impl<'c, 'a> Sub<'c, 'a> {
+    #[allow(clippy::too_many_arguments)]
     fn new(
         ctx: &'c Ctx<'a>,
         set: Vec<usize>,
         pot: &[u32],
+        before: Vec<u64>,
         patterns: &'c mut FastMap<(ModelKey, u32, u128, u64), PatternSet>,
         maximal: &'c mut FastMap<MaximalKey, std::rc::Rc<Vec<Vec<u8>>>>,
         budget: u64,
@@ -374,7 +399,26 @@ impl<'c, 'a> Sub<'c, 'a> {
             slots.push(per_slot);
         }
         let levels = reqs.iter().map(|&r| ctx.level(r)).collect();
-        Sub {
+        let mut units = vec![(u64::MAX, u64::MAX); reqs.len()];
+        for (k, &g) in set.iter().enumerate() {
+            let model = gpus[g].model;
+            for (s, groups) in &slots[k] {
+                let p = &model.profiles[*s];
+                let mem =
+                    u64::from(p.memory_slices) * PARTS / u64::from(model.memory_slices.max(1));
+                let comp =
+                    u64::from(p.compute_slices) * PARTS / u64::from(model.compute_slices.max(1));
+                for &l in groups.iter().flatten() {
+                    units[l] = (units[l].0.min(mem), units[l].1.min(comp));
+                }
+            }
+        }
+        let mut by_memory: Vec<usize> = (0..reqs.len()).collect();
+        by_memory.sort_by_key(|&l| (units[l].0, l));
+        let mut by_compute = by_memory.clone();
+        by_compute.sort_by_key(|&l| (units[l].1, l));
+        let root = reqs.iter().map(|&r| pot[r]).collect();
+        let mut sub = Sub {
             ctx,
             set,
             reqs,
@@ -385,7 +429,86 @@ impl<'c, 'a> Sub<'c, 'a> {
             patterns,
             maximal,
             budget,
+            root,
+            before,
+            room: Vec::new(),
+            units,
+            by_memory,
+            by_compute,
+        };
+        let mut room = vec![(0u64, 0u64, 0u64); sub.set.len() + 1];
+        for k in (0..sub.set.len()).rev() {
+            let base = sub.bases[k].clone();
+            let model = base.model();
+            let slot_mask = sub.slots[k]
+                .iter()
+                .fold(0u64, |m, (s, _)| m | 1 << (s % 64));
+            let cap = if slot_mask == 0 {
+                0
+            } else {
+                sub.pattern_set(k, slot_mask)
+                    .0
+                    .iter()
+                    .map(|p| p.counts.iter().map(|&c| u64::from(c)).sum::<u64>())
+                    .max()
+                    .unwrap_or(0)
+            };
+            let mem = (u64::from(base.free_memory_slices()) * PARTS)
+                .div_ceil(u64::from(model.memory_slices.max(1)));
+            let comp = (u64::from(model.compute_slices.saturating_sub(base.compute_used()))
+                * PARTS)
+                .div_ceil(u64::from(model.compute_slices.max(1)));
+            let after = room[k + 1];
+            room[k] = (after.0 + cap, after.1 + mem, after.2 + comp);
         }
+        sub.room = room;
+        sub
+    }
+
+    /// Per level, the most the GPUs from position `k` on can place of `rem`: no more than is
+    /// left, than they hold, and than fits, smallest first, in their free memory and compute.
+    fn optimistic(&self, k: usize, rem: &[u32]) -> Vec<u64> {
+        let (cap, mem, comp) = self.room[k];
+        let fill = |order: &[usize], room: u64, unit: &dyn Fn(usize) -> u64, level: usize| {
+            let mut room = room;
+            let mut n = 0u64;
+            for &l in order {
+                if rem[l] == 0 || self.levels[l] != level {
+                    continue;
+                }
+                let u = unit(l);
+                let want = u64::from(rem[l]);
+                let take = room.checked_div(u).map_or(want, |fit| want.min(fit));
+                n += take;
+                room -= take * u;
+                if take < want {
+                    break;
+                }
+            }
+            n
+        };
+        let mut out = vec![0u64; self.ctx.levels.len()];
+        for (level, o) in out.iter_mut().enumerate() {
+            let left: u64 = rem
+                .iter()
+                .enumerate()
+                .filter(|&(l, _)| self.levels[l] == level)
+                .map(|(_, &c)| u64::from(c))
+                .sum();
+            let by_mem = fill(&self.by_memory, mem, &|l| self.units[l].0, level);
+            let by_comp = fill(&self.by_compute, comp, &|l| self.units[l].1, level);
+            *o = left.min(cap).min(by_mem).min(by_comp);
+        }
+        out
+    }
+
+    /// Whether a plan from position `k` with `rem` left may place more than the set does now.
+    fn viable(&self, k: usize, rem: &[u32]) -> bool {
+        let mut reach = self.optimistic(k, rem);
+        for (l, (&d, &left)) in self.root.iter().zip(rem).enumerate() {
+            reach[self.levels[l]] += u64::from(d - left);
+        }
+        reach > self.before
     }
 
     fn pattern_set(&mut self, k: usize, slot_mask: u64) -> PatternSet {
@@ -485,15 +608,21 @@ impl<'c, 'a> Sub<'c, 'a> {
         out
     }
 
-    /// The best per-level count of instances GPUs `k..` of the set place under `rem`.
-    fn best(&mut self, k: usize, rem: &[u32]) -> Option<Vec<u64>> {
+    /// The best per-level count of instances GPUs `k..` of the set place under `rem`:
+    /// `Some(None)` where no plan from here places more than the set does now, `None` once
+    /// the budget is spent.
+    fn best(&mut self, k: usize, rem: &[u32]) -> Option<Option<Vec<u64>>> {
         let zero = vec![0u64; self.ctx.levels.len()];
         if k == self.set.len() {
-            return Some(zero);
+            return Some(self.viable(k, rem).then_some(zero));
         }
         let key = (k, rem.to_vec());
-        if let Some((v, _)) = self.memo.get(&key) {
-            return Some(v.clone());
+        if let Some(found) = self.memo.get(&key) {
+            return Some(found.as_ref().map(|(v, _)| v.clone()));
+        }
+        if !self.viable(k, rem) {
+            self.memo.insert(key, None);
+            return Some(None);
         }
         let mut best: Option<Step> = None;
         let mut next = rem.to_vec();
@@ -505,7 +634,9 @@ impl<'c, 'a> Sub<'c, 'a> {
                 next[l] -= c;
                 v[self.levels[l]] += u64::from(c);
             }
-            let rest = self.best(k + 1, &next)?;
+            let Some(rest) = self.best(k + 1, &next)? else {
+                continue;
+            };
             for (a, b) in v.iter_mut().zip(rest) {
                 *a += b;
             }
@@ -513,9 +644,9 @@ impl<'c, 'a> Sub<'c, 'a> {
                 best = Some((v, want));
             }
         }
-        let (v, want) = best?;
-        self.memo.insert(key, (v.clone(), want));
-        Some(v)
+        let value = best.as_ref().map(|(v, _)| v.clone());
+        self.memo.insert(key, best);
+        Some(value)
     }
 
     /// The fills of the best plan (after `best(0, rem)`), as global (request, count) per GPU.
@@ -526,7 +657,7 @@ impl<'c, 'a> Sub<'c, 'a> {
             let want = self
                 .memo
                 .get(&(k, rem.clone()))
-                .map(|(_, w)| w.clone())
+                .and_then(|found| found.as_ref().map(|(_, w)| w.clone()))
                 .unwrap_or_default();
             for &(l, c) in &want {
                 rem[l] -= c;
@@ -632,7 +763,7 @@ mod tests {
             let mut choice = Greedy::new(&ctx, Mode::Size).run(demand.clone());
             let before = ctx.total(&choice);
             let never = vec![u64::MAX; ctx.levels.len()];
-            improve(&ctx, &mut choice, &demand, &never, 50_000);
+            improve(&ctx, &mut choice, &demand, &never, 50_000, 64);
             prop_assert!(ctx.total(&choice) >= before);
             let plan = ctx.plan(&choice, &demand, false);
             prop_assert!(plan.layout(&fleet).is_ok(), "{plan}");

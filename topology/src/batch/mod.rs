@@ -596,7 +596,14 @@ fn improve_best(
             .map(|&(_, b)| b)
             .collect();
         if first.gap().0 > 0 {
-            improve::improve(ctx, &mut choice, demand, &bound, IMPROVE_WORK);
+            // The best start gets the full patience, the others half: they are there for
+            // the neighbourhoods the best one does not reach, found early or not at all.
+            let patience = if best.is_none() {
+                IMPROVE_PATIENCE
+            } else {
+                IMPROVE_PATIENCE / 2
+            };
+            improve::improve(ctx, &mut choice, demand, &bound, IMPROVE_WORK, patience);
         }
         let v = ctx.total(&choice);
         let done = improve::at_bound(ctx, &choice, demand, &bound);
@@ -609,6 +616,9 @@ fn improve_best(
     }
     best.map(|(_, c)| c).unwrap_or_default()
 }
+
+/// Sets the local improvement tries in a row without a gain before it gives up on a start.
+const IMPROVE_PATIENCE: u32 = 64;
 
 /// Starting plans the local improvement works from, at most.
 const IMPROVE_STARTS: usize = 3;

@@ -30,7 +30,8 @@ const TOP: usize = 16;
 /// Improves `choice` (one entry per GPU, `None` for untouched) for `demand` within `work`
 /// options weighed in all, giving up after `patience` sets in a row without a gain; stops
 /// early once every priority level places what `bound` (per level, highest first,
-/// cumulative: the certified bound) allows, as no plan places more.
+/// cumulative: the certified bound) allows, as no plan places more. Returns whether it
+/// changed anything.
 pub(super) fn improve(
     ctx: &Ctx<'_>,
     choice: &mut Vec<Option<Realization>>,
@@ -38,7 +39,7 @@ pub(super) fn improve(
     bound: &[u64],
     mut work: u64,
     patience: u32,
-) {
+) -> bool {
     let gpus = ctx.fleet.gpus();
     choice.resize(gpus.len(), None);
     let mut rem = remaining(choice, demand);
@@ -101,7 +102,7 @@ pub(super) fn improve(
             fresh = true;
         }
         if hosts.is_empty() || open.is_empty() {
-            return;
+            return gains > 0;
         }
         let size = 2 + (stale % 3) as usize;
         // Seeds: the hosts by waste in turn, and every other time a GPU that may take a
@@ -232,6 +233,7 @@ pub(super) fn improve(
             stale += 1;
         }
     }
+    gains > 0
 }
 
 /// Whether `choice` places, at every level, what `bound` allows (or all that is asked).
@@ -763,7 +765,7 @@ mod tests {
             let mut choice = Greedy::new(&ctx, Mode::Size).run(demand.clone());
             let before = ctx.total(&choice);
             let never = vec![u64::MAX; ctx.levels.len()];
-            improve(&ctx, &mut choice, &demand, &never, 50_000, 64);
+            let _ = improve(&ctx, &mut choice, &demand, &never, 50_000, 64);
             prop_assert!(ctx.total(&choice) >= before);
             let plan = ctx.plan(&choice, &demand, false);
             prop_assert!(plan.layout(&fleet).is_ok(), "{plan}");

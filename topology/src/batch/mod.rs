@@ -503,17 +503,18 @@ fn solve_demands(fleet: &Fleet, requests: &[Request], options: &SolveOptions) ->
     let mut greedy = Greedy::new(&ctx, Mode::Size);
     let mut packed: Option<Vec<Option<Realization>>> = None;
     if fleet.gpus().len() <= options.exact_gpu_limit {
-        // What the packer places is a target the exact search needs not look below: states
-        // from which no plan reaches it are cut.
-        let first = greedy.run(demand.clone());
-        let target = ctx.total(&first).placed;
-        packed = Some(first);
         let mut dp = Exact::over(
             &ctx,
             (0..fleet.gpus().len()).collect(),
             options.exact_budget,
-        )
-        .with_target(&demand, target);
+        );
+        if fleet.gpus().len() > SMALL_FLEET {
+            // What the packer places is a target the exact search needs not look below:
+            // states from which no plan reaches it are cut.
+            let first = greedy.run(demand.clone());
+            dp = dp.with_target(&demand, ctx.total(&first).placed);
+            packed = Some(first);
+        }
         if let Some(Some(_)) = dp.best(0, &demand) {
             choice = dp.reconstruct(&demand);
             exact = true;
@@ -531,10 +532,11 @@ fn solve_demands(fleet: &Fleet, requests: &[Request], options: &SolveOptions) ->
         };
         let asked: u64 = demand.iter().map(|&d| u64::from(d)).sum();
         if ctx.placed(&choice) < asked {
-            let mut starts = vec![choice];
+            let mut starts = Starts::default();
+            starts.push(&ctx, choice);
             for mode in [Mode::Count, Mode::Lp, Mode::GlobalLp] {
                 greedy.mode = mode;
-                starts.push(greedy.run(demand.clone()));
+                starts.push(&ctx, greedy.run(demand.clone()));
             }
             if fleet
                 .gpus()
@@ -545,42 +547,56 @@ fn solve_demands(fleet: &Fleet, requests: &[Request], options: &SolveOptions) ->
                 greedy.destroy_free = true;
                 for mode in [Mode::Size, Mode::Lp, Mode::GlobalLp] {
                     greedy.mode = mode;
-                    starts.push(greedy.run(demand.clone()));
+                    starts.push(&ctx, greedy.run(demand.clone()));
                 }
                 greedy.destroy_free = false;
             }
             let classes = ctx.classes(&ctx.classes);
             greedy.prices = ctx.prices(&classes, &demand);
             greedy.mode = Mode::Priced;
-            starts.push(greedy.run(demand.clone()));
-            choice = improve_best(&ctx, starts, &demand);
+            starts.push(&ctx, greedy.run(demand.clone()));
+            match improve_best(&ctx, starts.0, &demand) {
+                (_, Some(plan)) => return plan,
+                (best, None) => choice = best,
+            }
         }
     }
     ctx.plan(&choice, &demand, exact)
 }
 
-/// The best plan from `starts` after the local improvement: the starts in order of their
-/// value (distinct ones only), each improved in turn, until one reaches the certified bound
-/// or `IMPROVE_STARTS` were tried.
+/// The best `IMPROVE_STARTS` distinct plans the packer made, best first (equal values in
+/// the order they came).
+#[derive(Default)]
+struct Starts(Vec<(context::Value, Vec<Option<Realization>>)>);
+
+impl Starts {
+    fn push(&mut self, ctx: &Ctx<'_>, mut choice: Vec<Option<Realization>>) {
+        choice.resize(ctx.fleet.gpus().len(), None);
+        let v = ctx.total(&choice);
+        if self.0.iter().any(|(w, c)| *w == v && *c == choice) {
+            return;
+        }
+        let at = self.0.partition_point(|(w, _)| *w >= v);
+        if at < IMPROVE_STARTS {
+            self.0.insert(at, (v, choice));
+            self.0.truncate(IMPROVE_STARTS);
+        }
+    }
+}
+
+/// The best plan from `valued` (plans with their value, best first) after the local
+/// improvement: each improved in turn, until one reaches the certified bound; with the plan
+/// already made for it where the best is a start left as it was.
 fn improve_best(
     ctx: &Ctx<'_>,
-    mut starts: Vec<Vec<Option<Realization>>>,
+    valued: Vec<(context::Value, Vec<Option<Realization>>)>,
     demand: &[u32],
-) -> Vec<Option<Realization>> {
-    let n = ctx.fleet.gpus().len();
-    for s in &mut starts {
-        s.resize(n, None);
-    }
-    let mut valued: Vec<(context::Value, Vec<Option<Realization>>)> =
-        starts.into_iter().map(|s| (ctx.total(&s), s)).collect();
-    // Best first; equal values keep their order (the stable sort), then duplicates go.
-    valued.sort_by(|a, b| b.0.cmp(&a.0));
-    valued.dedup_by(|a, b| a.1 == b.1);
-    let mut best: Option<(context::Value, Vec<Option<Realization>>)> = None;
+) -> (Vec<Option<Realization>>, Option<Plan>) {
+    let mut best: Option<(context::Value, Vec<Option<Realization>>, Option<Plan>)> = None;
     // A start further below the best one than the best one is below the bound is not worth
     // improving: it would have to gain more than the optimum can be above the best.
     let mut floor = 0u64;
-    for (_, mut choice) in valued.into_iter().take(IMPROVE_STARTS) {
+    for (_, mut choice) in valued {
         if ctx.placed(&choice) < floor {
             break;
         }
@@ -595,7 +611,8 @@ fn improve_best(
             .iter()
             .map(|&(_, b)| b)
             .collect();
-        if first.gap().0 > 0 {
+        let mut first = Some(first);
+        if first.as_ref().is_some_and(|f| f.gap().0 > 0) {
             // The best start gets the full patience, the others half: they are there for
             // the neighbourhoods the best one does not reach, found early or not at all.
             let patience = if best.is_none() {
@@ -603,19 +620,26 @@ fn improve_best(
             } else {
                 IMPROVE_PATIENCE / 2
             };
-            improve::improve(ctx, &mut choice, demand, &bound, IMPROVE_WORK, patience);
+            if improve::improve(ctx, &mut choice, demand, &bound, IMPROVE_WORK, patience) {
+                // The plan made before no longer tells this one.
+                first = None;
+            }
         }
         let v = ctx.total(&choice);
         let done = improve::at_bound(ctx, &choice, demand, &bound);
-        if best.as_ref().is_none_or(|(b, _)| v > *b) {
-            best = Some((v, choice));
+        if best.as_ref().is_none_or(|(b, _, _)| v > *b) {
+            best = Some((v, choice, first));
         }
         if done {
             break;
         }
     }
-    best.map(|(_, c)| c).unwrap_or_default()
+    best.map(|(_, c, p)| (c, p)).unwrap_or_default()
 }
+
+/// Fleets this small are searched exactly without first packing them for a target: the
+/// search is quicker than the packer there.
+const SMALL_FLEET: usize = 4;
 
 /// Sets the local improvement tries in a row without a gain before it gives up on a start.
 const IMPROVE_PATIENCE: u32 = 64;

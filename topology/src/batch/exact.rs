@@ -5,7 +5,7 @@ use gpupart_profiles::{GpuInstanceProfile, ModelKey};
 
 use super::FastMap;
 use super::context::{Ctx, Realization, Value};
-use super::patterns::shared_patterns;
+use super::room::{Sizes, room, share, suffix_sums};
 use crate::{Occupancy, solve_gpu};
 
 /// (request, count) served on one GPU.
@@ -27,12 +27,8 @@ pub(super) struct Exact<'c, 'a> {
     bases: FastMap<usize, Occupancy>,
     /// Whether instances (per profile slot) fit beside in-use ones, by the base's signature.
     fits_memo: FastMap<FitsKey, bool>,
-    /// Per position of the order: the most instances the GPUs from there on can hold, and
-    /// the memory and compute they leave free (in 1/840 of a GPU).
-    suffix_caps: Option<Vec<(u64, u64, u64)>>,
-    /// Per request: the least memory and compute (in 1/840 of a GPU) one instance takes on
-    /// any GPU it may use; and the requests by each, smallest first.
-    units: Option<Units>,
+    /// What the cuts need, made on first use (see [`Exact::cut`]).
+    cut: Option<Cut>,
     /// The demand at position 0 and, per priority level, what some plan is known to place:
     /// states from which no plan reaches it are not searched.
     target: Option<(Vec<u32>, Vec<u64>)>,
@@ -41,16 +37,12 @@ pub(super) struct Exact<'c, 'a> {
 /// A state's best value and the fill that starts it.
 pub(super) type Best = (Value, Want);
 
-/// See [`Exact::units`].
-#[derive(Clone)]
-struct Units {
-    per_request: Vec<(u64, u64)>,
-    by_memory: Vec<usize>,
-    by_compute: Vec<usize>,
+/// What the cuts need: per position of the order, what the GPUs from there on can hold
+/// (see [`room`]); per request, its level and size.
+struct Cut {
+    room: Vec<(u64, u64, u64)>,
+    sizes: Sizes,
 }
-
-/// A GPU in this many parts: memory and compute slices of every model divide it.
-const PARTS: u64 = 840;
 
 impl<'c, 'a> Exact<'c, 'a> {
     /// A search over `order` (positions into the fleet) within `budget`.
@@ -63,8 +55,7 @@ impl<'c, 'a> Exact<'c, 'a> {
             budget,
             bases: FastMap::default(),
             fits_memo: FastMap::default(),
-            suffix_caps: None,
-            units: None,
+            cut: None,
             target: None,
         }
     }
@@ -77,86 +68,63 @@ impl<'c, 'a> Exact<'c, 'a> {
         self
     }
 
-    fn units(&mut self) -> Units {
-        if let Some(u) = &self.units {
-            return u.clone();
-        }
+    /// What the cuts need: per position of the order, what the GPUs from there on can hold
+    /// for the requests they may serve, beside their in-use instances; per request, the least
+    /// memory and compute one instance takes on any GPU it may use.
+    fn make_cut(&mut self) -> Cut {
         let gpus = self.ctx.fleet.gpus();
-        let mut per_request = vec![(u64::MAX, u64::MAX); self.ctx.requests.len()];
+        let mut rooms = Vec::with_capacity(self.order.len());
+        for k in 0..self.order.len() {
+            let g = self.order[k];
+            let base = self.base(g).clone();
+            let model = base.model();
+            let slot_mask = self.ctx.eligible[g]
+                .iter()
+                .filter_map(|(_, p)| model.profiles.iter().position(|q| q == *p))
+                .fold(0u64, |m, s| m | 1 << (s % 64));
+            rooms.push(room(&base, slot_mask));
+        }
+        let mut least = vec![(u64::MAX, u64::MAX); self.ctx.requests.len()];
         for (g, elig) in self.ctx.eligible.iter().enumerate() {
-            let model = gpus[g].model;
             for &(r, p) in elig {
-                let mem =
-                    u64::from(p.memory_slices) * PARTS / u64::from(model.memory_slices.max(1));
-                let comp =
-                    u64::from(p.compute_slices) * PARTS / u64::from(model.compute_slices.max(1));
-                let u = &mut per_request[r];
-                *u = (u.0.min(mem), u.1.min(comp));
+                let (memory, compute) = share(p, gpus[g].model);
+                least[r] = (least[r].0.min(memory), least[r].1.min(compute));
             }
         }
-        let mut by_memory: Vec<usize> = (0..per_request.len()).collect();
-        by_memory.sort_by_key(|&r| (per_request[r].0, r));
-        let mut by_compute = by_memory.clone();
-        by_compute.sort_by_key(|&r| (per_request[r].1, r));
-        let u = Units {
-            per_request,
-            by_memory,
-            by_compute,
-        };
-        self.units = Some(u.clone());
-        u
+        let levels = (0..least.len()).map(|r| self.ctx.level(r)).collect();
+        Cut {
+            room: suffix_sums(&rooms),
+            sizes: Sizes::new(levels, least),
+        }
     }
 
     /// Per priority level, the most instances the GPUs from position `k` on can place of
-    /// `rem`: no more than are left, than those GPUs can hold, and than fit, smallest first,
-    /// in the memory and the compute they leave free.
+    /// `rem` ([`Sizes::optimistic`]).
     fn optimistic(&mut self, k: usize, rem: &[u32]) -> Vec<u64> {
-        let (cap, mem, comp) = self.suffix_caps()[k];
-        let units = self.units();
-        let levels = self.ctx.levels.len();
-        let fill = |order: &[usize], room: u64, unit: &dyn Fn(usize) -> u64, level: usize| {
-            let mut room = room;
-            let mut n = 0u64;
-            for &r in order {
-                if rem[r] == 0 || self.ctx.level(r) != level {
-                    continue;
-                }
-                let u = unit(r);
-                let want = u64::from(rem[r]);
-                let take = room.checked_div(u).map_or(want, |fit| want.min(fit));
-                n += take;
-                room -= take * u;
-                if take < want {
-                    break;
-                }
-            }
-            n
+        let cut = match self.cut.take() {
+            Some(cut) => cut,
+            None => self.make_cut(),
         };
-        let mut out = vec![0u64; levels];
-        for (l, o) in out.iter_mut().enumerate() {
-            let left: u64 = rem
-                .iter()
-                .enumerate()
-                .filter(|&(r, _)| self.ctx.level(r) == l)
-                .map(|(_, &c)| u64::from(c))
-                .sum();
-            let by_mem = fill(&units.by_memory, mem, &|r| units.per_request[r].0, l);
-            let by_comp = fill(&units.by_compute, comp, &|r| units.per_request[r].1, l);
-            *o = left.min(cap).min(by_mem).min(by_comp);
-        }
+        let out = cut
+            .sizes
+            .optimistic(self.ctx.levels.len(), cut.room[k], rem);
+        self.cut = Some(cut);
         out
     }
 
     /// Whether, from position `k` with `rem` left, a plan may still reach the target.
     fn viable(&mut self, k: usize, rem: &[u32]) -> bool {
-        let Some((root, target)) = self.target.clone() else {
+        if self.target.is_none() {
+            return true;
+        }
+        let mut reach = self.optimistic(k, rem);
+        let Some((root, target)) = &self.target else {
             return true;
         };
-        let mut reach = self.optimistic(k, rem);
         for (r, (&d, &left)) in root.iter().zip(rem).enumerate() {
             reach[self.ctx.level(r)] += u64::from(d - left);
         }
-        reach >= target
+        reach >= *target
     }
 
     fn base(&mut self, g: usize) -> &Occupancy {
@@ -201,44 +169,6 @@ impl<'c, 'a> Exact<'c, 'a> {
         let f = solve_gpu(&base, &profiles).is_some();
         self.fits_memo.insert(key, f);
         Some(f)
-    }
-
-    /// Per position of the order, the most instances GPUs from there on can hold for the
-    /// requests they may serve (their largest pattern each), and the memory and compute they
-    /// leave free beside in-use instances (in 1/840 of a GPU, rounded up).
-    fn suffix_caps(&mut self) -> Vec<(u64, u64, u64)> {
-        if let Some(c) = &self.suffix_caps {
-            return c.clone();
-        }
-        let mut caps = vec![(0u64, 0u64, 0u64); self.order.len() + 1];
-        for k in (0..self.order.len()).rev() {
-            let g = self.order[k];
-            let base = self.base(g).clone();
-            let model = base.model();
-            let slot_mask = self.ctx.eligible[g]
-                .iter()
-                .filter_map(|(_, p)| model.profiles.iter().position(|q| q == *p))
-                .fold(0u64, |m, s| m | 1 << (s % 64));
-            let (m, mask, packed) = base.signature();
-            let cap = if slot_mask == 0 {
-                0
-            } else {
-                shared_patterns(&base, (m, mask, packed, slot_mask))
-                    .iter()
-                    .map(|p| p.counts.iter().map(|&c| u64::from(c)).sum::<u64>())
-                    .max()
-                    .unwrap_or(0)
-            };
-            let free_mem = u64::from(base.free_memory_slices()) * PARTS;
-            let free_comp =
-                u64::from(model.compute_slices.saturating_sub(base.compute_used())) * PARTS;
-            let mem = free_mem.div_ceil(u64::from(model.memory_slices.max(1)));
-            let comp = free_comp.div_ceil(u64::from(model.compute_slices.max(1)));
-            let after = caps[k + 1];
-            caps[k] = (after.0 + cap, after.1 + mem, after.2 + comp);
-        }
-        self.suffix_caps = Some(caps.clone());
-        caps
     }
 
     pub(super) fn realize(

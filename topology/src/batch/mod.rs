@@ -33,6 +33,7 @@ mod lp;
 mod mix;
 mod patterns;
 mod plan;
+mod room;
 
 pub use plan::{Bound, Creation, GpuChange, Objective, Plan, Reuse, Unplaced, UnplacedReason};
 

@@ -6,6 +6,7 @@ use gpupart_profiles::ModelKey;
 use super::super::FastMap;
 use super::super::context::Ctx;
 use super::super::patterns::{Pattern, shared_patterns};
+use super::super::room::{Sizes, room, share, suffix_sums};
 use crate::Occupancy;
 
 /// Fills of one GPU weighed per step of a set's search, the fullest first.
@@ -31,7 +32,6 @@ pub(super) struct Sub<'c, 'a> {
     /// group, highest priority first).
     bases: Vec<Occupancy>,
     slots: Vec<Vec<(usize, Vec<Vec<usize>>)>>,
-    levels: Vec<usize>,
     /// Per state: its best, or `None` where no completion beats `before`.
     memo: FastMap<(usize, Vec<u32>), Option<Step>>,
     patterns: &'c mut FastMap<(ModelKey, u32, u128, u64), PatternSet>,
@@ -41,18 +41,12 @@ pub(super) struct Sub<'c, 'a> {
     /// states from which more can be placed are searched.
     root: Vec<u32>,
     before: Vec<u64>,
-    /// Per position of the set: the most instances the GPUs from there on hold, and the
-    /// memory and compute they leave free (in 1/840 of a GPU).
+    /// Per position of the set, what the GPUs from there on can hold (see [`room`]); per
+    /// local request, its level and the least memory and compute one instance takes on the
+    /// set's GPUs.
     room: Vec<(u64, u64, u64)>,
-    /// Per local request: the least memory and compute one instance takes on the set's
-    /// GPUs; the local requests by each, smallest first.
-    units: Vec<(u64, u64)>,
-    by_memory: Vec<usize>,
-    by_compute: Vec<usize>,
+    sizes: Sizes,
 }
-
-/// A GPU in this many parts: memory and compute slices of every model divide it.
-const PARTS: u64 = 840;
 
 /// The best per-level count from one step of the search on, and the fill it starts with.
 type Step = (Vec<u64>, Vec<(usize, u32)>);
@@ -119,115 +113,45 @@ impl<'c, 'a> Sub<'c, 'a> {
             bases.push(base);
             slots.push(per_slot);
         }
-        let levels = reqs.iter().map(|&r| ctx.level(r)).collect();
-        let mut units = vec![(u64::MAX, u64::MAX); reqs.len()];
+        let levels: Vec<usize> = reqs.iter().map(|&r| ctx.level(r)).collect();
+        let mut least = vec![(u64::MAX, u64::MAX); reqs.len()];
+        let mut rooms = Vec::with_capacity(set.len());
         for (k, &g) in set.iter().enumerate() {
             let model = gpus[g].model;
             for (s, groups) in &slots[k] {
-                let p = &model.profiles[*s];
-                let mem =
-                    u64::from(p.memory_slices) * PARTS / u64::from(model.memory_slices.max(1));
-                let comp =
-                    u64::from(p.compute_slices) * PARTS / u64::from(model.compute_slices.max(1));
+                let (memory, compute) = share(&model.profiles[*s], model);
                 for &l in groups.iter().flatten() {
-                    units[l] = (units[l].0.min(mem), units[l].1.min(comp));
+                    least[l] = (least[l].0.min(memory), least[l].1.min(compute));
                 }
             }
+            let slot_mask = slots[k].iter().fold(0u64, |m, (s, _)| m | 1 << (s % 64));
+            rooms.push(room(&bases[k], slot_mask));
         }
-        let mut by_memory: Vec<usize> = (0..reqs.len()).collect();
-        by_memory.sort_by_key(|&l| (units[l].0, l));
-        let mut by_compute = by_memory.clone();
-        by_compute.sort_by_key(|&l| (units[l].1, l));
         let root = reqs.iter().map(|&r| pot[r]).collect();
-        let mut sub = Sub {
+        Sub {
             ctx,
             set,
             reqs,
             bases,
             slots,
-            levels,
+            sizes: Sizes::new(levels, least),
             memo: FastMap::default(),
             patterns,
             maximal,
             budget,
             root,
             before,
-            room: Vec::new(),
-            units,
-            by_memory,
-            by_compute,
-        };
-        let mut room = vec![(0u64, 0u64, 0u64); sub.set.len() + 1];
-        for k in (0..sub.set.len()).rev() {
-            let base = sub.bases[k].clone();
-            let model = base.model();
-            let slot_mask = sub.slots[k]
-                .iter()
-                .fold(0u64, |m, (s, _)| m | 1 << (s % 64));
-            let cap = if slot_mask == 0 {
-                0
-            } else {
-                sub.pattern_set(k, slot_mask)
-                    .0
-                    .iter()
-                    .map(|p| p.counts.iter().map(|&c| u64::from(c)).sum::<u64>())
-                    .max()
-                    .unwrap_or(0)
-            };
-            let mem = (u64::from(base.free_memory_slices()) * PARTS)
-                .div_ceil(u64::from(model.memory_slices.max(1)));
-            let comp = (u64::from(model.compute_slices.saturating_sub(base.compute_used()))
-                * PARTS)
-                .div_ceil(u64::from(model.compute_slices.max(1)));
-            let after = room[k + 1];
-            room[k] = (after.0 + cap, after.1 + mem, after.2 + comp);
+            room: suffix_sums(&rooms),
         }
-        sub.room = room;
-        sub
-    }
-
-    /// Per level, the most the GPUs from position `k` on can place of `rem`: no more than is
-    /// left, than they hold, and than fits, smallest first, in their free memory and compute.
-    fn optimistic(&self, k: usize, rem: &[u32]) -> Vec<u64> {
-        let (cap, mem, comp) = self.room[k];
-        let fill = |order: &[usize], room: u64, unit: &dyn Fn(usize) -> u64, level: usize| {
-            let mut room = room;
-            let mut n = 0u64;
-            for &l in order {
-                if rem[l] == 0 || self.levels[l] != level {
-                    continue;
-                }
-                let u = unit(l);
-                let want = u64::from(rem[l]);
-                let take = room.checked_div(u).map_or(want, |fit| want.min(fit));
-                n += take;
-                room -= take * u;
-                if take < want {
-                    break;
-                }
-            }
-            n
-        };
-        let mut out = vec![0u64; self.ctx.levels.len()];
-        for (level, o) in out.iter_mut().enumerate() {
-            let left: u64 = rem
-                .iter()
-                .enumerate()
-                .filter(|&(l, _)| self.levels[l] == level)
-                .map(|(_, &c)| u64::from(c))
-                .sum();
-            let by_mem = fill(&self.by_memory, mem, &|l| self.units[l].0, level);
-            let by_comp = fill(&self.by_compute, comp, &|l| self.units[l].1, level);
-            *o = left.min(cap).min(by_mem).min(by_comp);
-        }
-        out
     }
 
     /// Whether a plan from position `k` with `rem` left may place more than the set does now.
     fn viable(&self, k: usize, rem: &[u32]) -> bool {
-        let mut reach = self.optimistic(k, rem);
+        let mut reach = self
+            .sizes
+            .optimistic(self.ctx.levels.len(), self.room[k], rem);
         for (l, (&d, &left)) in self.root.iter().zip(rem).enumerate() {
-            reach[self.levels[l]] += u64::from(d - left);
+            reach[self.sizes.level(l)] += u64::from(d - left);
         }
         reach > self.before
     }
@@ -317,10 +241,12 @@ impl<'c, 'a> Sub<'c, 'a> {
         // The fullest fills first (higher priorities weigh more), and only the first
         // `OPTIONS`: a neighbourhood to search, not a proof.
         if out.len() > OPTIONS {
-            let levels = &self.levels;
+            let sizes = &self.sizes;
             let worth = |w: &Vec<(usize, u32)>| -> u64 {
                 w.iter()
-                    .map(|&(l, c)| u64::from(c) << (8 * (3usize.saturating_sub(levels[l])).min(7)))
+                    .map(|&(l, c)| {
+                        u64::from(c) << (8 * (3usize.saturating_sub(sizes.level(l))).min(7))
+                    })
                     .sum()
             };
             out.sort_by_cached_key(|w| core::cmp::Reverse(worth(w)));
@@ -353,7 +279,7 @@ impl<'c, 'a> Sub<'c, 'a> {
             let mut v = zero.clone();
             for &(l, c) in &want {
                 next[l] -= c;
-                v[self.levels[l]] += u64::from(c);
+                v[self.sizes.level(l)] += u64::from(c);
             }
             let Some(rest) = self.best(k + 1, &next)? else {
                 continue;

@@ -206,6 +206,17 @@ impl Gpu {
         &self.occupancy
     }
 
+    /// What the in-use instances alone take: the room a plan may fill (free instances may
+    /// always be destroyed).
+    pub(crate) fn in_use_occupancy(&self) -> Occupancy {
+        let mut o = Occupancy::new(self.model);
+        for x in self.instances.iter().filter(|x| x.in_use) {
+            // Part of the GPU's own occupancy, which holds them all: it always fits.
+            let _ = o.add(x.profile, x.start);
+        }
+        o
+    }
+
     /// A one-line slice diagram: one cell per memory slice, `.` free, the profile's compute
     /// size digit for a free instance, `#` for an in-use one; e.g. `[3333|22|1.]`.
     #[must_use]

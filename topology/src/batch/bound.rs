@@ -22,7 +22,6 @@ use super::Bound;
 use super::FastMap;
 use super::context::Ctx;
 use super::patterns::{Pattern, shared_patterns};
-use crate::Occupancy;
 use gpupart_profiles::ModelKey;
 
 /// The scale of weights and multipliers: `z = k / SCALE`.
@@ -78,10 +77,7 @@ impl<'a> Ctx<'a> {
         let mut out = Classes::default();
         let mut index: FastMap<ClassKey, usize> = FastMap::default();
         for (g, gpu) in self.fleet.gpus().iter().enumerate() {
-            let mut fixed = Occupancy::new(gpu.model);
-            for x in gpu.instances().iter().filter(|x| x.in_use) {
-                let _ = fixed.add(x.profile, x.start);
-            }
+            let fixed = gpu.in_use_occupancy();
             let has_fixed = !fixed.instances().is_empty();
             out.fixed_gpus += u32::from(has_fixed);
             let elig: Vec<(usize, usize)> = self.eligible[g]

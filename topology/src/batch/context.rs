@@ -179,10 +179,7 @@ impl<'a> Ctx<'a> {
             .filter(|x| !x.in_use)
             .copied()
             .collect();
-        let mut fixed = Occupancy::new(gpu.model);
-        for x in gpu.instances().iter().filter(|x| x.in_use) {
-            fixed.add(x.profile, x.start).ok()?;
-        }
+        let fixed = gpu.in_use_occupancy();
         let profile_of = |r: usize| {
             self.eligible[g]
                 .iter()

@@ -129,13 +129,9 @@ impl<'c, 'a> Exact<'c, 'a> {
 
     fn base(&mut self, g: usize) -> &Occupancy {
         let gpu = &self.ctx.fleet.gpus()[g];
-        self.bases.entry(g).or_insert_with(|| {
-            let mut base = Occupancy::new(gpu.model);
-            for x in gpu.instances().iter().filter(|x| x.in_use) {
-                let _ = base.add(x.profile, x.start);
-            }
-            base
-        })
+        self.bases
+            .entry(g)
+            .or_insert_with(|| gpu.in_use_occupancy())
     }
 
     fn profile_of(&self, g: usize, r: usize) -> Option<&'static GpuInstanceProfile> {

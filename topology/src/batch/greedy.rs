@@ -121,11 +121,7 @@ impl<'c, 'a> Greedy<'c, 'a> {
             let gpu = &gpus[g];
             let owned;
             let base = if self.destroy_free {
-                let mut o = Occupancy::new(gpu.model);
-                for x in gpu.instances().iter().filter(|x| x.in_use) {
-                    let _ = o.add(x.profile, x.start);
-                }
-                owned = o;
+                owned = gpu.in_use_occupancy();
                 &owned
             } else {
                 gpu.occupancy()

@@ -78,10 +78,7 @@ impl<'c, 'a> Sub<'c, 'a> {
         let mut slots = Vec::with_capacity(set.len());
         for &g in &set {
             let gpu = &gpus[g];
-            let mut base = Occupancy::new(gpu.model);
-            for x in gpu.instances().iter().filter(|x| x.in_use) {
-                let _ = base.add(x.profile, x.start);
-            }
+            let base = gpu.in_use_occupancy();
             let mut per_slot: Vec<(usize, Vec<Vec<usize>>)> = Vec::new();
             for &(r, p) in &ctx.eligible[g] {
                 let (Some(l), Some(s)) = (local(r), base.profile_slot(p)) else {

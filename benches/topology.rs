@@ -33,6 +33,9 @@ fn quality_table() {
     churn_scenario("Alibaba GPU v2023 shape", &ALIBABA_MIX, 1.2, false, None);
     churn_scenario("1g + 2g + 4g", &HALF_MIX, 0.9, true, None);
     churn_scenario("1g + 2g + 4g", &HALF_MIX, 1.0, false, None);
+    if std::env::var("GPUPART_BENCH_SWEEP").is_ok_and(|v| v == "1") {
+        sweep(&[0.9, 1.0, 1.2, 1.5], None);
+    }
     println!(
         "\n== batch: generated families; placed against the certified bound (the optimum lies between) =="
     );

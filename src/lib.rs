@@ -23,7 +23,8 @@
 //!
 //! **Topology** — [`topology::fleet`] ([`topology::Fleet`], [`topology::Gpu`]: GPUs by their
 //! NVML index), [`topology::batch`] (the fleet solver: [`topology::batch::solve`],
-//! [`topology::batch::Plan`], its bound), [`topology::online`] (one instance at a time),
+//! [`topology::batch::Plan`], its bound), [`topology::online`] (one instance at a time;
+//! [`topology::Online::admit`] for a known workload, with its long-run bound),
 //! [`topology::solve_gpu`] (the exact one-GPU solver).
 //!
 //! **MIG** — [`mig::backend`] (the [`mig::Backend`] trait: [`mig::NvmlBackend`],

@@ -12,6 +12,7 @@ use gpupart::profiles;
 use gpupart::profiles::catalog::{A100_40GB, H100_SXM_80GB};
 use gpupart::profiles::{GpuInstanceProfile, ProfileName};
 use gpupart::topology::batch::Request;
+use gpupart::topology::online::Load;
 use gpupart::topology::{Fleet, Gpu, Occupancy, Online, solve_gpu};
 
 // ---- baselines -----------------------------------------------------------------------------------
@@ -152,16 +153,21 @@ pub(crate) fn brute_force(fleet: &Fleet, reqs: &[Request]) -> (u64, usize) {
 
 mod churn;
 pub(crate) use churn::*;
+mod sweep;
+pub(crate) use sweep::*;
 
 #[derive(Clone, Copy)]
 pub(crate) enum Policy {
     Ours,
+    /// gpupart told the workload's loads: admission from the long-run LP (`Online::admit`).
+    Admitted,
     Rule(Rule),
 }
 
 /// The policies of the churn tables, in their column order.
-pub(crate) const POLICIES: [(&str, Policy); 4] = [
+pub(crate) const POLICIES: [(&str, Policy); 5] = [
     ("gpupart online", Policy::Ours),
+    ("gpupart admit", Policy::Admitted),
     ("(a) first fit", Policy::Rule(Rule::FirstFit)),
     ("(b) HAMi rule", Policy::Rule(Rule::Hami)),
     ("(b') HAMi dflt", Policy::Rule(Rule::HamiDefaults)),
@@ -236,6 +242,7 @@ pub(crate) fn run_trace(
     mix: &[(&str, f64)],
     trace: &[Event],
     gpus: u32,
+    load: f64,
     policy: Policy,
 ) -> Quality {
     let names: Vec<ProfileName> = mix.iter().map(|(n, _)| n.parse().unwrap()).collect();
@@ -243,6 +250,16 @@ pub(crate) fn run_trace(
     let mut online = Online::new(Fleet::uniform(&A100_40GB, gpus));
     // The scheduler knows which profiles its workload asks for.
     online.expect(&names);
+    if matches!(policy, Policy::Admitted) {
+        // ... and, told the loads, how often each comes (lifetimes have mean 1).
+        let rate = arrival_rate(mix, gpus, load);
+        let loads: Vec<Load> = names
+            .iter()
+            .zip(mix)
+            .map(|(n, (_, w))| Load::new(*n, w * rate, 1.0).unwrap())
+            .collect();
+        online.admit(&loads).unwrap();
+    }
     let mut fleet = Fleet::uniform(&A100_40GB, gpus);
     let mut held: HashMap<usize, (u32, u8)> = HashMap::new();
     let (mut accepted, mut arrivals) = (0u64, 0u64);
@@ -261,7 +278,7 @@ pub(crate) fn run_trace(
                 arrivals += 1;
                 per_kind[kind].1 += 1;
                 let got = match policy {
-                    Policy::Ours => online
+                    Policy::Ours | Policy::Admitted => online
                         .place(&names[kind], None)
                         .ok()
                         .map(|p| (p.gpu, p.instance.start)),
@@ -289,7 +306,7 @@ pub(crate) fn run_trace(
                     pending.sort_unstable();
                     pending.dedup();
                     let f = match policy {
-                        Policy::Ours => online.fleet(),
+                        Policy::Ours | Policy::Admitted => online.fleet(),
                         Policy::Rule(_) => &fleet,
                     };
                     let mut stranded = 0u64;
@@ -316,7 +333,7 @@ pub(crate) fn run_trace(
             Event::Depart { id } => {
                 if let Some((g, s)) = held.remove(&id) {
                     match policy {
-                        Policy::Ours => {
+                        Policy::Ours | Policy::Admitted => {
                             online.release(g, s).unwrap();
                         }
                         Policy::Rule(_) => {
@@ -359,14 +376,29 @@ pub(crate) fn gain(a: f64, b: f64) -> String {
 /// The long-run acceptance bound of a mix on `gpus` A100s at a load (an LP).
 pub(crate) type BoundFn<'a> = &'a dyn Fn(&[(&str, f64)], u32, f64) -> f64;
 
-/// One churn trace on 1,000 A100s under every policy, printed as a table; `bound` is the
-/// long-run acceptance bound where the caller can compute it (it needs an LP solver).
+/// The long-run acceptance bound of a mix on `gpus` A100s at a load: gpupart's own
+/// configuration LP (`Online::admit`, `Admission::bound`).
+pub(crate) fn admission_bound(mix: &[(&str, f64)], gpus: u32, load: f64) -> f64 {
+    let rate = arrival_rate(mix, gpus, load);
+    let loads: Vec<Load> = mix
+        .iter()
+        .map(|(n, w)| Load::new(n.parse().unwrap(), w * rate, 1.0).unwrap())
+        .collect();
+    Online::new(Fleet::uniform(&A100_40GB, gpus))
+        .admit(&loads)
+        .unwrap()
+        .bound()
+}
+
+/// One churn trace on 1,000 A100s under every policy, printed as a table with the long-run
+/// bound from gpupart's LP; `check` is the same bound from another LP solver where the
+/// caller has one (HiGHS, in the baselines' workspace), printed beside it.
 pub(crate) fn churn_scenario(
     title: &str,
     mix: &[(&str, f64)],
     load: f64,
     per_kind: bool,
-    bound: Option<BoundFn<'_>>,
+    check: Option<BoundFn<'_>>,
 ) {
     println!(
         "\n== churn trace: 1,000 A100-40GB, 60,000 arrivals, {title}, offered load {load}, seed 7 =="
@@ -375,10 +407,10 @@ pub(crate) fn churn_scenario(
     let mut rows = Vec::new();
     for (name, policy) in POLICIES {
         let t = Instant::now();
-        let q = run_trace(mix, &trace, 1000, policy);
+        let q = run_trace(mix, &trace, 1000, load, policy);
         rows.push((name, q, t.elapsed()));
     }
-    let bound = bound.map(|f| f(mix, 1000, load));
+    let bound = admission_bound(mix, 1000, load);
     println!(
         "{:<16} {:>9} {:>11} {:>13} {:>10} {:>9} {:>10}",
         "policy", "accepted", "acceptance", "at saturation", "(slices)", "stranded", "trace time"
@@ -410,30 +442,34 @@ pub(crate) fn churn_scenario(
         .iter()
         .map(|(_, q, _)| q.slices_at_saturation())
         .collect();
-    println!(
-        "at saturation, gpupart vs (a) {}, vs (b) {}, vs (b') {} (slices: {}, {}, {})",
-        gain(s[0], s[1]),
-        gain(s[0], s[2]),
-        gain(s[0], s[3]),
-        gain(w[0], w[1]),
-        gain(w[0], w[2]),
-        gain(w[0], w[3]),
-    );
-    if let Some(bound) = bound {
+    for (k, who) in [(0, "gpupart online"), (1, "gpupart admit")] {
         println!(
-            "{:<16} {:>9} {:>11} {:>13}   (no policy that does not know lifetimes accepts more in the long run)",
-            "bound",
-            "",
-            "",
-            pct(bound)
-        );
-        println!(
-            "the bound vs (a) {}, vs (b) {}: the most any policy could gain; gpupart reaches {:.1}% of the bound",
-            gain(bound, s[1]),
-            gain(bound, s[2]),
-            100.0 * s[0] / bound
+            "at saturation, {who} vs (a) {}, vs (b) {}, vs (b') {} (slices: {}, {}, {})",
+            gain(s[k], s[2]),
+            gain(s[k], s[3]),
+            gain(s[k], s[4]),
+            gain(w[k], w[2]),
+            gain(w[k], w[3]),
+            gain(w[k], w[4]),
         );
     }
+    println!(
+        "{:<16} {:>9} {:>11} {:>13}   (no policy that does not know lifetimes accepts more in the long run){}",
+        "bound",
+        "",
+        "",
+        pct(bound),
+        check
+            .map(|f| format!("; HiGHS: {}", pct(f(mix, 1000, load))))
+            .unwrap_or_default()
+    );
+    println!(
+        "the bound vs (a) {}, vs (b) {}: the most any policy could gain; gpupart reaches {:.1}% of the bound, {:.1}% when told the loads",
+        gain(bound, s[2]),
+        gain(bound, s[3]),
+        100.0 * s[0] / bound,
+        100.0 * s[1] / bound
+    );
 }
 
 pub(crate) fn mixed_fleet(n: u32) -> Fleet {

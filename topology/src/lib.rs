@@ -117,4 +117,35 @@ pub enum Error {
         /// The NUMA node asked for.
         numa_node: Option<u32>,
     },
+    /// The online placer's admission ([`online::Online::admit`]) holds this profile back:
+    /// as many are in service as the long-run optimum keeps, and each more would take the
+    /// room of instances that count more. One may be admitted after a release.
+    #[error("{profile} is held back: {in_service} in service, the admission cap is {cap}")]
+    Withheld {
+        /// The profile.
+        profile: ProfileName,
+        /// Instances of it in use in the fleet.
+        in_service: u32,
+        /// The cap ([`online::Admission::cap`]).
+        cap: u32,
+    },
+    /// A workload's load ([`online::Load`]) is out of range.
+    #[error("the load of {profile} has {what} {value}, expected {expected}")]
+    InvalidLoad {
+        /// The profile.
+        profile: ProfileName,
+        /// Which number (`rate` or `mean life`).
+        what: &'static str,
+        /// The number given.
+        value: f64,
+        /// What it should be.
+        expected: &'static str,
+    },
+    /// The admission LP for a workload did not settle within its pivot limit (it is small:
+    /// one row per profile and model); the placer keeps admitting whatever fits.
+    #[error("no admission for a workload of {loads} profiles: the LP did not settle")]
+    NoAdmission {
+        /// Profiles in the workload.
+        loads: usize,
+    },
 }

@@ -420,85 +420,6 @@ fn fluid_bound(mix: &[(&str, f64)], gpus: u32, load: f64) -> f64 {
     solved.objective_value() / rate
 }
 
-/// Every mix of two A100 profiles (1:3, 1:1, 3:1) and of three (equal shares) at the given
-/// loads: acceptance at saturation of each policy and the bound (`GPUPART_BENCH_SWEEP=1`).
-fn sweep(loads: &[f64]) {
-    let names = [
-        "1g.5gb", "1g.10gb", "2g.10gb", "3g.20gb", "4g.20gb", "7g.40gb",
-    ];
-    let mut mixes: Vec<Vec<(&str, f64)>> = Vec::new();
-    for i in 0..names.len() {
-        for j in i + 1..names.len() {
-            for w in [0.25, 0.5, 0.75] {
-                mixes.push(vec![(names[i], w), (names[j], 1.0 - w)]);
-            }
-            for k in j + 1..names.len() {
-                mixes.push(vec![
-                    (names[i], 1.0 / 3.0),
-                    (names[j], 1.0 / 3.0),
-                    (names[k], 1.0 / 3.0),
-                ]);
-            }
-        }
-    }
-    println!(
-        "\n== sweep: {} mixes x {} loads, 1,000 A100-40GB, 60,000 arrivals each; acceptance at saturation ==",
-        mixes.len(),
-        loads.len()
-    );
-    println!(
-        "{:<44} {:>4} {:>7} {:>7} {:>7} {:>7} {:>7} {:>8} {:>8} {:>9}",
-        "mix", "load", "bound", "gpupart", "(a)", "(b)", "(b')", "vs (a)", "vs (b)", "bound/(a)"
-    );
-    let mut worst_vs_bound = (f64::MAX, String::new());
-    let mut best_possible = (0.0f64, String::new());
-    let (mut reach_a, mut reach_b, mut cells) = (0, 0, 0);
-    for &load in loads {
-        for mix in &mixes {
-            let trace = churn_trace(mix, 7, 1000, 60_000, load);
-            let bound = fluid_bound(mix, 1000, load);
-            let r: Vec<f64> = POLICIES
-                .iter()
-                .map(|&(_, p)| run_trace(mix, &trace, 1000, p).at_saturation())
-                .collect();
-            let label: Vec<String> = mix.iter().map(|(n, w)| format!("{n} {w:.2}")).collect();
-            let label = label.join(", ");
-            println!(
-                "{:<44} {:>4} {:>7} {:>7} {:>7} {:>7} {:>7} {:>8} {:>8} {:>9}",
-                label,
-                load,
-                pct(bound),
-                pct(r[0]),
-                pct(r[1]),
-                pct(r[2]),
-                pct(r[3]),
-                gain(r[0], r[1]),
-                gain(r[0], r[2]),
-                gain(bound, r[1])
-            );
-            cells += 1;
-            reach_a += usize::from(bound / r[1] >= 1.15);
-            reach_b += usize::from(bound / r[2] >= 1.05);
-            if r[0] / bound < worst_vs_bound.0 {
-                worst_vs_bound = (r[0] / bound, format!("{label} at {load}"));
-            }
-            if bound / r[1] > best_possible.0 {
-                best_possible = (bound / r[1], format!("{label} at {load}"));
-            }
-        }
-    }
-    println!(
-        "cells where any policy could reach +15% over (a): {reach_a} of {cells}; +5% over (b): {reach_b} of {cells}"
-    );
-    println!(
-        "largest possible gain over (a): {} ({}); gpupart's lowest share of the bound: {:.1}% ({})",
-        gain(best_possible.0, 1.0),
-        best_possible.1,
-        100.0 * worst_vs_bound.0,
-        worst_vs_bound.1
-    );
-}
-
 fn quality_table() {
     let bound: BoundFn<'_> = &fluid_bound;
     churn_scenario("mixed profiles", &MIX, 1.3, true, Some(bound));
@@ -521,7 +442,7 @@ fn quality_table() {
     churn_scenario("1g + 2g + 4g", &HALF_MIX, 0.9, true, Some(bound));
     churn_scenario("1g + 2g + 4g", &HALF_MIX, 1.0, false, Some(bound));
     if std::env::var("GPUPART_BENCH_SWEEP").is_ok_and(|v| v == "1") {
-        sweep(&[0.9, 1.0, 1.2, 1.5]);
+        sweep(&[0.9, 1.0, 1.2, 1.5], Some(bound));
     }
     println!(
         "\n== batch: generated families against the exact MILP (HiGHS, one thread, 60 s limit) =="

@@ -9,7 +9,22 @@ const MAX_PIVOTS: usize = 5_000;
 const EPS: f64 = 1e-9;
 
 /// An optimal `x`, or `None` past the pivot limit or for an unbounded problem.
-pub(super) fn maximize(c: &[f64], a: &[Vec<f64>], b: &[f64]) -> Option<Vec<f64>> {
+pub(crate) fn maximize(c: &[f64], a: &[Vec<f64>], b: &[f64]) -> Option<Vec<f64>> {
+    solve(c, a, b).map(|s| s.x)
+}
+
+/// An optimal vertex and its reduced costs.
+pub(crate) struct Solution {
+    /// The optimal `x`.
+    pub(crate) x: Vec<f64>,
+    /// Per column, how much its objective coefficient would have to rise before it could
+    /// enter an optimal basis (`yᵀA_j − c_j`, never negative at the optimum): 0 for every
+    /// column of some optimal vertex.
+    pub(crate) reduced: Vec<f64>,
+}
+
+/// [`maximize`], with the reduced costs.
+pub(crate) fn solve(c: &[f64], a: &[Vec<f64>], b: &[f64]) -> Option<Solution> {
     let (m, n) = (b.len(), c.len());
     let width = n + m + 1;
     // Rows 0..m: constraints with slacks; row m: the objective (negated reduced costs).
@@ -32,7 +47,10 @@ pub(super) fn maximize(c: &[f64], a: &[Vec<f64>], b: &[f64]) -> Option<Vec<f64>>
                     x[bv] = t[i][width - 1];
                 }
             }
-            return Some(x);
+            return Some(Solution {
+                x,
+                reduced: t[m][..n].to_vec(),
+            });
         };
         // Leaving: the smallest ratio, ties to the smallest basic variable (Bland).
         let mut leave: Option<(f64, usize, usize)> = None;
@@ -84,6 +102,17 @@ mod tests {
             (x[0] - 2.0).abs() < 1e-9 && (x[1] - 6.0).abs() < 1e-9,
             "{x:?}"
         );
+    }
+
+    #[test]
+    fn reduced_costs() {
+        // max x + y, x + y <= 1: both columns reach an optimum (reduced cost 0); with
+        // max x + 2y only y does, and x would need 1 more.
+        let s = solve(&[1.0, 1.0], &[vec![1.0, 1.0]], &[1.0]).unwrap();
+        assert!(s.reduced.iter().all(|r| r.abs() < 1e-9), "{:?}", s.reduced);
+        let s = solve(&[1.0, 2.0], &[vec![1.0, 1.0]], &[1.0]).unwrap();
+        assert!((s.reduced[0] - 1.0).abs() < 1e-9 && s.reduced[1].abs() < 1e-9);
+        assert!((s.x[1] - 1.0).abs() < 1e-9);
     }
 
     #[test]

@@ -29,9 +29,9 @@ mod context;
 mod exact;
 mod greedy;
 mod improve;
-mod lp;
+pub(crate) mod lp;
 mod mix;
-mod patterns;
+pub(crate) mod patterns;
 mod plan;
 mod room;
 

@@ -8,8 +8,8 @@ use crate::{Occupancy, solve_gpu};
 
 /// A pattern: instances per profile slot of a model, feasible on a class's base occupancy.
 #[derive(Debug, Clone)]
-pub(super) struct Pattern {
-    pub(super) counts: Vec<u8>,
+pub(crate) struct Pattern {
+    pub(crate) counts: Vec<u8>,
 }
 
 /// A model, an occupancy (slices and instances per profile) and the profiles asked for.
@@ -41,7 +41,7 @@ pub(super) fn shared_patterns(base: &Occupancy, key: PatternKey) -> Vec<Pattern>
 }
 
 /// Every multiset of the profiles in `slot_mask` that fits on `base`.
-pub(super) fn enumerate_patterns(base: &Occupancy, slot_mask: u64) -> Vec<Pattern> {
+pub(crate) fn enumerate_patterns(base: &Occupancy, slot_mask: u64) -> Vec<Pattern> {
     let model = base.model();
     let slots: Vec<usize> = (0..model.profiles.len())
         .filter(|s| slot_mask & (1 << (s % 64)) != 0)

@@ -7,8 +7,20 @@
 //! placements still open to it, each weighted by the square of its memory slices, so large
 //! profiles keep somewhere to go. Ties go to the fuller GPU
 //! (best fit), then to the lower position: the choice is deterministic.
+//!
+//! Told the workload's loads (how often each profile is asked for and how long it stays,
+//! [`Online::admit`]), the placer also follows the long-run optimum of the [`Admission`]
+//! LP: it holds back profiles that crowd out more than they bring ([`Error::Withheld`]) and
+//! prefers placements that keep a GPU on the optimum's configurations. The LP's value is the
+//! long-run bound on what any placer accepts ([`Admission::bound`]).
+
+mod admission;
+#[cfg(test)]
+mod tests;
 
 use std::collections::{BTreeSet, HashMap};
+
+pub use admission::{Admission, Load, Share};
 
 use gpupart_profiles::{ModelKey, ProfileName};
 
@@ -27,6 +39,9 @@ struct Bucket {
 
 #[derive(Debug, Clone, Copy)]
 struct Choice {
+    /// Off the admission's plan ([`Admission`]): the GPU could no longer grow into a
+    /// configuration that a long-run optimum uses.
+    off_plan: bool,
     start: u8,
     loss: u64,
     free_after: u32,
@@ -53,6 +68,10 @@ pub struct Online {
     choices: HashMap<(usize, usize), Option<Choice>>,
     /// The profiles whose room counts; `None`: every profile of the model.
     expected: Option<Vec<ProfileName>>,
+    /// The admission in force, if any ([`Online::admit`]).
+    admission: Option<Admission>,
+    /// In-use instances per profile name, over the fleet.
+    in_service: HashMap<ProfileName, u32>,
 }
 
 fn key_of(occ: &Occupancy, mig: bool, numa: Option<u32>) -> StateKey {
@@ -138,7 +157,14 @@ impl Online {
             by_model: HashMap::new(),
             choices: HashMap::new(),
             expected: None,
+            admission: None,
+            in_service: HashMap::new(),
         };
+        for x in me.fleet.gpus().iter().flat_map(|g| g.instances()) {
+            if x.in_use {
+                *me.in_service.entry(x.profile.name).or_default() += 1;
+            }
+        }
         for g in 0..me.fleet.gpus().len() {
             me.file(g);
         }
@@ -151,6 +177,32 @@ impl Online {
     pub fn expect(&mut self, profiles: &[ProfileName]) {
         self.expected = Some(profiles.to_vec());
         self.choices.clear();
+    }
+
+    /// Admits the workload `loads` from now on (see [`Admission`]): solves its long-run
+    /// configuration LP over the fleet, caps the profiles that every optimum takes only in
+    /// part, and keeps room only for the profiles it admits (as [`Online::expect`]). Returns
+    /// the admission, with the long-run bound ([`Admission::bound`]).
+    ///
+    /// # Errors
+    /// [`Error::NoSuchProfile`] for a profile no GPU with MIG on has;
+    /// [`Error::NoAdmission`] if the LP does not settle. Either way the placer is unchanged.
+    pub fn admit(&mut self, loads: &[Load]) -> Result<&Admission, Error> {
+        let admission = admission::admission(&self.fleet, loads)?;
+        self.expect(&admission.admitted_profiles());
+        Ok(self.admission.insert(admission))
+    }
+
+    /// The admission in force ([`Online::admit`]).
+    #[must_use]
+    pub fn admission(&self) -> Option<&Admission> {
+        self.admission.as_ref()
+    }
+
+    /// Instances of `profile` in use in the fleet now.
+    #[must_use]
+    pub fn in_service(&self, profile: &ProfileName) -> u32 {
+        self.in_service.get(profile).copied().unwrap_or(0)
     }
 
     /// The fleet as it is now.
@@ -201,6 +253,10 @@ impl Online {
         let profile = &occ.model().profiles[slot];
         let expected = self.expected.as_deref();
         let before = room(occ, expected);
+        let off_plan = self
+            .admission
+            .as_ref()
+            .is_some_and(|a| !a.on_plan(occ, &profile.name));
         let mut best: Option<Choice> = None;
         for &pl in profile.placements {
             if occ.refusal(slot, pl).is_some() {
@@ -209,6 +265,7 @@ impl Online {
             let mut after = occ.clone();
             after.push(slot, pl);
             let c = Choice {
+                off_plan,
                 start: pl.start,
                 loss: before - room(&after, expected).min(before),
                 free_after: after.free_memory_slices(),
@@ -226,13 +283,24 @@ impl Online {
     ///
     /// # Errors
     /// [`Error::NoRoom`] when no GPU can take it now; [`Error::NoSuchProfile`] when no GPU it
-    /// may use has the profile at all (retrying cannot help).
+    /// may use has the profile at all (retrying cannot help); [`Error::Withheld`] when the
+    /// admission ([`Online::admit`]) caps the profile and that many are in service.
     pub fn place(
         &mut self,
         profile: &ProfileName,
         numa_node: Option<u32>,
     ) -> Result<Placed, Error> {
-        let mut best: Option<(u64, u32, usize, usize, u8)> = None;
+        if let Some(cap) = self.admission.as_ref().and_then(|a| a.cap(profile)) {
+            let in_service = self.in_service(profile);
+            if in_service >= cap {
+                return Err(Error::Withheld {
+                    profile: *profile,
+                    in_service,
+                    cap,
+                });
+            }
+        }
+        let mut best: Option<(bool, u64, u32, usize, usize, u8)> = None;
         // Whether any GPU could ever take it (MIG on, the NUMA node, a model with it).
         let mut eligible = false;
         let models: Vec<ModelKey> = self.by_model.keys().copied().collect();
@@ -255,13 +323,13 @@ impl Online {
                 let Some(c) = self.choice(b, slot) else {
                     continue;
                 };
-                let cand = (c.loss, c.free_after, g, slot, c.start);
-                if best.is_none_or(|x| (cand.0, cand.1, cand.2) < (x.0, x.1, x.2)) {
+                let cand = (c.off_plan, c.loss, c.free_after, g, slot, c.start);
+                if best.is_none_or(|x| (cand.0, cand.1, cand.2, cand.3) < (x.0, x.1, x.2, x.3)) {
                     best = Some(cand);
                 }
             }
         }
-        let Some((_, _, g, slot, start)) = best else {
+        let Some((_, _, _, g, slot, start)) = best else {
             return Err(if eligible {
                 Error::NoRoom { profile: *profile }
             } else {
@@ -281,6 +349,7 @@ impl Online {
         let added = gpu.add_instance(p, start, true);
         self.file(g);
         added?;
+        *self.in_service.entry(*profile).or_default() += 1;
         Ok(Placed {
             gpu: index,
             instance: Instance::new(p, start, true),
@@ -300,136 +369,12 @@ impl Online {
             .ok_or(Error::NoGpu { gpu })?
             .remove_instance(start);
         self.file(position);
+        if let Ok(x) = &r
+            && x.in_use
+            && let Some(n) = self.in_service.get_mut(&x.profile.name)
+        {
+            *n = n.saturating_sub(1);
+        }
         r
-    }
-}
-
-#[cfg(test)]
-mod ranking_tests {
-    use super::*;
-    use gpupart_profiles::catalog::A100_40GB;
-    use proptest::prelude::*;
-
-    proptest! {
-        /// The first of the ranking is where `place` puts the instance.
-        #[test]
-        fn ranking_leads_with_what_place_picks(ops in prop::collection::vec((0usize..7, any::<bool>()), 1..40)) {
-            let mut online = Online::new(Fleet::uniform(&A100_40GB, 4));
-            let names: Vec<ProfileName> = A100_40GB.profiles.iter().map(|p| p.name).collect();
-            let mut held: Vec<(u32, u8)> = Vec::new();
-            for (k, release) in ops {
-                if release && !held.is_empty() {
-                    let (g, s) = held.remove(k % held.len());
-                    online.release(g, s).unwrap();
-                    continue;
-                }
-                let want = names[k % names.len()];
-                let first = ranking(online.fleet(), &want, online.expected()).first().copied();
-                match online.place(&want, None) {
-                    Ok(p) => {
-                        prop_assert_eq!(first, Some((p.gpu, p.instance.start)));
-                        held.push((p.gpu, p.instance.start));
-                    }
-                    Err(_) => prop_assert_eq!(first, None),
-                }
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use gpupart_profiles::catalog::A100_40GB;
-
-    fn name(s: &str) -> ProfileName {
-        s.parse().unwrap()
-    }
-
-    #[test]
-    fn keeps_room_for_large_profiles() {
-        let mut online = Online::new(Fleet::uniform(&A100_40GB, 2));
-        // A 1g goes to the top of the GPU, away from slices 0-3 where a 4g starts.
-        let a = online.place(&name("1g.5gb"), None).unwrap();
-        assert_eq!((a.gpu, a.instance.start), (0, 6));
-        // The next 1g goes next to it, on the same GPU (best fit).
-        let b = online.place(&name("1g.5gb"), None).unwrap();
-        assert_eq!(b.gpu, 0);
-        assert!(b.instance.start >= 4);
-        // A 4g still fits on GPU 0; the 7g goes to GPU 1.
-        let c = online.place(&name("4g.20gb"), None).unwrap();
-        assert_eq!((c.gpu, c.instance.start), (0, 0));
-        let d = online.place(&name("7g.40gb"), None).unwrap();
-        assert_eq!(d.gpu, 1);
-        assert!(online.place(&name("7g.40gb"), None).is_err());
-        online.release(1, 0).unwrap();
-        assert!(online.release(1, 0).is_err());
-        assert_eq!(online.place(&name("7g.40gb"), None).unwrap().gpu, 1);
-    }
-
-    #[test]
-    fn gpus_are_named_by_index_and_missing_profiles_are_not_no_room() {
-        use crate::Gpu;
-        use gpupart_profiles::catalog::H100_SXM_80GB;
-        let fleet = Fleet::new(vec![
-            Gpu::new(40, &H100_SXM_80GB).with_numa_node(1),
-            Gpu::new(7, &H100_SXM_80GB),
-        ])
-        .unwrap();
-        let mut online = Online::new(fleet);
-        let p = online.place(&name("7g.80gb"), Some(1)).unwrap();
-        assert_eq!(p.gpu, 40, "the GPU's index, not its position");
-        assert!(matches!(
-            online.place(&name("7g.80gb"), Some(1)),
-            Err(Error::NoRoom { .. })
-        ));
-        // No GPU of the fleet has these: retrying cannot help.
-        for missing in ["7g.40gb", "9g.90gb"] {
-            assert!(matches!(
-                online.place(&name(missing), None),
-                Err(Error::NoSuchProfile { .. })
-            ));
-        }
-        assert!(matches!(
-            online.place(&name("1g.10gb"), Some(5)),
-            Err(Error::NoSuchProfile {
-                numa_node: Some(5),
-                ..
-            })
-        ));
-        online.release(40, 0).unwrap();
-        assert!(matches!(online.release(1, 0), Err(Error::NoGpu { gpu: 1 })));
-        assert!(matches!(
-            Fleet::new(vec![
-                Gpu::new(3, &H100_SXM_80GB),
-                Gpu::new(3, &H100_SXM_80GB)
-            ]),
-            Err(Error::DuplicateGpu { gpu: 3 })
-        ));
-    }
-
-    #[test]
-    fn room_counts_only_expected_profiles() {
-        // By default a 1g keeps away from the slices a 4g or a 7g needs.
-        let mut online = Online::new(Fleet::uniform(&A100_40GB, 1));
-        assert_eq!(
-            online.place(&name("1g.5gb"), None).unwrap().instance.start,
-            6
-        );
-        // A workload of 2g and 1g: the 1g still spares the 2g starts 0, 2 and 4.
-        let mut online = Online::new(Fleet::uniform(&A100_40GB, 1));
-        online.expect(&[name("1g.5gb"), name("2g.10gb")]);
-        assert_eq!(
-            online.place(&name("1g.5gb"), None).unwrap().instance.start,
-            6
-        );
-        // Only 1g instances expected: every start loses the same, the lowest wins.
-        let mut online = Online::new(Fleet::uniform(&A100_40GB, 1));
-        online.place(&name("1g.5gb"), None).unwrap();
-        online.expect(&[name("1g.5gb")]);
-        assert_eq!(
-            online.place(&name("1g.5gb"), None).unwrap().instance.start,
-            0
-        );
     }
 }

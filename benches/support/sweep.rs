@@ -32,6 +32,7 @@ struct Cell {
     label: String,
     load: f64,
     bound: f64,
+    churn: f64,
     check: Option<f64>,
     /// At saturation, per policy of [`POLICIES`].
     r: Vec<f64>,
@@ -72,10 +73,12 @@ pub(crate) fn sweep(loads: &[f64], check: Option<BoundFn<'_>>) {
                         .collect();
                     let label: Vec<String> =
                         mix.iter().map(|(n, w)| format!("{n} {w:.2}")).collect();
+                    let (bound, churn) = admission_bound(mix, 1000, *load);
                     let cell = Cell {
                         label: label.join(", "),
                         load: *load,
-                        bound: admission_bound(mix, 1000, *load),
+                        bound,
+                        churn: churn.mean,
                         check: checks[i],
                         r,
                     };
@@ -87,10 +90,11 @@ pub(crate) fn sweep(loads: &[f64], check: Option<BoundFn<'_>>) {
     let mut done = done.into_inner().unwrap();
     done.sort_by_key(|(i, _)| *i);
     println!(
-        "{:<44} {:>4} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>8} {:>8} {:>9} {:>7}",
+        "{:<44} {:>4} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>8} {:>8} {:>9} {:>7}",
         "mix",
         "load",
         "bound",
+        "churn",
         "online",
         "admit",
         "(a)",
@@ -101,17 +105,19 @@ pub(crate) fn sweep(loads: &[f64], check: Option<BoundFn<'_>>) {
         "bound/(a)",
         "HiGHS"
     );
-    let mut worst = [(f64::MAX, String::new()), (f64::MAX, String::new())];
-    let mut below = [0usize; 2];
+    // Per policy (online, admit) and bound (fluid, churn).
+    let mut worst = vec![(f64::MAX, String::new()); 4];
+    let mut below = [0usize; 4];
     let mut best_possible = (0.0f64, String::new());
     let (mut reach_a, mut reach_b, mut got_a, mut got_b) = (0, 0, 0, 0);
     for (_, c) in &done {
         let r = &c.r;
         println!(
-            "{:<44} {:>4} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>8} {:>8} {:>9} {:>7}",
+            "{:<44} {:>4} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>8} {:>8} {:>9} {:>7}",
             c.label,
             c.load,
             pct(c.bound),
+            pct(c.churn),
             pct(r[0]),
             pct(r[1]),
             pct(r[2]),
@@ -123,8 +129,8 @@ pub(crate) fn sweep(loads: &[f64], check: Option<BoundFn<'_>>) {
             c.check.map(pct).unwrap_or_default()
         );
         let at = format!("{} at {}", c.label, c.load);
-        for k in 0..2 {
-            let share = r[k] / c.bound;
+        for k in 0..4 {
+            let share = r[k % 2] / if k < 2 { c.bound } else { c.churn };
             below[k] += usize::from(share < 0.97);
             if share < worst[k].0 {
                 worst[k] = (share, at.clone());
@@ -151,9 +157,14 @@ pub(crate) fn sweep(loads: &[f64], check: Option<BoundFn<'_>>) {
         gain(best_possible.0, 1.0),
         best_possible.1
     );
-    for (k, who) in [(0, "gpupart online"), (1, "gpupart admit")] {
+    for (k, who) in [
+        (0, "gpupart online, fluid bound"),
+        (1, "gpupart admit, fluid bound"),
+        (2, "gpupart online, bound under churn"),
+        (3, "gpupart admit, bound under churn"),
+    ] {
         println!(
-            "{who}: lowest share of the bound {:.1}% ({}); cells below 97% of the bound: {} of {n}",
+            "{who}: lowest share {:.1}% ({}); cells below 97%: {} of {n}",
             100.0 * worst[k].0,
             worst[k].1,
             below[k]

@@ -72,15 +72,15 @@ fn acceptance(mix: &[(&str, f64)], gpus: u32, rate: f64, arrivals: usize, admit:
     got as f64 / seen as f64
 }
 
-fn bound(mix: &[(&str, f64)], gpus: u32, rate: f64) -> f64 {
+/// The fluid bound and the upper limit of the bound under churn.
+fn bounds(mix: &[(&str, f64)], gpus: u32, rate: f64) -> (f64, f64) {
     let loads: Vec<Load> = mix
         .iter()
         .map(|(n, w)| Load::new(n.parse().unwrap(), w * rate, 1.0).unwrap())
         .collect();
-    Online::new(Fleet::uniform(&A100_40GB, gpus))
-        .admit(&loads)
-        .unwrap()
-        .bound()
+    let mut online = Online::new(Fleet::uniform(&A100_40GB, gpus));
+    let a = online.admit(&loads).unwrap();
+    (a.bound(), a.bound_under_churn(1000, 1).upper(3.0))
 }
 
 #[test]
@@ -91,7 +91,7 @@ fn admission_recovers_what_large_profiles_crowd_out() {
     // is the chance of a burst on so small a fleet: 1,000 GPUs reach 99.9 %, see the bench).
     let mix = [("1g.5gb", 0.75), ("2g.10gb", 0.25)];
     let rate = 1.5 * 60.0 * 8.0 / 1.25;
-    let b = bound(&mix, 60, rate);
+    let (b, churn) = bounds(&mix, 60, rate);
     assert!((b - 0.7292).abs() < 1e-3, "{b}");
     let plain = acceptance(&mix, 60, rate, 20_000, false);
     let admitted = acceptance(&mix, 60, rate, 20_000, true);
@@ -101,7 +101,11 @@ fn admission_recovers_what_large_profiles_crowd_out() {
         admitted > plain + 0.02,
         "admitted {admitted} vs plain {plain}"
     );
-    assert!(admitted <= b * 1.01, "{admitted} above the bound {b}");
+    // Measured over 16,000 arrivals: within a percent of the long run.
+    assert!(
+        admitted <= churn + 0.01,
+        "{admitted} above the bound under churn {churn}"
+    );
 }
 
 #[test]
@@ -117,12 +121,16 @@ fn admission_never_loses_much_where_everything_is_worth_admitting() {
         ("7g.40gb", 0.10),
     ];
     let rate = 0.9 * 60.0 * 8.0 / 2.9;
-    let b = bound(&mix, 60, rate);
+    let (b, churn) = bounds(&mix, 60, rate);
     let plain = acceptance(&mix, 60, rate, 20_000, false);
     let admitted = acceptance(&mix, 60, rate, 20_000, true);
     assert!(
         admitted >= plain - 0.005,
         "admitted {admitted} vs plain {plain}"
     );
-    assert!(admitted <= b + 0.01, "{admitted} above the bound {b}");
+    assert!(churn <= b + 1e-3, "under churn {churn}, fluid {b}");
+    assert!(
+        admitted <= churn + 0.01,
+        "{admitted} above the bound under churn {churn}"
+    );
 }

@@ -116,6 +116,18 @@ pub struct Admission {
     pub accepted: f64,
     /// Per model, the configurations some optimum uses (reduced cost 0), as counts per share.
     plan: Vec<(ModelKey, Vec<Vec<u32>>)>,
+    /// The LP itself, for [`Admission::bound_under_churn`].
+    pub(super) lp: Lp,
+}
+
+/// The admission LP: maximise `obj · x` subject to `rows · x <= rhs`, `x >= 0`; the
+/// offered instances of share `i` are `rhs[offered[i]]`.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Lp {
+    pub(super) obj: Vec<f64>,
+    pub(super) rows: Vec<Vec<f64>>,
+    pub(super) rhs: Vec<f64>,
+    pub(super) offered: Vec<usize>,
 }
 
 impl Admission {
@@ -264,9 +276,11 @@ pub(super) fn admission(fleet: &Fleet, loads: &[Load]) -> Result<Admission, Erro
     }
     let mut rows: Vec<Vec<f64>> = Vec::new();
     let mut rhs: Vec<f64> = Vec::new();
+    let mut offered_rows: Vec<usize> = Vec::new();
     for (i, l) in merged.iter().enumerate() {
         let mut offered = vec![0.0; n];
         offered[i] = 1.0;
+        offered_rows.push(rows.len());
         rows.push(offered);
         rhs.push(l.offered());
         let mut fit = vec![0.0; n];
@@ -346,6 +360,12 @@ pub(super) fn admission(fleet: &Fleet, loads: &[Load]) -> Result<Admission, Erro
         rate,
         accepted,
         plan,
+        lp: Lp {
+            obj,
+            rows,
+            rhs,
+            offered: offered_rows,
+        },
     })
 }
 

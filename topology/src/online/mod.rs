@@ -12,15 +12,19 @@
 //! [`Online::admit`]), the placer also follows the long-run optimum of the [`Admission`]
 //! LP: it holds back profiles that crowd out more than they bring ([`Error::Withheld`]) and
 //! prefers placements that keep a GPU on the optimum's configurations. The LP's value is the
-//! long-run bound on what any placer accepts ([`Admission::bound`]).
+//! long-run bound on what any placer accepts ([`Admission::bound`]); averaged over the random
+//! number of requests alive at a time it is a tighter one ([`Admission::bound_under_churn`],
+//! see [`churn`]).
 
 mod admission;
+pub mod churn;
 #[cfg(test)]
 mod tests;
 
 use std::collections::{BTreeSet, HashMap};
 
 pub use admission::{Admission, Load, Share};
+pub use churn::Estimate;
 
 use gpupart_profiles::{ModelKey, ProfileName};
 

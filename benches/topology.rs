@@ -22,6 +22,7 @@ use criterion::{BenchmarkId, Criterion, black_box, criterion_group, criterion_ma
 use gpupart::profiles::ProfileName;
 use gpupart::profiles::catalog::A100_40GB;
 use gpupart::topology::batch::{Request, SolveOptions, solve};
+use gpupart::topology::online::Load;
 use gpupart::topology::{Fleet, Online};
 use support::*;
 
@@ -184,6 +185,29 @@ fn bench(c: &mut Criterion) {
             let p = online.place(&names[k % 6], None);
             if let Ok(p) = p {
                 online.release(p.gpu, p.instance.start).unwrap();
+            }
+        })
+    });
+    // The same with the workload's admission (caps and the plan's steering): the mix offered
+    // at 1.3 times the fleet's memory.
+    let mut admitted = Online::new(Fleet::uniform(&A100_40GB, 10_000));
+    let rate = arrival_rate(&MIX, 10_000, 1.3);
+    let loads: Vec<Load> = names
+        .iter()
+        .zip(&MIX)
+        .map(|(n, (_, w))| Load::new(*n, w * rate, 1.0).unwrap())
+        .collect();
+    admitted.admit(&loads).unwrap();
+    for _ in 0..20_000 {
+        let _ = admitted.place(&names[(rng.next() % 6) as usize], None);
+    }
+    g.bench_function("place + release, 10000 A100 at ~70%, admitted", |b| {
+        let mut k = 0usize;
+        b.iter(|| {
+            k += 1;
+            let p = admitted.place(&names[k % 6], None);
+            if let Ok(p) = p {
+                admitted.release(p.gpu, p.instance.start).unwrap();
             }
         })
     });

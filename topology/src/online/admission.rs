@@ -56,8 +56,8 @@ impl Load {
     /// average.
     ///
     /// # Errors
-    /// [`Error::InvalidLoad`] when `rate` is negative or not finite, or `mean_life` is not a
-    /// finite positive number.
+    /// [`Error::InvalidLoad`] when `rate` is negative or not finite, `mean_life` is not a
+    /// finite positive number, or their product overflows.
     pub fn new(profile: ProfileName, rate: f64, mean_life: f64) -> Result<Self, Error> {
         if !(rate.is_finite() && rate >= 0.0) {
             return Err(Error::InvalidLoad {
@@ -73,6 +73,14 @@ impl Load {
                 what: "mean life",
                 value: mean_life,
                 expected: "a finite time above 0",
+            });
+        }
+        if !(rate * mean_life).is_finite() {
+            return Err(Error::InvalidLoad {
+                profile,
+                what: "rate × mean life",
+                value: rate * mean_life,
+                expected: "a finite number of instances in service",
             });
         }
         Ok(Load {
@@ -410,6 +418,13 @@ mod tests {
                 "{e}"
             );
         }
+        assert!(matches!(
+            Load::new(name("1g.5gb"), 1e200, 1e200),
+            Err(Error::InvalidLoad {
+                what: "rate × mean life",
+                ..
+            })
+        ));
         let e = Load::new(name("1g.5gb"), 1.0, 0.0).unwrap_err();
         assert_eq!(
             e.to_string(),

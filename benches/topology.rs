@@ -22,7 +22,6 @@ use criterion::{BenchmarkId, Criterion, black_box, criterion_group, criterion_ma
 use gpupart::profiles::ProfileName;
 use gpupart::profiles::catalog::A100_40GB;
 use gpupart::topology::batch::{Request, SolveOptions, solve};
-use gpupart::topology::online::Load;
 use gpupart::topology::{Fleet, Online};
 use support::*;
 
@@ -191,13 +190,7 @@ fn bench(c: &mut Criterion) {
     // The same with the workload's admission (caps and the plan's steering): the mix offered
     // at 1.3 times the fleet's memory.
     let mut admitted = Online::new(Fleet::uniform(&A100_40GB, 10_000));
-    let rate = arrival_rate(&MIX, 10_000, 1.3);
-    let loads: Vec<Load> = names
-        .iter()
-        .zip(&MIX)
-        .map(|(n, (_, w))| Load::new(*n, w * rate, 1.0).unwrap())
-        .collect();
-    admitted.admit(&loads).unwrap();
+    admitted.admit(&trace_loads(&MIX, 10_000, 1.3)).unwrap();
     for _ in 0..20_000 {
         let _ = admitted.place(&names[(rng.next() % 6) as usize], None);
     }

@@ -252,13 +252,7 @@ pub(crate) fn run_trace(
     online.expect(&names);
     if matches!(policy, Policy::Admitted) {
         // ... and, told the loads, how often each comes (lifetimes have mean 1).
-        let rate = arrival_rate(mix, gpus, load);
-        let loads: Vec<Load> = names
-            .iter()
-            .zip(mix)
-            .map(|(n, (_, w))| Load::new(*n, w * rate, 1.0).unwrap())
-            .collect();
-        online.admit(&loads).unwrap();
+        online.admit(&trace_loads(mix, gpus, load)).unwrap();
     }
     let mut fleet = Fleet::uniform(&A100_40GB, gpus);
     let mut held: HashMap<usize, (u32, u8)> = HashMap::new();
@@ -376,18 +370,21 @@ pub(crate) fn gain(a: f64, b: f64) -> String {
 /// The long-run acceptance bound of a mix on `gpus` A100s at a load (an LP).
 pub(crate) type BoundFn<'a> = &'a dyn Fn(&[(&str, f64)], u32, f64) -> f64;
 
+/// The loads of a churn trace's mix on `gpus` A100s at `load` (lifetimes have mean 1).
+pub(crate) fn trace_loads(mix: &[(&str, f64)], gpus: u32, load: f64) -> Vec<Load> {
+    let rate = arrival_rate(mix, gpus, load);
+    mix.iter()
+        .map(|(n, w)| Load::new(n.parse().unwrap(), w * rate, 1.0).unwrap())
+        .collect()
+}
+
 /// The long-run acceptance bounds of a mix on `gpus` A100s at a load, from gpupart's own
 /// configuration LP (`Online::admit`): the fluid bound (`Admission::bound`) and the tighter
 /// bound under churn (`Admission::bound_under_churn`, 2,000 samples: its mean and standard
 /// error).
 pub(crate) fn admission_bound(mix: &[(&str, f64)], gpus: u32, load: f64) -> (f64, Estimate) {
-    let rate = arrival_rate(mix, gpus, load);
-    let loads: Vec<Load> = mix
-        .iter()
-        .map(|(n, w)| Load::new(n.parse().unwrap(), w * rate, 1.0).unwrap())
-        .collect();
     let mut online = Online::new(Fleet::uniform(&A100_40GB, gpus));
-    let a = online.admit(&loads).unwrap();
+    let a = online.admit(&trace_loads(mix, gpus, load)).unwrap();
     (a.bound(), a.bound_under_churn(2000, 7))
 }
 

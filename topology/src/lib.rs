@@ -30,6 +30,7 @@
 pub mod batch;
 pub mod fleet;
 pub mod online;
+mod rng;
 #[cfg(feature = "serde")]
 mod ser;
 mod single;

@@ -7,79 +7,64 @@ use gpupart_profiles::catalog::A100_40GB;
 use gpupart_topology::online::Load;
 use gpupart_topology::{Error, Fleet, Online};
 
-/// splitmix64, in [0, 1).
-struct Rng(u64);
-impl Rng {
-    fn unit(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
-    }
+// The benches' seeded churn traces (Poisson arrivals, exponential lifetimes of mean 1); the
+// file names the profiles crate `profiles`.
+use gpupart_profiles as profiles;
+#[allow(dead_code)]
+#[path = "../../benches/support/churn.rs"]
+mod churn;
+use churn::{Event, arrival_rate, churn_trace};
+
+/// The loads of `mix` offered at `load` times the memory of `gpus` A100s.
+fn loads(mix: &[(&str, f64)], gpus: u32, load: f64) -> Vec<Load> {
+    let rate = arrival_rate(mix, gpus, load);
+    mix.iter()
+        .map(|(n, w)| Load::new(n.parse().unwrap(), w * rate, 1.0).unwrap())
+        .collect()
 }
 
 /// Accepted arrivals after the first fifth, of those arrived: `mix` of (profile, share),
-/// `rate` arrivals per mean lifetime on `gpus` A100s.
-fn acceptance(mix: &[(&str, f64)], gpus: u32, rate: f64, arrivals: usize, admit: bool) -> f64 {
+/// offered at `load` on `gpus` A100s (seed 7).
+fn acceptance(mix: &[(&str, f64)], gpus: u32, load: f64, arrivals: usize, admit: bool) -> f64 {
     let names: Vec<ProfileName> = mix.iter().map(|(n, _)| n.parse().unwrap()).collect();
     let mut online = Online::new(Fleet::uniform(&A100_40GB, gpus));
     online.expect(&names);
     if admit {
-        let loads: Vec<Load> = names
-            .iter()
-            .zip(mix)
-            .map(|(n, (_, w))| Load::new(*n, w * rate, 1.0).unwrap())
-            .collect();
-        online.admit(&loads).unwrap();
+        online.admit(&loads(mix, gpus, load)).unwrap();
     }
-    let mut rng = Rng(7);
-    // (departure time, gpu, start), kept sorted by time, latest first.
-    let mut live: Vec<(f64, u32, u8)> = Vec::new();
-    let (mut t, mut got, mut seen) = (0.0, 0u64, 0u64);
-    for i in 0..arrivals {
-        t += -(1.0 - rng.unit()).ln() / rate;
-        while live.last().is_some_and(|d| d.0 <= t) {
-            let (_, g, s) = live.pop().unwrap();
-            online.release(g, s).unwrap();
-        }
-        let u = rng.unit();
-        let mut acc = 0.0;
-        let mut kind = mix.len() - 1;
-        for (k, (_, w)) in mix.iter().enumerate() {
-            acc += w;
-            if u < acc {
-                kind = k;
-                break;
+    let mut held = std::collections::HashMap::new();
+    let (mut arrived, mut got, mut seen) = (0usize, 0u64, 0u64);
+    for e in churn_trace(mix, 7, gpus, arrivals, load) {
+        match e {
+            Event::Arrive { id, kind } => {
+                let placed = match online.place(&names[kind], None) {
+                    Ok(p) => {
+                        held.insert(id, (p.gpu, p.instance.start));
+                        true
+                    }
+                    Err(Error::NoRoom { .. } | Error::Withheld { .. }) => false,
+                    Err(e) => panic!("{e}"),
+                };
+                if arrived >= arrivals / 5 {
+                    seen += 1;
+                    got += u64::from(placed);
+                }
+                arrived += 1;
             }
-        }
-        let life = -(1.0 - rng.unit()).ln();
-        let placed = match online.place(&names[kind], None) {
-            Ok(p) => {
-                let d = (t + life, p.gpu, p.instance.start);
-                let at = live.partition_point(|x| x.0 > d.0);
-                live.insert(at, d);
-                true
+            Event::Depart { id } => {
+                if let Some((g, s)) = held.remove(&id) {
+                    online.release(g, s).unwrap();
+                }
             }
-            Err(Error::NoRoom { .. } | Error::Withheld { .. }) => false,
-            Err(e) => panic!("{e}"),
-        };
-        if i >= arrivals / 5 {
-            seen += 1;
-            got += u64::from(placed);
         }
     }
     got as f64 / seen as f64
 }
 
 /// The fluid bound and the upper limit of the bound under churn.
-fn bounds(mix: &[(&str, f64)], gpus: u32, rate: f64) -> (f64, f64) {
-    let loads: Vec<Load> = mix
-        .iter()
-        .map(|(n, w)| Load::new(n.parse().unwrap(), w * rate, 1.0).unwrap())
-        .collect();
+fn bounds(mix: &[(&str, f64)], gpus: u32, load: f64) -> (f64, f64) {
     let mut online = Online::new(Fleet::uniform(&A100_40GB, gpus));
-    let a = online.admit(&loads).unwrap();
+    let a = online.admit(&loads(mix, gpus, load)).unwrap();
     (a.bound(), a.bound_under_churn(1000, 1).upper(3.0))
 }
 
@@ -90,11 +75,11 @@ fn admission_recovers_what_large_profiles_crowd_out() {
     // 93 % of the long-run bound; the admission keeps no 2g and reaches about 97 % (the rest
     // is the chance of a burst on so small a fleet: 1,000 GPUs reach 99.9 %, see the bench).
     let mix = [("1g.5gb", 0.75), ("2g.10gb", 0.25)];
-    let rate = 1.5 * 60.0 * 8.0 / 1.25;
-    let (b, churn) = bounds(&mix, 60, rate);
+    let load = 1.5;
+    let (b, churn) = bounds(&mix, 60, load);
     assert!((b - 0.7292).abs() < 1e-3, "{b}");
-    let plain = acceptance(&mix, 60, rate, 20_000, false);
-    let admitted = acceptance(&mix, 60, rate, 20_000, true);
+    let plain = acceptance(&mix, 60, load, 20_000, false);
+    let admitted = acceptance(&mix, 60, load, 20_000, true);
     assert!(plain < 0.95 * b, "plain {plain} vs bound {b}");
     assert!(admitted > 0.96 * b, "admitted {admitted} vs bound {b}");
     assert!(
@@ -120,10 +105,10 @@ fn admission_never_loses_much_where_everything_is_worth_admitting() {
         ("4g.20gb", 0.10),
         ("7g.40gb", 0.10),
     ];
-    let rate = 0.9 * 60.0 * 8.0 / 2.9;
-    let (b, churn) = bounds(&mix, 60, rate);
-    let plain = acceptance(&mix, 60, rate, 20_000, false);
-    let admitted = acceptance(&mix, 60, rate, 20_000, true);
+    let load = 0.9;
+    let (b, churn) = bounds(&mix, 60, load);
+    let plain = acceptance(&mix, 60, load, 20_000, false);
+    let admitted = acceptance(&mix, 60, load, 20_000, true);
     assert!(
         admitted >= plain - 0.005,
         "admitted {admitted} vs plain {plain}"

@@ -138,6 +138,13 @@ pub(super) struct Lp {
     pub(super) offered: Vec<usize>,
 }
 
+impl Lp {
+    /// The objective's value at `x`.
+    pub(super) fn value(&self, x: &[f64]) -> f64 {
+        self.obj.iter().zip(x).map(|(c, v)| c * v).sum()
+    }
+}
+
 impl Admission {
     /// The long-run share of requests that no placement policy can beat, from 0 to 1 (1 for a
     /// workload that asks for nothing).
@@ -312,7 +319,13 @@ pub(super) fn admission(fleet: &Fleet, loads: &[Load]) -> Result<Admission, Erro
     let settle = || Error::NoAdmission {
         loads: merged.len(),
     };
-    let solution = lp::solve(&obj, &rows, &rhs).ok_or_else(settle)?;
+    let problem = Lp {
+        obj,
+        rows,
+        rhs,
+        offered: offered_rows,
+    };
+    let solution = lp::solve(&problem.obj, &problem.rows, &problem.rhs).ok_or_else(settle)?;
     let x = solution.x;
     let mut plan: Vec<(ModelKey, Vec<Vec<u32>>)> = Vec::new();
     for (j, (mi, c)) in columns.iter().enumerate() {
@@ -324,8 +337,7 @@ pub(super) fn admission(fleet: &Fleet, loads: &[Load]) -> Result<Admission, Erro
             }
         }
     }
-    let value = |x: &[f64]| -> f64 { obj.iter().zip(x).map(|(c, v)| c * v).sum() };
-    let best = value(&x);
+    let best = problem.value(&x);
     let mut shares = Vec::with_capacity(k);
     let mut accepted = 0.0;
     for (i, l) in merged.iter().enumerate() {
@@ -339,11 +351,11 @@ pub(super) fn admission(fleet: &Fleet, loads: &[Load]) -> Result<Admission, Erro
         let most = if full(admitted) {
             offered
         } else {
-            let mut tilted = obj.clone();
+            let mut tilted = problem.obj.clone();
             tilted[i] += TILT / l.mean_life;
-            match lp::maximize(&tilted, &rows, &rhs) {
+            match lp::maximize(&tilted, &problem.rows, &problem.rhs) {
                 // Still an optimum of the first LP (the tilt never trades any of its value).
-                Some(y) if value(&y) >= best - FULL * best.abs().max(1.0) => {
+                Some(y) if problem.value(&y) >= best - FULL * best.abs().max(1.0) => {
                     y[i].clamp(admitted, offered)
                 }
                 _ => admitted,
@@ -368,12 +380,7 @@ pub(super) fn admission(fleet: &Fleet, loads: &[Load]) -> Result<Admission, Erro
         rate,
         accepted,
         plan,
-        lp: Lp {
-            obj,
-            rows,
-            rhs,
-            offered: offered_rows,
-        },
+        lp: problem,
     })
 }
 

@@ -16,6 +16,7 @@
 
 use super::admission::{Admission, Lp};
 use crate::batch::lp;
+use crate::rng::SplitMix;
 
 /// An estimate of a mean from samples.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -80,27 +81,11 @@ impl Admission {
 
 /// The LP's optimal value with `rhs`.
 fn value(lp: &Lp, rhs: &[f64]) -> Option<f64> {
-    let x = lp::maximize(&lp.obj, &lp.rows, rhs)?;
-    Some(lp.obj.iter().zip(&x).map(|(c, v)| c * v).sum())
+    lp::maximize(&lp.obj, &lp.rows, rhs).map(|x| lp.value(&x))
 }
 
 /// The largest mean drawn exactly.
 const EXACT: f64 = 10_000.0;
-
-struct SplitMix(u64);
-
-impl SplitMix {
-    /// Uniform in (0, 1].
-    fn unit(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        #[allow(clippy::cast_precision_loss)]
-        let u = ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64;
-        1.0 - u
-    }
-}
 
 /// A Poisson draw of mean `mean`: up to [`EXACT`], a sum of draws of mean at most 16 (Poisson
 /// variables add), each by multiplying uniforms (Knuth), exact and in time linear in the mean;

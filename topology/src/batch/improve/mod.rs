@@ -10,6 +10,7 @@ mod sub;
 use super::FastMap;
 use super::context::{Ctx, Realization};
 use crate::Occupancy;
+use crate::rng::SplitMix;
 use sub::Sub;
 
 /// Work for one set (options weighed, as for the exact search).
@@ -40,15 +41,9 @@ pub(super) fn improve(
     let gpus = ctx.fleet.gpus();
     choice.resize(gpus.len(), None);
     let mut rem = remaining(choice, demand);
-    let mut state = 0x9e37_79b9_7f4a_7c15u64;
-    let mut next = move || {
-        // splitmix64: a fixed sequence, so the plan is the same on every run.
-        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    };
+    // A fixed sequence, so the plan is the same on every run.
+    let mut rng = SplitMix(0x9e37_79b9_7f4a_7c15);
+    let mut next = move || rng.next_u64();
     let mut stale = 0u32;
     let mut patterns = FastMap::default();
     let mut maximal = FastMap::default();

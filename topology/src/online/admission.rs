@@ -28,10 +28,13 @@
 //!   admits whatever fits lets the large profile crowd out several small ones for each one it
 //!   takes, and no choice of GPU or start slice wins that back.
 //! - **Steering.** The configurations some optimum uses (reduced cost 0) are the *plan*. A
-//!   placement that leaves its GPU able to grow into a planned configuration comes before one
-//!   that does not; among those, the placer's usual order (least room lost, fuller GPU).
+//!   placement that leaves its GPU able to grow into a planned configuration, with its
+//!   instances where they sit (the exact one-GPU solver places the rest), comes before one
+//!   that does not: of two starts for the same profile on the same GPU, one may keep the
+//!   GPU on the plan and the other not. Among those, the placer's usual order (least room
+//!   lost, fuller GPU).
 
-use gpupart_profiles::{ModelKey, ProfileName};
+use gpupart_profiles::{GpuInstanceProfile, ModelKey, ProfileName};
 
 use crate::batch::{lp, patterns};
 use crate::{Error, Fleet, Occupancy};
@@ -166,29 +169,43 @@ impl Admission {
             .and_then(|s| s.cap)
     }
 
-    /// Whether a GPU in state `occ` with one more `profile` can still grow into a
-    /// configuration that some long-run optimum uses. A GPU with an instance of a profile
-    /// outside the workload, or of a model the plan does not cover, is always on the plan.
-    pub(super) fn on_plan(&self, occ: &Occupancy, profile: &ProfileName) -> bool {
-        let key = occ.model().key();
-        let Some((_, configs)) = self.plan.iter().find(|(m, _)| *m == key) else {
+    /// Whether a GPU in state `after` (a placement just made in it) can still grow into a
+    /// configuration that some long-run optimum uses: the configuration holds at least the
+    /// instances `after` holds, and the ones it adds fit beside them where they are (the
+    /// exact one-GPU solver; a 2g at slice 4 leaves no room for a 3g and another 2g, though
+    /// a 2g at slice 0 does). A GPU with an instance of a profile outside the workload, or of
+    /// a model the plan does not cover, is always on the plan.
+    pub(super) fn on_plan(&self, after: &Occupancy) -> bool {
+        let model = after.model();
+        let Some((_, configs)) = self.plan.iter().find(|(m, _)| *m == model.key()) else {
             return true;
         };
         let mut counts = vec![0u32; self.shares.len()];
-        let names = occ
-            .instances()
-            .iter()
-            .map(|(p, _)| &p.name)
-            .chain(std::iter::once(profile));
-        for name in names {
-            match self.shares.iter().position(|s| s.profile == *name) {
+        for (p, _) in after.instances() {
+            match self.shares.iter().position(|s| s.profile == p.name) {
                 Some(i) => counts[i] += 1,
                 None => return true,
             }
         }
-        configs
+        // The share's profile on this model (every planned share has one).
+        let on_model: Vec<Option<&'static GpuInstanceProfile>> = self
+            .shares
             .iter()
-            .any(|c| c.iter().zip(&counts).all(|(have, want)| have >= want))
+            .map(|s| model.profiles.iter().find(|p| p.name == s.profile))
+            .collect();
+        configs.iter().any(|c| {
+            if c.iter().zip(&counts).any(|(have, want)| have < want) {
+                return false;
+            }
+            let mut more = Vec::new();
+            for ((&have, &want), p) in c.iter().zip(&counts).zip(&on_model) {
+                let Some(p) = p else {
+                    return have == want;
+                };
+                more.extend(std::iter::repeat_n(*p, (have - want) as usize));
+            }
+            more.is_empty() || crate::solve_gpu(after, &more).is_some()
+        })
     }
 
     /// The profiles whose room a placement should keep: those admitted at all.

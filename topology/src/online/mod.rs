@@ -257,10 +257,6 @@ impl Online {
         let profile = &occ.model().profiles[slot];
         let expected = self.expected.as_deref();
         let before = room(occ, expected);
-        let off_plan = self
-            .admission
-            .as_ref()
-            .is_some_and(|a| !a.on_plan(occ, &profile.name));
         let mut best: Option<Choice> = None;
         for &pl in profile.placements {
             if occ.refusal(slot, pl).is_some() {
@@ -269,12 +265,14 @@ impl Online {
             let mut after = occ.clone();
             after.push(slot, pl);
             let c = Choice {
-                off_plan,
+                off_plan: self.admission.as_ref().is_some_and(|a| !a.on_plan(&after)),
                 start: pl.start,
                 loss: before - room(&after, expected).min(before),
                 free_after: after.free_memory_slices(),
             };
-            if best.is_none_or(|x| (c.loss, c.free_after) < (x.loss, x.free_after)) {
+            if best.is_none_or(|x| {
+                (c.off_plan, c.loss, c.free_after) < (x.off_plan, x.loss, x.free_after)
+            }) {
                 best = Some(c);
             }
         }

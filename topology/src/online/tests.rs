@@ -210,13 +210,27 @@ mod admission {
         let mut online = Online::new(Fleet::uniform(&A100_40GB, 4));
         let a = online.admit(&loads).unwrap().clone();
         assert_eq!(a.cap(&name("3g.20gb")), Some(4));
-        let p = |n: &str| A100_40GB.profile_by_str(n).unwrap();
-        let mut occ = Occupancy::new(&A100_40GB);
-        occ.add(p("3g.20gb"), 4).unwrap();
-        assert!(a.on_plan(&occ, &name("2g.10gb")));
-        assert!(!a.on_plan(&occ, &name("3g.20gb")));
-        occ.add(p("1g.5gb"), 0).unwrap();
-        assert!(a.on_plan(&occ, &name("3g.20gb")));
+        // The fleet's own model: a model's identity is its address.
+        let model = online.fleet().gpus()[0].model;
+        let p = |n: &str| model.profile_by_str(n).unwrap();
+        let with = |placed: &[(&str, u8)]| {
+            let mut occ = Occupancy::new(model);
+            for &(n, start) in placed {
+                occ.add(p(n), start).unwrap();
+            }
+            occ
+        };
+        assert!(a.on_plan(&with(&[("3g.20gb", 4), ("2g.10gb", 0)])));
+        assert!(!a.on_plan(&with(&[("3g.20gb", 4), ("3g.20gb", 0)])));
+        // Where an instance sits counts, not only how many there are: beside a 3g at slice
+        // 0 a 2g can only go to slice 4, and then no second 2g fits; a 3g at slice 0 of an
+        // empty GPU leaves the same dead end, at slice 4 it does not.
+        assert!(!a.on_plan(&with(&[("3g.20gb", 0), ("2g.10gb", 4)])));
+        assert!(!a.on_plan(&with(&[("3g.20gb", 0)])));
+        assert!(a.on_plan(&with(&[("3g.20gb", 4)])));
+        assert!(a.on_plan(&with(&[("2g.10gb", 0)])));
+        // Outside the workload: never off the plan.
+        assert!(a.on_plan(&with(&[("1g.5gb", 0), ("3g.20gb", 4)])));
         // So the two 3g go to two GPUs, and ten 2g fill the rest, three instances a GPU.
         let x = online.place(&name("3g.20gb"), None).unwrap();
         let y = online.place(&name("3g.20gb"), None).unwrap();

@@ -160,7 +160,7 @@ pub fn mig_backed(
                             model: model.name,
                             profile: p.clone(),
                         })?;
-                    match need.iter_mut().find(|(q, _)| core::ptr::eq(*q, profile)) {
+                    match need.iter_mut().find(|(q, _)| *q == profile) {
                         Some((_, n)) => *n = n.saturating_add(w.count),
                         None => need.push((profile, w.count)),
                     }
@@ -194,7 +194,7 @@ pub fn mig_backed(
             let have = g
                 .instances
                 .iter()
-                .filter(|x| core::ptr::eq(x.profile, profile))
+                .filter(|x| x.profile == profile)
                 .count();
             for _ in have..n as usize {
                 d.instances
@@ -368,7 +368,7 @@ pub fn restore(
             let there = g
                 .instances
                 .iter()
-                .any(|x| core::ptr::eq(x.profile, profile) && x.placement.start == *start);
+                .any(|x| x.profile == profile && x.placement.start == *start);
             if !there {
                 d.instances.push(
                     DesiredInstance::new(profile.name)

@@ -602,14 +602,18 @@ pub struct GpuModel {
     pub profiles: &'static [GpuInstanceProfile],
 }
 
-/// The identity of a catalog model, for tables keyed by model: two keys are equal exactly
-/// when they come from the same `GpuModel` value.
+/// The identity of a model value, for caches keyed by model: two keys are equal exactly when
+/// they come from the same `GpuModel` in memory.
+///
+/// The catalog's models are constants, so two references to one model taken in different
+/// places of a program may point at different copies and give different keys. Keys only ever
+/// key caches: two keys for one model cost a second entry, never a wrong answer. Where it
+/// matters which model two things are, compare the models (`==`) or their names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ModelKey(usize);
 
 impl GpuModel {
-    /// The model's identity for tables keyed by model (its address: the catalog's models are
-    /// statics).
+    /// The model's identity for caches keyed by model: its address (see [`ModelKey`]).
     #[must_use]
     pub fn key(&'static self) -> ModelKey {
         ModelKey(core::ptr::from_ref(self) as usize)

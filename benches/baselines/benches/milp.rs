@@ -151,7 +151,7 @@ fn milp_levels(fleet: &Fleet, reqs: &[Request], limit_s: f64) -> Option<(Vec<u64
             .filter(|(_, v)| !v.is_empty())
         {
             let p = &gpu.model.profiles[slot];
-            let used = in_use.iter().filter(|x| std::ptr::eq(x.profile, p)).count() as f64;
+            let used = in_use.iter().filter(|x| x.profile == p).count() as f64;
             pb.add_row(..=f64::from(p.max_instances) - used, v);
         }
         if !media.is_empty() {

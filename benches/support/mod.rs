@@ -395,7 +395,12 @@ pub(crate) fn admission_bound(mix: &[(&str, f64)], gpus: u32, load: f64) -> (f64
 /// caps as gpupart admit. Acceptance at saturation. What it leaves below the bound is lost
 /// to the admission rule, whatever the placement; what gpupart leaves below it is lost to
 /// placing without moving instances.
-pub(crate) fn repacking_reference(mix: &[(&str, f64)], trace: &[Event], gpus: u32, load: f64) -> f64 {
+pub(crate) fn repacking_reference(
+    mix: &[(&str, f64)],
+    trace: &[Event],
+    gpus: u32,
+    load: f64,
+) -> f64 {
     let names: Vec<ProfileName> = mix.iter().map(|(n, _)| n.parse().unwrap()).collect();
     let mut online = Online::new(Fleet::uniform(&A100_40GB, gpus));
     let caps: Vec<Option<u32>> = {

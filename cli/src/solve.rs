@@ -236,7 +236,7 @@ fn print_plan(cli: &Cli, plan: &Plan) {
             "gpus_used": plan.objective.gpus_used,
             "min_gpus_used": plan.bound.min_gpus_used,
             "gap": {"placed": gap_placed, "gpus": gap_gpus},
-            "proven_optimal": plan.exact || (gap_placed, gap_gpus) == (0, 0),
+            "proven_optimal": plan.proven(),
             "plan": plan.to_string().lines().collect::<Vec<_>>(),
         }));
     } else {

@@ -191,11 +191,7 @@ pub fn mig_backed(
                     ),
                 }));
             }
-            let have = g
-                .instances
-                .iter()
-                .filter(|x| x.profile == profile)
-                .count();
+            let have = g.instances.iter().filter(|x| x.profile == profile).count();
             for _ in have..n as usize {
                 d.instances
                     .push(DesiredInstance::new(profile.name).with_compute(Vec::new()));

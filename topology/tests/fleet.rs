@@ -895,3 +895,27 @@ fn local_improvement_reaches_the_bound_under_numa_constraints() {
     assert_eq!(plan.objective.placed, 56, "{plan}");
     assert_eq!(plan.gap().0, 0, "{plan}");
 }
+
+/// Above four GPUs the exact search first gets a share of its budget; where that is not
+/// enough, the class-based plan answers if the bound proves it optimal (sixteen empty A100s
+/// and eight of each profile: the search alone would weigh its whole budget and give up).
+#[test]
+fn a_proven_plan_answers_for_a_small_fleet() {
+    let fleet = Fleet::uniform(&A100_40GB, 16);
+    let reqs: Vec<Request> = [
+        "1g.5gb", "1g.10gb", "2g.10gb", "3g.20gb", "4g.20gb", "7g.40gb",
+    ]
+    .iter()
+    .map(|n| Request::parse(n, 8).unwrap())
+    .collect();
+    let plan = solve(&fleet, &reqs, &SolveOptions::default());
+    check_valid(&fleet, &reqs, &plan);
+    assert!(plan.proven(), "{plan}");
+    assert_eq!(plan.gap(), (0, 0), "{plan}");
+    assert!(
+        plan.to_string()
+            .contains("proven optimal in instances placed and GPUs used")
+            || plan.exact,
+        "{plan}"
+    );
+}

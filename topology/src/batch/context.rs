@@ -362,6 +362,15 @@ impl<'a> Ctx<'a> {
             gpus_used: u32::try_from(-total.neg_used).unwrap_or(u32::MAX),
             room: u32::try_from(total.room).unwrap_or(u32::MAX),
             destroyed: u64::try_from(-total.neg_destroyed).unwrap_or(u64::MAX),
+            placed_by_priority: self
+                .levels
+                .iter()
+                .zip(&total.placed)
+                .scan(0u64, |sum, (&level, &n)| {
+                    *sum += n;
+                    Some((level, *sum))
+                })
+                .collect(),
         };
         let classes = self.classes(&self.classes);
         let mut bound = self.certified_bound(&classes, demand, &total.placed, &placed_per_request);

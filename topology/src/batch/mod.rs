@@ -11,13 +11,16 @@
 //!    fits, 1 if its half-GPU profile (`4g` on an A100) does.
 //!
 //! Small problems (up to [`SolveOptions::exact_gpu_limit`] GPUs) are solved exactly by a
-//! dynamic program over GPUs and remaining demand, within a work budget. Larger ones, or those
-//! over the budget, are solved by grouping identical GPUs into classes and packing each class
-//! with the mix of per-GPU patterns the configuration LP chooses (rounded down, the rest by
-//! the best pattern repeated); where that leaves instances out and the certified bound says
-//! more may fit, a local improvement re-solves small sets of GPUs exactly with what they
-//! serve and what is left, until the bound is reached or no set gains. The plan then carries
-//! a bound that shows its distance from the optimum.
+//! dynamic program over GPUs and remaining demand, within a work budget. Above four GPUs the
+//! search first gets a share of the budget; where that is not enough, the packer's plan
+//! (below) answers if the bound proves it optimal in instances placed, per priority level,
+//! and GPUs used ([`Plan::proven`]), and only otherwise does the search go on with the rest.
+//! Larger problems, or those over the budget, are solved by grouping identical GPUs into
+//! classes and packing each class with the mix of per-GPU patterns the configuration LP
+//! chooses (rounded down, the rest by the best pattern repeated); where that leaves instances
+//! out and the certified bound says more may fit, a local improvement re-solves small sets of
+//! GPUs exactly with what they serve and what is left, until the bound is reached or no set
+//! gains. The plan then carries a bound that shows its distance from the optimum.
 //!
 //! The modules: `context` (one GPU's outcome and the objective's value), the exact search
 //! (`exact`), the class-based packer (`greedy`) over per-GPU patterns (`patterns`) and its
@@ -141,7 +144,8 @@ pub struct SolveOptions {
     /// Fleets up to this many GPUs are solved exactly (within `exact_budget`).
     pub exact_gpu_limit: usize,
     /// Most options (a GPU and what it would serve) the exact search may weigh before it
-    /// gives up for the class-based solver.
+    /// gives up for the class-based solver (above four GPUs: an eighth of them, then the
+    /// rest only where the class-based solver's plan is not proven optimal by the bound).
     pub exact_budget: u64,
 }
 
@@ -269,70 +273,94 @@ fn spread(mut plan: Plan, requests: &[Request], members: &[Vec<usize>]) -> Plan 
 fn solve_demands(fleet: &Fleet, requests: &[Request], options: &SolveOptions) -> Plan {
     let ctx = Ctx::new(fleet, requests, options);
     let demand: Vec<u32> = requests.iter().map(|r| r.count).collect();
-    let mut exact = false;
-    let mut choice: Vec<Option<Realization>> = Vec::new();
     let mut greedy = Greedy::new(&ctx, Mode::Size);
-    let mut packed: Option<Vec<Option<Realization>>> = None;
-    if fleet.gpus().len() <= options.exact_gpu_limit {
-        let mut dp = Exact::over(
-            &ctx,
-            (0..fleet.gpus().len()).collect(),
-            options.exact_budget,
-        );
-        if fleet.gpus().len() > SMALL_FLEET {
-            // What the packer places is a target the exact search needs not look below:
-            // states from which no plan reaches it are cut.
-            let first = greedy.run(demand.clone());
-            dp = dp.with_target(&demand, ctx.total(&first).placed);
-            packed = Some(first);
-        }
+    let gpus = fleet.gpus().len();
+    if gpus > options.exact_gpu_limit {
+        return pack_and_improve(&ctx, &demand, &mut greedy, None);
+    }
+    if gpus <= SMALL_FLEET {
+        let mut dp = Exact::over(&ctx, (0..gpus).collect(), options.exact_budget);
         if let Some(Some(_)) = dp.best(0, &demand) {
-            choice = dp.reconstruct(&demand);
-            exact = true;
+            return ctx.plan(&dp.reconstruct(&demand), &demand, true);
         }
+        return pack_and_improve(&ctx, &demand, &mut greedy, None);
     }
-    if !exact {
-        // Pack by size first (fewest GPUs when everything fits); if something is left over,
-        // also pack by count (most instances when capacity binds), by the LP's mix of
-        // patterns per class and over all classes at once, letting GPUs give up free
-        // instances nobody asked for, and by the patterns the bound's prices favour. Every
-        // such plan is a start for the local improvement.
-        choice = match packed {
-            Some(p) => p,
-            None => greedy.run(demand.clone()),
-        };
-        let asked: u64 = demand.iter().map(|&d| u64::from(d)).sum();
-        if ctx.placed(&choice) < asked {
-            let mut starts = Starts::default();
-            starts.push(&ctx, choice);
-            for mode in [Mode::Count, Mode::Lp, Mode::GlobalLp] {
-                greedy.mode = mode;
-                starts.push(&ctx, greedy.run(demand.clone()));
-            }
-            if fleet
-                .gpus()
-                .iter()
-                .any(|g| g.instances().iter().any(|x| !x.in_use))
-            {
-                // Free instances crowd the fleet: let each GPU give them up for its pattern.
-                greedy.destroy_free = true;
-                for mode in [Mode::Size, Mode::Lp, Mode::GlobalLp] {
-                    greedy.mode = mode;
-                    starts.push(&ctx, greedy.run(demand.clone()));
-                }
-                greedy.destroy_free = false;
-            }
-            let classes = ctx.classes(&ctx.classes);
-            greedy.prices = ctx.prices(&classes, &demand);
-            greedy.mode = Mode::Priced;
-            starts.push(&ctx, greedy.run(demand.clone()));
-            match improve_best(&ctx, starts.0, &demand) {
-                (_, Some(plan)) => return plan,
-                (best, None) => choice = best,
-            }
+    // What the packer places is a target the exact search needs not look below: states from
+    // which no plan reaches it are cut. The search first gets a share of its budget; where
+    // that is not enough, the packer's plan with the local improvement answers if the bound
+    // proves it optimal (per priority level, and in GPUs used), and only otherwise does the
+    // search go on with the rest of its budget.
+    let first = greedy.run(demand.clone());
+    let mut dp = Exact::over(
+        &ctx,
+        (0..gpus).collect(),
+        options.exact_budget / FIRST_SHARE,
+    )
+    .with_target(&demand, ctx.total(&first).placed);
+    if let Some(Some(_)) = dp.best(0, &demand) {
+        return ctx.plan(&dp.reconstruct(&demand), &demand, true);
+    }
+    let packed = pack_and_improve(&ctx, &demand, &mut greedy, Some(first));
+    if packed.proven() {
+        return packed;
+    }
+    dp.budget = options.exact_budget - options.exact_budget / FIRST_SHARE;
+    if let Some(Some(_)) = dp.best(0, &demand) {
+        return ctx.plan(&dp.reconstruct(&demand), &demand, true);
+    }
+    packed
+}
+
+/// The class-based packer, then the local improvement where the packer leaves instances out:
+/// the plan (`first`: the packer's plan by size, if made already).
+fn pack_and_improve(
+    ctx: &Ctx<'_>,
+    demand: &[u32],
+    greedy: &mut Greedy<'_, '_>,
+    first: Option<Vec<Option<Realization>>>,
+) -> Plan {
+    // Pack by size first (fewest GPUs when everything fits); if something is left over, also
+    // pack by count (most instances when capacity binds), by the LP's mix of patterns per
+    // class and over all classes at once, letting GPUs give up free instances nobody asked
+    // for, and by the patterns the bound's prices favour. Every such plan is a start for the
+    // local improvement.
+    greedy.mode = Mode::Size;
+    let choice = match first {
+        Some(p) => p,
+        None => greedy.run(demand.to_vec()),
+    };
+    let asked: u64 = demand.iter().map(|&d| u64::from(d)).sum();
+    if ctx.placed(&choice) >= asked {
+        return ctx.plan(&choice, demand, false);
+    }
+    let mut starts = Starts::default();
+    starts.push(ctx, choice);
+    for mode in [Mode::Count, Mode::Lp, Mode::GlobalLp] {
+        greedy.mode = mode;
+        starts.push(ctx, greedy.run(demand.to_vec()));
+    }
+    if ctx
+        .fleet
+        .gpus()
+        .iter()
+        .any(|g| g.instances().iter().any(|x| !x.in_use))
+    {
+        // Free instances crowd the fleet: let each GPU give them up for its pattern.
+        greedy.destroy_free = true;
+        for mode in [Mode::Size, Mode::Lp, Mode::GlobalLp] {
+            greedy.mode = mode;
+            starts.push(ctx, greedy.run(demand.to_vec()));
         }
+        greedy.destroy_free = false;
     }
-    ctx.plan(&choice, &demand, exact)
+    let classes = ctx.classes(&ctx.classes);
+    greedy.prices = ctx.prices(&classes, demand);
+    greedy.mode = Mode::Priced;
+    starts.push(ctx, greedy.run(demand.to_vec()));
+    match improve_best(ctx, starts.0, demand) {
+        (_, Some(plan)) => plan,
+        (best, None) => ctx.plan(&best, demand, false),
+    }
 }
 
 /// The best `IMPROVE_STARTS` distinct plans the packer made, best first (equal values in
@@ -411,6 +439,10 @@ fn improve_best(
 /// Fleets this small are searched exactly without first packing them for a target: the
 /// search is quicker than the packer there.
 const SMALL_FLEET: usize = 4;
+
+/// Larger fleets (up to `exact_gpu_limit`) are first searched with this share of the budget
+/// (one part in `FIRST_SHARE`) before the packer's plan is tried against the bound.
+const FIRST_SHARE: u64 = 8;
 
 /// Sets the local improvement tries in a row without a gain before it gives up on a start.
 const IMPROVE_PATIENCE: u32 = 64;

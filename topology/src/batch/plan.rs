@@ -93,6 +93,10 @@ pub struct Objective {
     pub room: u32,
     /// Free instances destroyed.
     pub destroyed: u64,
+    /// Per priority level asked for (highest first): the instances placed of that priority or
+    /// higher, to hold against [`Bound::max_placed_by_priority`].
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub placed_by_priority: Vec<(u8, u64)>,
 }
 
 /// Bounds on the optimum, one meaning in every mode: no plan of the fleet places more than
@@ -134,14 +138,39 @@ pub struct Plan {
 impl Plan {
     /// (instances the optimum may place beyond this plan, GPUs this plan may use beyond the
     /// fewest possible for what it places); `(0, 0)` proves it optimal on both.
+    ///
+    /// With priorities the first is the most the optimum may place beyond this plan at any
+    /// priority level or higher ([`Bound::max_placed_by_priority`] against
+    /// [`Objective::placed_by_priority`]), so `0` proves every level optimal in turn, not
+    /// only the total: a plan that places as many instances as possible, but of a lower
+    /// priority than it could, has a gap.
     #[must_use]
     pub fn gap(&self) -> (u64, u32) {
+        let by_level = self
+            .bound
+            .max_placed_by_priority
+            .iter()
+            .zip(&self.objective.placed_by_priority)
+            .map(|((_, b), (_, p))| b.saturating_sub(*p))
+            .max()
+            .unwrap_or(0);
         (
-            self.bound.max_placed.saturating_sub(self.objective.placed),
+            self.bound
+                .max_placed
+                .saturating_sub(self.objective.placed)
+                .max(by_level),
             self.objective
                 .gpus_used
                 .saturating_sub(self.bound.min_gpus_used),
         )
+    }
+
+    /// Whether the plan is proven optimal: the exact search proved it on the whole objective,
+    /// or the bound proves it on instances placed (per priority level) and GPUs used
+    /// (`gap() == (0, 0)`).
+    #[must_use]
+    pub fn proven(&self) -> bool {
+        self.exact || self.gap() == (0, 0)
     }
 
     /// Every GPU as the plan leaves it: `fleet` (the one it was made for) with the plan
@@ -201,6 +230,8 @@ impl core::fmt::Display for Plan {
             self.objective.destroyed,
             if self.exact {
                 ", proven optimal".to_owned()
+            } else if (gap_placed, gap_gpus) == (0, 0) {
+                ", proven optimal in instances placed and GPUs used".to_owned()
             } else {
                 format!(", gap ({gap_placed}, {gap_gpus})")
             }
@@ -238,5 +269,46 @@ impl core::fmt::Display for Plan {
             writeln!(f, "not placed: {} of #{} ({why})", u.count, u.request)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(placed: &[(u8, u64)], bound: &[(u8, u64)], exact: bool) -> Plan {
+        let total = |v: &[(u8, u64)]| v.last().map_or(0, |&(_, n)| n);
+        Plan {
+            changes: Vec::new(),
+            unplaced: Vec::new(),
+            objective: Objective {
+                placed: total(placed),
+                placed_by_priority: placed.to_vec(),
+                ..Objective::default()
+            },
+            bound: Bound {
+                max_placed: total(bound),
+                min_gpus_used: 0,
+                max_placed_by_priority: bound.to_vec(),
+            },
+            exact,
+        }
+    }
+
+    #[test]
+    fn the_gap_counts_every_priority_level() {
+        // Seven instances placed of the seven possible, but none of priority 1, where one was
+        // possible: not proven, whatever the total says.
+        let p = plan(&[(1, 0), (0, 7)], &[(1, 1), (0, 7)], false);
+        assert_eq!(p.gap(), (1, 0));
+        assert!(!p.proven());
+        // Every level at its bound: proven by the bound alone.
+        let p = plan(&[(1, 1), (0, 6)], &[(1, 1), (0, 6)], false);
+        assert_eq!(p.gap(), (0, 0));
+        assert!(p.proven());
+        // The exact search's word is proof on its own, gap or not.
+        let p = plan(&[(1, 1), (0, 1)], &[(1, 1), (0, 7)], true);
+        assert_eq!(p.gap(), (6, 0));
+        assert!(p.proven());
     }
 }

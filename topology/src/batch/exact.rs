@@ -11,8 +11,17 @@ use crate::{Occupancy, solve_gpu};
 /// (request, count) served on one GPU.
 pub(super) type Want = Vec<(usize, u32)>;
 
-/// An in-use occupancy's signature and instances per profile slot.
-type FitsKey = ((ModelKey, u32, u128), Vec<u32>);
+/// An in-use occupancy's signature and instances per profile slot (four bits each).
+type FitsKey = ((ModelKey, u32, u128), u128);
+
+/// Profile slots a packed count key holds (four bits each).
+const PACKED_SLOTS: usize = 32;
+
+/// What the search needs of one GPU again and again (see [`Exact::info`]).
+struct GpuInfo {
+    signature: (ModelKey, u32, u128),
+    entries: Vec<(usize, &'static GpuInstanceProfile, Option<u32>)>,
+}
 
 pub(super) struct Exact<'c, 'a> {
     pub(super) ctx: &'c Ctx<'a>,
@@ -27,6 +36,8 @@ pub(super) struct Exact<'c, 'a> {
     bases: FastMap<usize, Occupancy>,
     /// Whether instances (per profile slot) fit beside in-use ones, by the base's signature.
     fits_memo: FastMap<FitsKey, bool>,
+    /// Per GPU, made on first use.
+    info: Vec<Option<GpuInfo>>,
     /// What the cuts need, made on first use (see [`Exact::cut`]).
     cut: Option<Cut>,
     /// The demand at position 0 and, per priority level, what some plan is known to place:
@@ -55,6 +66,7 @@ impl<'c, 'a> Exact<'c, 'a> {
             budget,
             bases: FastMap::default(),
             fits_memo: FastMap::default(),
+            info: Vec::new(),
             cut: None,
             target: None,
         }
@@ -141,29 +153,56 @@ impl<'c, 'a> Exact<'c, 'a> {
             .map(|(_, p)| *p)
     }
 
+    /// Per GPU: its in-use signature and, per request it may serve (in the order of
+    /// `ctx.eligible`), the request, its profile and where its count sits in a packed key
+    /// (`None` where the profile's slot is past what a key holds).
+    fn info(&mut self, g: usize) -> &GpuInfo {
+        if self.info.len() < self.ctx.fleet.gpus().len() {
+            self.info.resize_with(self.ctx.fleet.gpus().len(), || None);
+        }
+        let made = match self.info[g].take() {
+            Some(info) => info,
+            None => {
+                let base = self.base(g).clone();
+                let entries = self.ctx.eligible[g]
+                    .iter()
+                    .map(|&(r, p)| {
+                        let shift = base
+                            .profile_slot(p)
+                            .filter(|&s| s < PACKED_SLOTS)
+                            .and_then(|s| u32::try_from(4 * s).ok());
+                        (r, p, shift)
+                    })
+                    .collect();
+                GpuInfo {
+                    signature: base.signature(),
+                    entries,
+                }
+            }
+        };
+        self.info[g].insert(made)
+    }
+
     /// Whether `want` fits on GPU `g` at all (beside its in-use instances; the free ones may
     /// be destroyed): the same answer as whether [`Exact::realize`] finds an outcome, for a
-    /// fraction of the work. `None` once the budget is spent.
-    fn fits(&mut self, g: usize, want: &[(usize, u32)]) -> Option<bool> {
-        let mut profiles = Vec::new();
-        for &(r, c) in want {
-            let p = self.profile_of(g, r)?;
-            for _ in 0..c {
-                profiles.push(p);
-            }
-        }
-        let base = self.base(g).clone();
-        let mut counts = vec![0u32; base.model().profiles.len()];
-        for p in &profiles {
-            counts[base.profile_slot(p)?] += 1;
-        }
-        let key = (base.signature(), counts);
-        if let Some(&f) = self.fits_memo.get(&key) {
+    /// fraction of the work. `packed`: the want's instances per profile slot, four bits each
+    /// (`None` where they do not fit in a key: then the answer is not memoized). `None` once
+    /// the budget is spent.
+    fn fits(&mut self, g: usize, want: &[(usize, u32)], packed: Option<u128>) -> Option<bool> {
+        let signature = self.info(g).signature;
+        if let Some(&f) = packed.and_then(|k| self.fits_memo.get(&(signature, k))) {
             return Some(f);
         }
         self.budget = self.budget.checked_sub(1)?;
-        let f = solve_gpu(&base, &profiles).is_some();
-        self.fits_memo.insert(key, f);
+        let mut profiles = Vec::new();
+        for &(r, c) in want {
+            let p = self.profile_of(g, r)?;
+            profiles.extend(core::iter::repeat_n(p, c as usize));
+        }
+        let f = solve_gpu(self.base(g), &profiles).is_some();
+        if let Some(k) = packed {
+            self.fits_memo.insert((signature, k), f);
+        }
         Some(f)
     }
 
@@ -187,23 +226,36 @@ impl<'c, 'a> Exact<'c, 'a> {
 
     /// Every feasible `want` for GPU `g` under `rem`, in a fixed order.
     pub(super) fn options(&mut self, g: usize, rem: &[u32]) -> Option<Vec<Vec<(usize, u32)>>> {
-        let groups: Vec<usize> = self.ctx.eligible[g]
+        let groups: Vec<(usize, Option<u32>)> = self
+            .info(g)
+            .entries
             .iter()
-            .map(|(r, _)| *r)
-            .filter(|&r| rem[r] > 0)
+            .filter(|(r, _, _)| rem[*r] > 0)
+            .map(|&(r, _, shift)| (r, shift))
             .collect();
         let mut out = vec![Vec::new()];
-        let mut stack: Vec<(usize, Vec<(usize, u32)>)> = vec![(0, Vec::new())];
-        while let Some((k, want)) = stack.pop() {
-            let Some(&r) = groups.get(k) else { continue };
+        // (next group, the want so far, its instances per slot packed as in `fits`).
+        let mut stack: Vec<(usize, Want, Option<u128>)> = vec![(0, Vec::new(), Some(0))];
+        while let Some((k, want, packed)) = stack.pop() {
+            let Some(&(r, shift)) = groups.get(k) else {
+                continue;
+            };
             // Count 0 for this group: go on with the next.
-            stack.push((k + 1, want.clone()));
+            stack.push((k + 1, want.clone(), packed));
+            let mut w = want;
+            w.push((r, 0));
             for c in 1..=rem[r] {
-                let mut w = want.clone();
-                w.push((r, c));
-                if self.fits(g, &w)? {
+                if let Some(last) = w.last_mut() {
+                    last.1 = c;
+                }
+                // This group's instances join its slot's count; past four bits, no key.
+                let key = packed.zip(shift).and_then(|(p, s)| {
+                    let total = ((p >> s) & 0xf) + u128::from(c);
+                    (total <= 0xf).then(|| (p & !(0xf << s)) | (total << s))
+                });
+                if self.fits(g, &w, key)? {
                     out.push(w.clone());
-                    stack.push((k + 1, w));
+                    stack.push((k + 1, w.clone(), key));
                 } else {
                     break;
                 }
@@ -236,6 +288,7 @@ impl<'c, 'a> Exact<'c, 'a> {
         let mut best: Option<(Value, Vec<(usize, u32)>)> = None;
         let levels = self.ctx.levels.len();
         let mut next = rem.to_vec();
+        let mut scratch = Vec::with_capacity(levels);
         for want in self.options(g, rem)? {
             next.copy_from_slice(rem);
             for &(r, c) in &want {
@@ -245,12 +298,17 @@ impl<'c, 'a> Exact<'c, 'a> {
             // one found here, even if the later GPUs placed all they might of what is left,
             // is not weighed: the state's best stays the same.
             if let Some((b, _)) = &best {
-                let mut optimistic = self.optimistic(k + 1, &next);
+                let cut = match self.cut.take() {
+                    Some(cut) => cut,
+                    None => self.make_cut(),
+                };
+                cut.sizes
+                    .optimistic_into(levels, cut.room[k + 1], &next, &mut scratch);
+                self.cut = Some(cut);
                 for &(r, c) in &want {
-                    optimistic[self.ctx.level(r)] += u64::from(c);
+                    scratch[self.ctx.level(r)] += u64::from(c);
                 }
-                debug_assert_eq!(optimistic.len(), levels);
-                if optimistic < b.placed {
+                if scratch < b.placed {
                     continue;
                 }
             }

@@ -85,6 +85,19 @@ impl Sizes {
     /// [`suffix_sums`] gives) can place: no more than are left, than they hold, and than fit,
     /// smallest first, in their free memory and in their free compute.
     pub(super) fn optimistic(&self, levels: usize, room: (u64, u64, u64), rem: &[u32]) -> Vec<u64> {
+        let mut out = Vec::with_capacity(levels);
+        self.optimistic_into(levels, room, rem, &mut out);
+        out
+    }
+
+    /// [`Sizes::optimistic`] into `out` (its contents replaced), for callers that ask often.
+    pub(super) fn optimistic_into(
+        &self,
+        levels: usize,
+        room: (u64, u64, u64),
+        rem: &[u32],
+        out: &mut Vec<u64>,
+    ) {
         let (most, memory, compute) = room;
         let fill = |order: &[usize], free: u64, unit: &dyn Fn(usize) -> u64, level: usize| {
             let mut free = free;
@@ -104,7 +117,8 @@ impl Sizes {
             }
             n
         };
-        let mut out = vec![0u64; levels];
+        out.clear();
+        out.resize(levels, 0);
         for (level, o) in out.iter_mut().enumerate() {
             let left: u64 = rem
                 .iter()
@@ -116,6 +130,5 @@ impl Sizes {
             let by_compute = fill(&self.by_compute, compute, &|d| self.share[d].1, level);
             *o = left.min(most).min(by_memory).min(by_compute);
         }
-        out
     }
 }

@@ -56,21 +56,29 @@ pub(super) fn suffix_sums(rooms: &[(u64, u64, u64)]) -> Vec<(u64, u64, u64)> {
 /// instance takes on any GPU it may use, and the demands by each, smallest first.
 pub(super) struct Sizes {
     level: Vec<usize>,
-    share: Vec<(u64, u64)>,
-    by_memory: Vec<usize>,
-    by_compute: Vec<usize>,
+    /// Per level: its demands with their least memory, smallest first.
+    by_memory: Vec<Vec<(usize, u64)>>,
+    /// Per level: its demands with their least compute, smallest first.
+    by_compute: Vec<Vec<(usize, u64)>>,
 }
 
 impl Sizes {
     /// Per demand, its level and least share (`(u64::MAX, u64::MAX)` where it fits nowhere).
     pub(super) fn new(level: Vec<usize>, share: Vec<(u64, u64)>) -> Self {
-        let mut by_memory: Vec<usize> = (0..share.len()).collect();
-        by_memory.sort_by_key(|&d| (share[d].0, d));
-        let mut by_compute = by_memory.clone();
-        by_compute.sort_by_key(|&d| (share[d].1, d));
+        let levels = level.iter().max().map_or(0, |&l| l + 1);
+        let mut order: Vec<usize> = (0..share.len()).collect();
+        order.sort_by_key(|&d| (share[d].0, d));
+        let mut by_memory = vec![Vec::new(); levels];
+        for &d in &order {
+            by_memory[level[d]].push((d, share[d].0));
+        }
+        order.sort_by_key(|&d| (share[d].1, d));
+        let mut by_compute = vec![Vec::new(); levels];
+        for &d in &order {
+            by_compute[level[d]].push((d, share[d].1));
+        }
         Sizes {
             level,
-            share,
             by_memory,
             by_compute,
         }
@@ -99,14 +107,14 @@ impl Sizes {
         out: &mut Vec<u64>,
     ) {
         let (most, memory, compute) = room;
-        let fill = |order: &[usize], free: u64, unit: &dyn Fn(usize) -> u64, level: usize| {
+        // Smallest first into `free`: how many of the level's demands left fit.
+        let fill = |order: &[(usize, u64)], free: u64| {
             let mut free = free;
             let mut n = 0u64;
-            for &d in order {
-                if rem[d] == 0 || self.level[d] != level {
+            for &(d, u) in order {
+                if rem[d] == 0 {
                     continue;
                 }
-                let u = unit(d);
                 let want = u64::from(rem[d]);
                 let take = free.checked_div(u).map_or(want, |fit| want.min(fit));
                 n += take;
@@ -120,14 +128,13 @@ impl Sizes {
         out.clear();
         out.resize(levels, 0);
         for (level, o) in out.iter_mut().enumerate() {
-            let left: u64 = rem
-                .iter()
-                .enumerate()
-                .filter(|&(d, _)| self.level[d] == level)
-                .map(|(_, &c)| u64::from(c))
-                .sum();
-            let by_memory = fill(&self.by_memory, memory, &|d| self.share[d].0, level);
-            let by_compute = fill(&self.by_compute, compute, &|d| self.share[d].1, level);
+            let (Some(mem), Some(cmp)) = (self.by_memory.get(level), self.by_compute.get(level))
+            else {
+                continue;
+            };
+            let left: u64 = mem.iter().map(|&(d, _)| u64::from(rem[d])).sum();
+            let by_memory = fill(mem, memory);
+            let by_compute = fill(cmp, compute);
             *o = left.min(most).min(by_memory).min(by_compute);
         }
     }

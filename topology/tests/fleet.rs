@@ -919,3 +919,64 @@ fn a_proven_plan_answers_for_a_small_fleet() {
         "{plan}"
     );
 }
+
+/// Profiles only an A100-40GB has and profiles only an H100-SXM-80GB has, so requests for one
+/// never join GPUs of the other.
+const A100_ONLY: [&str; 4] = ["1g.5gb", "2g.10gb", "3g.20gb", "4g.20gb"];
+const H100_ONLY: [&str; 4] = ["1g.20gb", "2g.20gb", "3g.40gb", "4g.40gb"];
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// A fleet in two parts that no request joins (A100s and H100s, each asked only for its
+    /// own profiles), larger than brute force reaches: the plan's objective is the sum of
+    /// what each part's own fleet gets, and exact where both are.
+    #[test]
+    fn parts_no_request_joins_solve_as_their_sum(
+        layout in proptest::collection::vec((any::<bool>(), proptest::option::of((0usize..4, 0u8..8, any::<bool>()))), 2..=12),
+        asks in proptest::collection::vec((any::<bool>(), 0usize..4, 1u32..=6), 1..=6),
+    ) {
+        let gpus: Vec<Gpu> = layout
+            .iter()
+            .enumerate()
+            .map(|(i, &(h100, inst))| {
+                let model: &'static GpuModel = if h100 { &H100_SXM_80GB } else { &A100_40GB };
+                let mut g = Gpu::new(u32::try_from(i).unwrap(), model);
+                if let Some((p, s, in_use)) = inst {
+                    let names = if h100 { H100_ONLY } else { A100_ONLY };
+                    let _ = g.add(names[p], s, in_use);
+                }
+                g
+            })
+            .collect();
+        let requests: Vec<Request> = asks
+            .iter()
+            .map(|&(h100, p, c)| {
+                let names = if h100 { H100_ONLY } else { A100_ONLY };
+                Request::parse(names[p], c).unwrap()
+            })
+            .collect();
+        let fleet = Fleet::new(gpus.clone()).unwrap();
+        let plan = solve(&fleet, &requests, &SolveOptions::default());
+        check_valid(&fleet, &requests, &plan);
+        let mut sum = (0u64, 0u32, 0u32, 0u64);
+        let mut exact = true;
+        for h100 in [false, true] {
+            let part: Vec<Gpu> = gpus
+                .iter()
+                .filter(|g| (g.model.name == H100_SXM_80GB.name) == h100)
+                .cloned()
+                .collect();
+            if part.is_empty() {
+                continue;
+            }
+            let alone = solve(&Fleet::new(part).unwrap(), &requests, &SolveOptions::default());
+            let o = &alone.objective;
+            sum = (sum.0 + o.placed, sum.1 + o.gpus_reconfigured, sum.2 + o.gpus_used, sum.3 + o.destroyed);
+            exact &= alone.exact;
+        }
+        let o = &plan.objective;
+        prop_assert_eq!((o.placed, o.gpus_reconfigured, o.gpus_used, o.destroyed), sum);
+        prop_assert_eq!(plan.exact, exact);
+    }
+}

@@ -10,7 +10,10 @@
 //! 6. the most room kept for large profiles: per GPU 2 if the model's full-GPU profile still
 //!    fits, 1 if its half-GPU profile (`4g` on an A100) does.
 //!
-//! Small problems (up to [`SolveOptions::exact_gpu_limit`] GPUs) are solved exactly by a
+//! Small problems (up to [`SolveOptions::exact_gpu_limit`] GPUs) are first cut into parts
+//! that no request joins (every GPU a request may use lies in one part: a fleet of several
+//! models asked for profiles only one model has, say); each part is solved on its own, as the
+//! objective is a sum over GPUs. Each is solved exactly by a
 //! dynamic program over GPUs and remaining demand, within a work budget. Above four GPUs the
 //! search first gets a share of the budget; where that is not enough, the packer's plan
 //! (below) answers if the bound proves it optimal in instances placed, per priority level,
@@ -273,52 +276,148 @@ fn spread(mut plan: Plan, requests: &[Request], members: &[Vec<usize>]) -> Plan 
 fn solve_demands(fleet: &Fleet, requests: &[Request], options: &SolveOptions) -> Plan {
     let ctx = Ctx::new(fleet, requests, options);
     let demand: Vec<u32> = requests.iter().map(|r| r.count).collect();
-    let mut greedy = Greedy::new(&ctx, Mode::Size);
-    let gpus = fleet.gpus().len();
-    if gpus > options.exact_gpu_limit {
-        return pack_and_improve(&ctx, &demand, &mut greedy, None);
+    if fleet.gpus().len() <= options.exact_gpu_limit {
+        let parts = parts(&ctx);
+        if parts.len() > 1 {
+            // No request joins two parts, and every term of the objective is a sum over
+            // GPUs: the optimum is each part's optimum, and solving the parts one by one is
+            // as exact as solving them together, at a fraction of the states.
+            if let Some((choice, exact)) = solve_parts(fleet, requests, options, &demand, &parts) {
+                return ctx.plan(&choice, &demand, exact);
+            }
+        }
+    }
+    match choose(&ctx, &demand, options.exact_gpu_limit, options.exact_budget) {
+        (_, Some(plan)) => plan,
+        ((choice, exact), None) => ctx.plan(&choice, &demand, exact),
+    }
+}
+
+/// Every GPU's outcome (`None` for untouched), and whether the exact search proved it.
+type Chosen = (Vec<Option<Realization>>, bool);
+
+/// Each part solved on its own (a fleet of its GPUs) with a share of the exact search's
+/// budget by its size; `None` where a part's fleet cannot be made.
+fn solve_parts(
+    fleet: &Fleet,
+    requests: &[Request],
+    options: &SolveOptions,
+    demand: &[u32],
+    parts: &[Vec<usize>],
+) -> Option<Chosen> {
+    let gpus = fleet.gpus();
+    let all = u64::try_from(gpus.len()).ok()?.max(1);
+    let mut choice = vec![None; gpus.len()];
+    let mut exact = true;
+    for part in parts {
+        let sub = Fleet::new(part.iter().map(|&g| gpus[g].clone()).collect()).ok()?;
+        let ctx = Ctx::new(&sub, requests, options);
+        let share = u64::try_from(part.len()).ok()?;
+        let budget = options.exact_budget.saturating_mul(share) / all;
+        let ((outcomes, proved), _) = choose(&ctx, demand, options.exact_gpu_limit, budget);
+        exact &= proved;
+        for (&g, real) in part.iter().zip(outcomes) {
+            choice[g] = real;
+        }
+    }
+    Some((choice, exact))
+}
+
+/// The solver on one fleet (or part), exact up to `limit` GPUs with `budget` for the search: the GPUs' outcomes,
+/// whether exact, and the plan where it was made on the way.
+fn choose(ctx: &Ctx<'_>, demand: &[u32], limit: usize, budget: u64) -> (Chosen, Option<Plan>) {
+    let mut greedy = Greedy::new(ctx, Mode::Size);
+    let gpus = ctx.fleet.gpus().len();
+    let packed = |greedy: &mut Greedy<'_, '_>, first| {
+        let (choice, plan) = pack_and_improve(ctx, demand, greedy, first);
+        ((choice, false), Some(plan))
+    };
+    if gpus > limit {
+        return packed(&mut greedy, None);
     }
     if gpus <= SMALL_FLEET {
-        let mut dp = Exact::over(&ctx, (0..gpus).collect(), options.exact_budget);
-        if let Some(Some(_)) = dp.best(0, &demand) {
-            return ctx.plan(&dp.reconstruct(&demand), &demand, true);
+        let mut dp = Exact::over(ctx, (0..gpus).collect(), budget);
+        if let Some(Some(_)) = dp.best(0, demand) {
+            return ((dp.reconstruct(demand), true), None);
         }
-        return pack_and_improve(&ctx, &demand, &mut greedy, None);
+        return packed(&mut greedy, None);
     }
     // What the packer places is a target the exact search needs not look below: states from
     // which no plan reaches it are cut. The search first gets a share of its budget; where
     // that is not enough, the packer's plan with the local improvement answers if the bound
     // proves it optimal (per priority level, and in GPUs used), and only otherwise does the
     // search go on with the rest of its budget.
-    let first = greedy.run(demand.clone());
-    let mut dp = Exact::over(
-        &ctx,
-        (0..gpus).collect(),
-        options.exact_budget / FIRST_SHARE,
-    )
-    .with_target(&demand, ctx.total(&first).placed);
-    if let Some(Some(_)) = dp.best(0, &demand) {
-        return ctx.plan(&dp.reconstruct(&demand), &demand, true);
+    let first = greedy.run(demand.to_vec());
+    let mut dp = Exact::over(ctx, (0..gpus).collect(), budget / FIRST_SHARE)
+        .with_target(demand, ctx.total(&first).placed);
+    if let Some(Some(_)) = dp.best(0, demand) {
+        return ((dp.reconstruct(demand), true), None);
     }
-    let packed = pack_and_improve(&ctx, &demand, &mut greedy, Some(first));
-    if packed.proven() {
-        return packed;
+    let (choice, plan) = pack_and_improve(ctx, demand, &mut greedy, Some(first));
+    if plan.proven() {
+        return ((choice, false), Some(plan));
     }
-    dp.budget = options.exact_budget - options.exact_budget / FIRST_SHARE;
-    if let Some(Some(_)) = dp.best(0, &demand) {
-        return ctx.plan(&dp.reconstruct(&demand), &demand, true);
+    dp.budget = budget - budget / FIRST_SHARE;
+    if let Some(Some(_)) = dp.best(0, demand) {
+        return ((dp.reconstruct(demand), true), None);
     }
-    packed
+    ((choice, false), Some(plan))
+}
+
+/// The fleet's GPUs that may serve a request, in parts that no request joins: every GPU a
+/// request may use lies in one part. In order of their lowest GPU, each in fleet order.
+fn parts(ctx: &Ctx<'_>) -> Vec<Vec<usize>> {
+    fn root(up: &mut [usize], mut x: usize) -> usize {
+        while up[x] != x {
+            up[x] = up[up[x]];
+            x = up[x];
+        }
+        x
+    }
+    let gpus = ctx.fleet.gpus().len();
+    let mut up: Vec<usize> = (0..gpus).collect();
+    let mut first: Vec<Option<usize>> = vec![None; ctx.requests.len()];
+    for (g, elig) in ctx.eligible.iter().enumerate() {
+        for &(r, _) in elig {
+            match first.get(r).copied().flatten() {
+                None => {
+                    if let Some(f) = first.get_mut(r) {
+                        *f = Some(g);
+                    }
+                }
+                Some(h) => {
+                    let (a, b) = (root(&mut up, g), root(&mut up, h));
+                    up[a.max(b)] = a.min(b);
+                }
+            }
+        }
+    }
+    let mut parts: Vec<Vec<usize>> = Vec::new();
+    let mut at: Vec<Option<usize>> = vec![None; gpus];
+    for g in 0..gpus {
+        if ctx.eligible[g].is_empty() {
+            continue;
+        }
+        let r = root(&mut up, g);
+        match at[r] {
+            Some(i) => parts[i].push(g),
+            None => {
+                at[r] = Some(parts.len());
+                parts.push(vec![g]);
+            }
+        }
+    }
+    parts
 }
 
 /// The class-based packer, then the local improvement where the packer leaves instances out:
-/// the plan (`first`: the packer's plan by size, if made already).
+/// every GPU's outcome and the plan (`first`: the packer's plan by size, if made already).
 fn pack_and_improve(
     ctx: &Ctx<'_>,
     demand: &[u32],
     greedy: &mut Greedy<'_, '_>,
     first: Option<Vec<Option<Realization>>>,
-) -> Plan {
+) -> (Vec<Option<Realization>>, Plan) {
     // Pack by size first (fewest GPUs when everything fits); if something is left over, also
     // pack by count (most instances when capacity binds), by the LP's mix of patterns per
     // class and over all classes at once, letting GPUs give up free instances nobody asked
@@ -331,7 +430,8 @@ fn pack_and_improve(
     };
     let asked: u64 = demand.iter().map(|&d| u64::from(d)).sum();
     if ctx.placed(&choice) >= asked {
-        return ctx.plan(&choice, demand, false);
+        let plan = ctx.plan(&choice, demand, false);
+        return (choice, plan);
     }
     let mut starts = Starts::default();
     starts.push(ctx, choice);
@@ -358,8 +458,11 @@ fn pack_and_improve(
     greedy.mode = Mode::Priced;
     starts.push(ctx, greedy.run(demand.to_vec()));
     match improve_best(ctx, starts.0, demand) {
-        (_, Some(plan)) => plan,
-        (best, None) => ctx.plan(&best, demand, false),
+        (best, Some(plan)) => (best, plan),
+        (best, None) => {
+            let plan = ctx.plan(&best, demand, false);
+            (best, plan)
+        }
     }
 }
 

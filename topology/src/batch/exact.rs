@@ -233,16 +233,23 @@ impl<'c, 'a> Exact<'c, 'a> {
             .filter(|(r, _, _)| rem[*r] > 0)
             .map(|&(r, _, shift)| (r, shift))
             .collect();
-        let mut out = vec![Vec::new()];
-        // (next group, the want so far, its instances per slot packed as in `fits`).
-        let mut stack: Vec<(usize, Want, Option<u128>)> = vec![(0, Vec::new(), Some(0))];
-        while let Some((k, want, packed)) = stack.pop() {
+        let mut out: Vec<Want> = vec![Vec::new()];
+        // (next group, the want so far as a position in `out`, its instances per slot packed
+        // as in `fits`); entries with no group left to add are not made.
+        let mut stack: Vec<(usize, usize, Option<u128>)> = Vec::new();
+        if !groups.is_empty() {
+            stack.push((0, 0, Some(0)));
+        }
+        while let Some((k, at, packed)) = stack.pop() {
             let Some(&(r, shift)) = groups.get(k) else {
                 continue;
             };
+            let more = k + 1 < groups.len();
             // Count 0 for this group: go on with the next.
-            stack.push((k + 1, want.clone(), packed));
-            let mut w = want;
+            if more {
+                stack.push((k + 1, at, packed));
+            }
+            let mut w = out[at].clone();
             w.push((r, 0));
             for c in 1..=rem[r] {
                 if let Some(last) = w.last_mut() {
@@ -255,7 +262,9 @@ impl<'c, 'a> Exact<'c, 'a> {
                 });
                 if self.fits(g, &w, key)? {
                     out.push(w.clone());
-                    stack.push((k + 1, w.clone(), key));
+                    if more {
+                        stack.push((k + 1, out.len() - 1, key));
+                    }
                 } else {
                     break;
                 }

@@ -29,8 +29,10 @@ pub(super) struct Exact<'c, 'a> {
     pub(super) order: Vec<usize>,
     /// Per state (position, demand left): its best value and the fill that starts it, or
     /// `None` where no completion reaches the target.
-    pub(super) memo: FastMap<(usize, Vec<u32>), Option<Best>>,
-    pub(super) real_memo: FastMap<(usize, Want), Option<Realization>>,
+    /// Per position, keyed by the demand left (looked up without a copy of it).
+    pub(super) memo: Vec<FastMap<Vec<u32>, Option<Best>>>,
+    /// Per GPU (position in the fleet): each fill's outcome.
+    pub(super) real_memo: Vec<FastMap<Want, Option<Realization>>>,
     pub(super) budget: u64,
     /// Per GPU: its in-use instances alone (free ones may always go).
     bases: FastMap<usize, Occupancy>,
@@ -60,9 +62,11 @@ impl<'c, 'a> Exact<'c, 'a> {
     pub(super) fn over(ctx: &'c Ctx<'a>, order: Vec<usize>, budget: u64) -> Self {
         Exact {
             ctx,
+            memo: order.iter().map(|_| FastMap::default()).collect(),
             order,
-            memo: FastMap::default(),
-            real_memo: FastMap::default(),
+            real_memo: (0..ctx.fleet.gpus().len())
+                .map(|_| FastMap::default())
+                .collect(),
             budget,
             bases: FastMap::default(),
             fits_memo: FastMap::default(),
@@ -211,8 +215,7 @@ impl<'c, 'a> Exact<'c, 'a> {
         g: usize,
         want: &[(usize, u32)],
     ) -> Option<Option<Realization>> {
-        let key = (g, want.to_vec());
-        if let Some(r) = self.real_memo.get(&key) {
+        if let Some(r) = self.real_memo[g].get(want) {
             return Some(r.clone());
         }
         if self.budget == 0 {
@@ -220,8 +223,24 @@ impl<'c, 'a> Exact<'c, 'a> {
         }
         self.budget -= 1;
         let r = self.ctx.realize(g, want);
-        self.real_memo.insert(key, r.clone());
+        self.real_memo[g].insert(want.to_vec(), r.clone());
         Some(r)
+    }
+
+    /// The value of [`Exact::realize`]'s outcome (none where `want` does not fit), without a
+    /// copy of the outcome.
+    fn realized_value(&mut self, g: usize, want: &[(usize, u32)]) -> Option<Option<Value>> {
+        if let Some(r) = self.real_memo[g].get(want) {
+            return Some(r.as_ref().map(|r| self.ctx.value(r)));
+        }
+        if self.budget == 0 {
+            return None;
+        }
+        self.budget -= 1;
+        let r = self.ctx.realize(g, want);
+        let v = r.as_ref().map(|r| self.ctx.value(r));
+        self.real_memo[g].insert(want.to_vec(), r);
+        Some(v)
     }
 
     /// Every feasible `want` for GPU `g` under `rem`, in a fixed order.
@@ -286,12 +305,11 @@ impl<'c, 'a> Exact<'c, 'a> {
             };
             return Some(self.viable(k, rem).then_some(done));
         };
-        let key = (k, rem.to_vec());
-        if let Some(found) = self.memo.get(&key) {
+        if let Some(found) = self.memo[k].get(rem) {
             return Some(found.as_ref().map(|(v, _)| v.clone()));
         }
         if !self.viable(k, rem) {
-            self.memo.insert(key, None);
+            self.memo[k].insert(rem.to_vec(), None);
             return Some(None);
         }
         let mut best: Option<(Value, Vec<(usize, u32)>)> = None;
@@ -323,20 +341,19 @@ impl<'c, 'a> Exact<'c, 'a> {
             }
             // Every option weighed counts against the budget, memoized or not.
             self.budget = self.budget.checked_sub(1)?;
-            let real = match self.realize(g, &want)? {
-                Some(r) => r,
-                None => continue,
+            let Some(here) = self.realized_value(g, &want)? else {
+                continue;
             };
             let Some(rest) = self.best(k + 1, &next)? else {
                 continue;
             };
-            let v = self.ctx.value(&real).add(&rest);
+            let v = here.add(&rest);
             if best.as_ref().is_none_or(|(b, _)| v > *b) {
                 best = Some((v, want));
             }
         }
         let value = best.as_ref().map(|(v, _)| v.clone());
-        self.memo.insert(key, best);
+        self.memo[k].insert(rem.to_vec(), best);
         Some(value)
     }
 
@@ -346,14 +363,12 @@ impl<'c, 'a> Exact<'c, 'a> {
         let mut rem = demand.to_vec();
         let mut out = Vec::new();
         for (k, &g) in self.order.iter().enumerate() {
-            let want = self
-                .memo
-                .get(&(k, rem.clone()))
+            let want = self.memo[k]
+                .get(&rem)
                 .and_then(|found| found.as_ref().map(|(_, w)| w.clone()))
                 .unwrap_or_default();
-            let real = self
-                .real_memo
-                .get(&(g, want.clone()))
+            let real = self.real_memo[g]
+                .get(&want)
                 .cloned()
                 .flatten()
                 .or_else(|| self.ctx.realize(g, &want));

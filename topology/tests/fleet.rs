@@ -980,3 +980,33 @@ proptest! {
         prop_assert_eq!(plan.exact, exact);
     }
 }
+
+/// Requests alike in all but priority: the higher one is served in full first, on every GPU
+/// count the exact search covers, whatever order the requests come in.
+#[test]
+fn of_two_requests_alike_the_higher_priority_is_served_first() {
+    for gpus in [1u32, 2, 5] {
+        let fleet = Fleet::uniform(&A100_40GB, gpus);
+        let low = Request::parse("3g.20gb", 2 * gpus + 1).unwrap();
+        let high = Request::parse("3g.20gb", gpus + 1)
+            .unwrap()
+            .with_priority(1);
+        for requests in [vec![low.clone(), high.clone()], vec![high, low]] {
+            let plan = solve(&fleet, &requests, &SolveOptions::default());
+            assert!(plan.exact);
+            let high_at = requests.iter().position(|r| r.priority == 1).unwrap();
+            let served = |r: usize| {
+                plan.changes
+                    .iter()
+                    .flat_map(|c| &c.create)
+                    .filter(|x| x.request == r)
+                    .count()
+            };
+            assert_eq!(served(high_at), gpus as usize + 1, "{requests:?}");
+            assert_eq!(served(1 - high_at), gpus as usize - 1, "{requests:?}");
+            if gpus <= 2 {
+                assert_eq!(plan_key(&plan, &requests), brute_force(&fleet, &requests));
+            }
+        }
+    }
+}

@@ -40,6 +40,9 @@ pub(super) struct Exact<'c, 'a> {
     fits_memo: FastMap<FitsKey, bool>,
     /// Per GPU, made on first use.
     info: Vec<Option<GpuInfo>>,
+    /// Per request, its kin: the requests alike in all but priority (the same profile,
+    /// model, GPU set and NUMA node), as one number per kind.
+    kin: std::rc::Rc<Vec<usize>>,
     /// What the cuts need, made on first use (see [`Exact::cut`]).
     cut: Option<Cut>,
     /// The demand at position 0 and, per priority level, what some plan is known to place:
@@ -71,6 +74,7 @@ impl<'c, 'a> Exact<'c, 'a> {
             bases: FastMap::default(),
             fits_memo: FastMap::default(),
             info: Vec::new(),
+            kin: std::rc::Rc::new(kin(ctx.requests)),
             cut: None,
             target: None,
         }
@@ -253,6 +257,14 @@ impl<'c, 'a> Exact<'c, 'a> {
             .map(|&(r, _, shift)| (r, shift))
             .collect();
         let mut out: Vec<Want> = vec![Vec::new()];
+        // Of two requests alike in all but priority, the lower one is served here only if
+        // the higher one is served here in full: in any plan that does otherwise, the two
+        // can swap instances (the same profile on the same GPUs) for a plan as good or
+        // better, so one optimum keeps the rule, and only options keeping it are made.
+        let requests = self.ctx.requests;
+        let kin = std::rc::Rc::clone(&self.kin);
+        let outranks =
+            |a: usize, b: usize| kin[a] == kin[b] && requests[a].priority > requests[b].priority;
         // (next group, the want so far as a position in `out`, its instances per slot packed
         // as in `fits`); entries with no group left to add are not made.
         let mut stack: Vec<(usize, usize, Option<u128>)> = Vec::new();
@@ -264,11 +276,22 @@ impl<'c, 'a> Exact<'c, 'a> {
                 continue;
             };
             let more = k + 1 < groups.len();
+            let want = &out[at];
+            // A higher kin decided already and not served in full: none of this one.
+            let held_back = want.iter().any(|&(q, c)| outranks(q, r) && c < rem[q])
+                || groups[..k]
+                    .iter()
+                    .any(|&(q, _)| outranks(q, r) && !want.iter().any(|&(w, _)| w == q));
+            // A lower kin served already: all of this one, or the option is not kept.
+            let in_full = want.iter().any(|&(q, c)| c > 0 && outranks(r, q));
             // Count 0 for this group: go on with the next.
-            if more {
+            if more && !in_full {
                 stack.push((k + 1, at, packed));
             }
-            let mut w = out[at].clone();
+            if held_back {
+                continue;
+            }
+            let mut w = want.clone();
             w.push((r, 0));
             for c in 1..=rem[r] {
                 if let Some(last) = w.last_mut() {
@@ -280,6 +303,9 @@ impl<'c, 'a> Exact<'c, 'a> {
                     (total <= 0xf).then(|| (p & !(0xf << s)) | (total << s))
                 });
                 if self.fits(g, &w, key)? {
+                    if in_full && c < rem[r] {
+                        continue;
+                    }
                     out.push(w.clone());
                     if more {
                         stack.push((k + 1, out.len() - 1, key));
@@ -379,4 +405,24 @@ impl<'c, 'a> Exact<'c, 'a> {
         }
         out
     }
+}
+
+/// Per request, a number for its kind: requests alike in all but priority get the same.
+fn kin(requests: &[crate::batch::Request]) -> Vec<usize> {
+    type Kind<'r> = (
+        gpupart_profiles::ProfileName,
+        Option<&'static str>,
+        Option<&'r [u32]>,
+        Option<u32>,
+    );
+    let mut kinds: FastMap<Kind<'_>, usize> = FastMap::default();
+    requests
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            *kinds
+                .entry((r.profile, r.model, r.gpus.as_deref(), r.numa_node))
+                .or_insert(i)
+        })
+        .collect()
 }

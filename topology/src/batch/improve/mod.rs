@@ -3,7 +3,9 @@
 //! left unplaced in one pot; a set's new outcome replaces the old one only where the
 //! objective's value grows, so the plan only gets better. The sets are drawn from the GPUs
 //! that may host something unplaced, the most wasteful first, with partners from a fixed
-//! pseudo-random sequence (plans stay deterministic).
+//! pseudo-random sequence (plans stay deterministic); a second round adds to each set one
+//! of the GPUs that serve the fewest instances, where giving up one large instance may make
+//! room for several.
 
 mod sub;
 
@@ -25,8 +27,13 @@ const HEAD: usize = 64;
 /// The most wasteful GPUs of all kept as partners.
 const TOP: usize = 16;
 
+/// Sets in a row without a gain before the second round (seeded by sparse GPUs) gives up.
+const SPARSE_PATIENCE: u32 = 48;
+
 /// Improves `choice` (one entry per GPU, `None` for untouched) for `demand` within `work`
-/// options weighed in all, giving up after `patience` sets in a row without a gain; stops
+/// options weighed in all, giving up after `patience` sets in a row without a gain and then
+/// `SPARSE_PATIENCE` more of a second round, whose sets each hold one of the GPUs serving the
+/// fewest instances (a large instance given up may make room for several); stops
 /// early once every priority level places what `bound` (per level, highest first,
 /// cumulative: the certified bound) allows, as no plan places more. Returns whether it
 /// changed anything.
@@ -62,11 +69,24 @@ pub(super) fn improve(
     // moves out may go).
     let mut open: Vec<usize> = Vec::new();
     let mut top: Vec<usize> = Vec::new();
+    // GPUs that serve the fewest instances (one large one, say): where breaking an instance
+    // up may make room for several. Seeds of the second round.
+    let mut sparse: Vec<usize> = Vec::new();
+    // The second round: once `patience` sets in a row gained nothing, `SPARSE_PATIENCE` more
+    // seeded by the sparse GPUs, each with a GPU that may take a request left out.
+    let mut second = false;
     let mut fresh = false;
     let mut gains = 0u32;
     let pick = |n: usize, x: u64| usize::try_from(x % n.max(1) as u64).unwrap_or(0);
-    while work > 0 && stale < patience && !reached(ctx, &rem, demand, bound) {
-        if !fresh {
+    while work > 0 && !reached(ctx, &rem, demand, bound) {
+        if stale >= patience && !second {
+            second = true;
+            stale = 0;
+        }
+        if second && stale >= SPARSE_PATIENCE {
+            break;
+        }
+        if !fresh || (second && sparse.is_empty()) {
             hosts = (0..gpus.len())
                 .filter(|&g| ctx.eligible[g].iter().any(|(r, _)| rem[*r] > 0))
                 .map(|g| (wasted[g], g))
@@ -91,6 +111,26 @@ pub(super) fn improve(
                 all.select_nth_unstable_by(keep - 1, |a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
             }
             top = all[..keep].iter().map(|&(_, g)| g).collect();
+            if second {
+                let mut few: Vec<(usize, usize)> = choice
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(g, real)| {
+                        let served = real.as_ref().map_or(0, |r| r.create.len() + r.reuse.len());
+                        (served > 0).then_some((served, g))
+                    })
+                    .collect();
+                let keep = few.len().min(TOP);
+                if keep > 0 && keep < few.len() {
+                    few.select_nth_unstable(keep - 1);
+                }
+                few.truncate(keep);
+                few.sort_unstable();
+                sparse = few.into_iter().map(|(_, g)| g).collect();
+                if sparse.is_empty() {
+                    break;
+                }
+            }
             fresh = true;
         }
         if hosts.is_empty() || open.is_empty() {
@@ -110,6 +150,13 @@ pub(super) fn improve(
                 .unwrap_or(takers[0])
         };
         let mut set = vec![seed];
+        if second {
+            // A sparse GPU, in turn, and the seed above (a GPU a request left out may use).
+            let s = sparse[stale as usize % sparse.len()];
+            if s != seed {
+                set.insert(0, s);
+            }
+        }
         for _ in 0..4 * size {
             if set.len() == size {
                 break;

@@ -2,7 +2,7 @@
 //! value, and the context every part of the solver shares: the fleet, the requests, which GPU
 //! may serve which request.
 
-use gpupart_profiles::{GpuInstanceProfile, GpuModel, ModelKey, Placement};
+use gpupart_profiles::{GpuInstanceProfile, GpuModel, ModelKey, Placement, ProfileName};
 
 use super::bound::Classes;
 use super::{
@@ -85,9 +85,17 @@ pub(super) struct Ctx<'a> {
     pub(super) eligible: Vec<Vec<(usize, &'static GpuInstanceProfile)>>,
     /// Room of an occupancy, by its signature: identical GPUs are asked once.
     pub(super) room_cache: std::cell::RefCell<FastMap<(ModelKey, u32, u128), u8>>,
-    /// The part of the bound that does not depend on the plan, once computed.
     /// The fleet's classes for the bound, built once.
     pub(super) classes: std::cell::OnceCell<Classes>,
+    /// What [`Ctx::outranks`] needs, made on first use.
+    rank: std::cell::OnceCell<Rank>,
+}
+
+/// Per request: a number for its kind (requests alike in all but priority share one) and,
+/// where the fleet has at most 64 GPUs, the GPUs it may use as a bit mask.
+struct Rank {
+    kin: Vec<usize>,
+    reach: Option<Vec<u64>>,
 }
 
 pub(super) fn half_profile(model: &'static GpuModel) -> Option<&'static GpuInstanceProfile> {
@@ -149,7 +157,59 @@ impl<'a> Ctx<'a> {
             eligible,
             room_cache: std::cell::RefCell::new(FastMap::default()),
             classes: std::cell::OnceCell::new(),
+            rank: std::cell::OnceCell::new(),
         }
+    }
+
+    /// Whether request `a` comes before request `b` on any GPU that may serve both: the same
+    /// profile, a priority at least as high, and no GPU `a` may use that `b` may not (ties
+    /// go to the first request). Of two such requests, an optimum exists in which `b` is
+    /// served on a GPU only where `a` is served there in full: in a plan that does
+    /// otherwise, an instance of `b` on that GPU and one of `a` placed later (or not at all)
+    /// swap requests (`b` may use every GPU `a` may), for a plan as good or better.
+    pub(super) fn outranks(&self, a: usize, b: usize) -> bool {
+        let (ra, rb) = (&self.requests[a], &self.requests[b]);
+        if a == b || ra.profile != rb.profile || ra.priority < rb.priority {
+            return false;
+        }
+        let rank = self.rank.get_or_init(|| self.make_rank());
+        match &rank.reach {
+            Some(reach) => {
+                let (ma, mb) = (reach[a], reach[b]);
+                ma & !mb == 0 && (ra.priority > rb.priority || ma != mb || a < b)
+            }
+            None => rank.kin[a] == rank.kin[b] && ra.priority > rb.priority,
+        }
+    }
+
+    fn make_rank(&self) -> Rank {
+        type Kind<'r> = (
+            ProfileName,
+            Option<&'static str>,
+            Option<&'r [u32]>,
+            Option<u32>,
+        );
+        let mut kinds: FastMap<Kind<'_>, usize> = FastMap::default();
+        let kin = self
+            .requests
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                *kinds
+                    .entry((r.profile, r.model, r.gpus.as_deref(), r.numa_node))
+                    .or_insert(i)
+            })
+            .collect();
+        let reach = (self.eligible.len() <= 64).then(|| {
+            let mut reach = vec![0u64; self.requests.len()];
+            for (g, elig) in self.eligible.iter().enumerate() {
+                for &(r, _) in elig {
+                    reach[r] |= 1 << g;
+                }
+            }
+            reach
+        });
+        Rank { kin, reach }
     }
 
     /// The room left on `occ` (2 full, 1 half, 0), cached by signature.

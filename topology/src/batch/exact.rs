@@ -40,9 +40,6 @@ pub(super) struct Exact<'c, 'a> {
     fits_memo: FastMap<FitsKey, bool>,
     /// Per GPU, made on first use.
     info: Vec<Option<GpuInfo>>,
-    /// Per request, its kin: the requests alike in all but priority (the same profile,
-    /// model, GPU set and NUMA node), as one number per kind.
-    kin: std::rc::Rc<Vec<usize>>,
     /// What the cuts need, made on first use (see [`Exact::cut`]).
     cut: Option<Cut>,
     /// The demand at position 0 and, per priority level, what some plan is known to place:
@@ -74,7 +71,6 @@ impl<'c, 'a> Exact<'c, 'a> {
             bases: FastMap::default(),
             fits_memo: FastMap::default(),
             info: Vec::new(),
-            kin: std::rc::Rc::new(kin(ctx.requests)),
             cut: None,
             target: None,
         }
@@ -257,14 +253,12 @@ impl<'c, 'a> Exact<'c, 'a> {
             .map(|&(r, _, shift)| (r, shift))
             .collect();
         let mut out: Vec<Want> = vec![Vec::new()];
-        // Of two requests alike in all but priority, the lower one is served here only if
-        // the higher one is served here in full: in any plan that does otherwise, the two
-        // can swap instances (the same profile on the same GPUs) for a plan as good or
-        // better, so one optimum keeps the rule, and only options keeping it are made.
-        let requests = self.ctx.requests;
-        let kin = std::rc::Rc::clone(&self.kin);
-        let outranks =
-            |a: usize, b: usize| kin[a] == kin[b] && requests[a].priority > requests[b].priority;
+        // Of two requests where one outranks the other (the same profile, a priority at
+        // least as high and GPUs it may use among the other's), the lower one is served here
+        // only if the higher one is served here in full: one optimum keeps the rule (see
+        // `Ctx::outranks`), and only options keeping it are made.
+        let ctx = self.ctx;
+        let outranks = |a: usize, b: usize| ctx.outranks(a, b);
         // (next group, the want so far as a position in `out`, its instances per slot packed
         // as in `fits`); entries with no group left to add are not made.
         let mut stack: Vec<(usize, usize, Option<u128>)> = Vec::new();
@@ -277,12 +271,12 @@ impl<'c, 'a> Exact<'c, 'a> {
             };
             let more = k + 1 < groups.len();
             let want = &out[at];
-            // A higher kin decided already and not served in full: none of this one.
+            // A higher request decided already and not served in full: none of this one.
             let held_back = want.iter().any(|&(q, c)| outranks(q, r) && c < rem[q])
                 || groups[..k]
                     .iter()
                     .any(|&(q, _)| outranks(q, r) && !want.iter().any(|&(w, _)| w == q));
-            // A lower kin served already: all of this one, or the option is not kept.
+            // A lower request served already: all of this one, or the option is not kept.
             let in_full = want.iter().any(|&(q, c)| c > 0 && outranks(r, q));
             // Count 0 for this group: go on with the next.
             if more && !in_full {
@@ -405,24 +399,4 @@ impl<'c, 'a> Exact<'c, 'a> {
         }
         out
     }
-}
-
-/// Per request, a number for its kind: requests alike in all but priority get the same.
-fn kin(requests: &[crate::batch::Request]) -> Vec<usize> {
-    type Kind<'r> = (
-        gpupart_profiles::ProfileName,
-        Option<&'static str>,
-        Option<&'r [u32]>,
-        Option<u32>,
-    );
-    let mut kinds: FastMap<Kind<'_>, usize> = FastMap::default();
-    requests
-        .iter()
-        .enumerate()
-        .map(|(i, r)| {
-            *kinds
-                .entry((r.profile, r.model, r.gpus.as_deref(), r.numa_node))
-                .or_insert(i)
-        })
-        .collect()
 }

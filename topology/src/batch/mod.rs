@@ -329,7 +329,7 @@ fn choose(ctx: &Ctx<'_>, demand: &[u32], limit: usize, budget: u64) -> (Chosen, 
     let mut greedy = Greedy::new(ctx, Mode::Size);
     let gpus = ctx.fleet.gpus().len();
     let packed = |greedy: &mut Greedy<'_, '_>, first| {
-        let (choice, plan) = pack_and_improve(ctx, demand, greedy, first);
+        let (choice, plan) = pack_and_improve(ctx, demand, greedy, first, true);
         ((choice, false), Some(plan))
     };
     if gpus > limit {
@@ -353,7 +353,8 @@ fn choose(ctx: &Ctx<'_>, demand: &[u32], limit: usize, budget: u64) -> (Chosen, 
     if let Some(Some(_)) = dp.best(0, demand) {
         return ((dp.reconstruct(demand), true), None);
     }
-    let (choice, plan) = pack_and_improve(ctx, demand, &mut greedy, Some(first));
+    // The improvement's second round is left out here: the exact search goes on after it.
+    let (choice, plan) = pack_and_improve(ctx, demand, &mut greedy, Some(first), false);
     if plan.proven() {
         return ((choice, false), Some(plan));
     }
@@ -411,12 +412,14 @@ fn parts(ctx: &Ctx<'_>) -> Vec<Vec<usize>> {
 }
 
 /// The class-based packer, then the local improvement where the packer leaves instances out:
-/// every GPU's outcome and the plan (`first`: the packer's plan by size, if made already).
+/// every GPU's outcome and the plan (`first`: the packer's plan by size, if made already;
+/// `second`: whether the improvement has its second round).
 fn pack_and_improve(
     ctx: &Ctx<'_>,
     demand: &[u32],
     greedy: &mut Greedy<'_, '_>,
     first: Option<Vec<Option<Realization>>>,
+    second: bool,
 ) -> (Vec<Option<Realization>>, Plan) {
     // Pack by size first (fewest GPUs when everything fits); if something is left over, also
     // pack by count (most instances when capacity binds), by the LP's mix of patterns per
@@ -457,7 +460,7 @@ fn pack_and_improve(
     greedy.prices = ctx.prices(&classes, demand);
     greedy.mode = Mode::Priced;
     starts.push(ctx, greedy.run(demand.to_vec()));
-    match improve_best(ctx, starts.0, demand) {
+    match improve_best(ctx, starts.0, demand, second) {
         (best, Some(plan)) => (best, plan),
         (best, None) => {
             let plan = ctx.plan(&best, demand, false);
@@ -488,11 +491,13 @@ impl Starts {
 
 /// The best plan from `valued` (plans with their value, best first) after the local
 /// improvement: each improved in turn, until one reaches the certified bound; with the plan
-/// already made for it where the best is a start left as it was.
+/// already made for it where the best is a start left as it was (`second`: whether the
+/// improvement has its second round).
 fn improve_best(
     ctx: &Ctx<'_>,
     valued: Vec<(context::Value, Vec<Option<Realization>>)>,
     demand: &[u32],
+    second: bool,
 ) -> (Vec<Option<Realization>>, Option<Plan>) {
     let mut best: Option<(context::Value, Vec<Option<Realization>>, Option<Plan>)> = None;
     // A start further below the best one than the best one is below the bound is not worth
@@ -522,7 +527,8 @@ fn improve_best(
             } else {
                 IMPROVE_PATIENCE / 2
             };
-            if improve::improve(ctx, &mut choice, demand, &bound, IMPROVE_WORK, patience) {
+            let rounds = (patience, if second { SECOND_PATIENCE } else { 0 });
+            if improve::improve(ctx, &mut choice, demand, &bound, IMPROVE_WORK, rounds) {
                 // The plan made before no longer tells this one.
                 first = None;
             }
@@ -549,6 +555,10 @@ const FIRST_SHARE: u64 = 8;
 
 /// Sets the local improvement tries in a row without a gain before it gives up on a start.
 const IMPROVE_PATIENCE: u32 = 64;
+
+/// Sets in a row without a gain before the improvement's second round (each set holding one
+/// of the GPUs that serve the fewest instances) gives up.
+const SECOND_PATIENCE: u32 = 48;
 
 /// Starting plans the local improvement works from, at most.
 const IMPROVE_STARTS: usize = 3;

@@ -27,13 +27,10 @@ const HEAD: usize = 64;
 /// The most wasteful GPUs of all kept as partners.
 const TOP: usize = 16;
 
-/// Sets in a row without a gain before the second round (seeded by sparse GPUs) gives up.
-const SPARSE_PATIENCE: u32 = 48;
-
 /// Improves `choice` (one entry per GPU, `None` for untouched) for `demand` within `work`
-/// options weighed in all, giving up after `patience` sets in a row without a gain and then
-/// `SPARSE_PATIENCE` more of a second round, whose sets each hold one of the GPUs serving the
-/// fewest instances (a large instance given up may make room for several); stops
+/// options weighed in all, giving up after `patience.0` sets in a row without a gain and then
+/// after `patience.1` more of a second round, whose sets each hold one of the GPUs serving
+/// the fewest instances (a large instance given up may make room for several); stops
 /// early once every priority level places what `bound` (per level, highest first,
 /// cumulative: the certified bound) allows, as no plan places more. Returns whether it
 /// changed anything.
@@ -43,8 +40,9 @@ pub(super) fn improve(
     demand: &[u32],
     bound: &[u64],
     mut work: u64,
-    patience: u32,
+    patience: (u32, u32),
 ) -> bool {
+    let (patience, second_patience) = patience;
     let gpus = ctx.fleet.gpus();
     choice.resize(gpus.len(), None);
     let mut rem = remaining(choice, demand);
@@ -83,7 +81,7 @@ pub(super) fn improve(
             second = true;
             stale = 0;
         }
-        if second && stale >= SPARSE_PATIENCE {
+        if second && stale >= second_patience {
             break;
         }
         if !fresh || (second && sparse.is_empty()) {
@@ -391,7 +389,7 @@ mod tests {
             let mut choice = Greedy::new(&ctx, Mode::Size).run(demand.clone());
             let before = ctx.total(&choice);
             let never = vec![u64::MAX; ctx.levels.len()];
-            let _ = improve(&ctx, &mut choice, &demand, &never, 50_000, 64);
+            let _ = improve(&ctx, &mut choice, &demand, &never, 50_000, (64, 0));
             prop_assert!(ctx.total(&choice) >= before);
             let plan = ctx.plan(&choice, &demand, false);
             prop_assert!(plan.layout(&fleet).is_ok(), "{plan}");

@@ -1,6 +1,8 @@
 //! The exact search: a dynamic program over GPUs (all of them, or a subset in a given order)
 //! and the demand left, within a work budget.
 
+use std::rc::Rc;
+
 use gpupart_profiles::{GpuInstanceProfile, ModelKey};
 
 use super::FastMap;
@@ -33,6 +35,9 @@ pub(super) struct Exact<'c, 'a> {
     pub(super) memo: Vec<FastMap<Vec<u32>, Option<Best>>>,
     /// Per GPU (position in the fleet): each fill's outcome.
     pub(super) real_memo: Vec<FastMap<Want, Option<Realization>>>,
+    /// Per GPU: its options by the demand left on the requests it may serve (see
+    /// [`Exact::options`]).
+    options_memo: Vec<FastMap<Vec<u8>, Rc<Vec<Want>>>>,
     pub(super) budget: u64,
     /// Per GPU: its in-use instances alone (free ones may always go).
     bases: FastMap<usize, Occupancy>,
@@ -65,6 +70,9 @@ impl<'c, 'a> Exact<'c, 'a> {
             memo: order.iter().map(|_| FastMap::default()).collect(),
             order,
             real_memo: (0..ctx.fleet.gpus().len())
+                .map(|_| FastMap::default())
+                .collect(),
+            options_memo: (0..ctx.fleet.gpus().len())
                 .map(|_| FastMap::default())
                 .collect(),
             budget,
@@ -243,8 +251,27 @@ impl<'c, 'a> Exact<'c, 'a> {
         Some(v)
     }
 
-    /// Every feasible `want` for GPU `g` under `rem`, in a fixed order.
-    pub(super) fn options(&mut self, g: usize, rem: &[u32]) -> Option<Vec<Vec<(usize, u32)>>> {
+    /// Every feasible `want` for GPU `g` under `rem`, in a fixed order: the same for every
+    /// `rem` alike on the requests `g` may serve (up to the most instances of each profile a
+    /// GPU holds), so kept per GPU by that.
+    pub(super) fn options(&mut self, g: usize, rem: &[u32]) -> Option<Rc<Vec<Want>>> {
+        let key: Vec<u8> = self
+            .info(g)
+            .entries
+            .iter()
+            .map(|&(r, p, _)| {
+                u8::try_from(rem[r].min(u32::from(p.max_instances))).unwrap_or(u8::MAX)
+            })
+            .collect();
+        if let Some(found) = self.options_memo[g].get(&key) {
+            return Some(Rc::clone(found));
+        }
+        let made = Rc::new(self.make_options(g, rem)?);
+        self.options_memo[g].insert(key, Rc::clone(&made));
+        Some(made)
+    }
+
+    fn make_options(&mut self, g: usize, rem: &[u32]) -> Option<Vec<Want>> {
         let groups: Vec<(usize, Option<u32>)> = self
             .info(g)
             .entries
@@ -336,9 +363,10 @@ impl<'c, 'a> Exact<'c, 'a> {
         let levels = self.ctx.levels.len();
         let mut next = rem.to_vec();
         let mut scratch = Vec::with_capacity(levels);
-        for want in self.options(g, rem)? {
+        let options = self.options(g, rem)?;
+        for want in options.iter() {
             next.copy_from_slice(rem);
-            for &(r, c) in &want {
+            for &(r, c) in want {
                 next[r] -= c;
             }
             // An option that cannot place as many (per level, highest first) as the best
@@ -352,7 +380,7 @@ impl<'c, 'a> Exact<'c, 'a> {
                 cut.sizes
                     .optimistic_into(levels, cut.room[k + 1], &next, &mut scratch);
                 self.cut = Some(cut);
-                for &(r, c) in &want {
+                for &(r, c) in want {
                     scratch[self.ctx.level(r)] += u64::from(c);
                 }
                 if scratch < b.placed {
@@ -369,7 +397,7 @@ impl<'c, 'a> Exact<'c, 'a> {
             };
             let v = here.add(&rest);
             if best.as_ref().is_none_or(|(b, _)| v > *b) {
-                best = Some((v, want));
+                best = Some((v, want.clone()));
             }
         }
         let value = best.as_ref().map(|(v, _)| v.clone());

@@ -263,8 +263,8 @@ impl<'c, 'a> Greedy<'c, 'a> {
                     continue;
                 };
                 let mut best: Option<(Value, Realization)> = None;
-                for w in options {
-                    if let Some(Some(real)) = exact.realize(g, &w) {
+                for w in options.iter() {
+                    if let Some(Some(real)) = exact.realize(g, w) {
                         let v = self.ctx.value(&real);
                         if best.as_ref().is_none_or(|(b, _)| v > *b) {
                             best = Some((v, real));

@@ -389,7 +389,7 @@ impl<'c, 'a> Exact<'c, 'a> {
             }
             // Every option weighed counts against the budget, memoized or not.
             self.budget = self.budget.checked_sub(1)?;
-            let Some(here) = self.realized_value(g, &want)? else {
+            let Some(here) = self.realized_value(g, want)? else {
                 continue;
             };
             let Some(rest) = self.best(k + 1, &next)? else {

@@ -34,17 +34,17 @@ pub(super) struct Exact<'c, 'a> {
     /// Per position, keyed by the demand left (looked up without a copy of it).
     pub(super) memo: Vec<FastMap<Vec<u32>, Option<Best>>>,
     /// Per GPU (position in the fleet): each fill's outcome.
-    pub(super) real_memo: Vec<FastMap<Want, Option<Realization>>>,
+    pub(super) real_memo: FastMap<usize, FastMap<Want, Option<Realization>>>,
     /// Per GPU: its options by the demand left on the requests it may serve (see
     /// [`Exact::options`]).
-    options_memo: Vec<FastMap<Vec<u8>, Rc<Vec<Want>>>>,
+    options_memo: FastMap<usize, FastMap<Vec<u8>, Rc<Vec<Want>>>>,
     pub(super) budget: u64,
     /// Per GPU: its in-use instances alone (free ones may always go).
     bases: FastMap<usize, Occupancy>,
     /// Whether instances (per profile slot) fit beside in-use ones, by the base's signature.
     fits_memo: FastMap<FitsKey, bool>,
     /// Per GPU, made on first use.
-    info: Vec<Option<GpuInfo>>,
+    info: FastMap<usize, GpuInfo>,
     /// What the cuts need, made on first use (see [`Exact::cut`]).
     cut: Option<Cut>,
     /// The demand at position 0 and, per priority level, what some plan is known to place:
@@ -69,16 +69,12 @@ impl<'c, 'a> Exact<'c, 'a> {
             ctx,
             memo: order.iter().map(|_| FastMap::default()).collect(),
             order,
-            real_memo: (0..ctx.fleet.gpus().len())
-                .map(|_| FastMap::default())
-                .collect(),
-            options_memo: (0..ctx.fleet.gpus().len())
-                .map(|_| FastMap::default())
-                .collect(),
+            real_memo: FastMap::default(),
+            options_memo: FastMap::default(),
             budget,
             bases: FastMap::default(),
             fits_memo: FastMap::default(),
-            info: Vec::new(),
+            info: FastMap::default(),
             cut: None,
             target: None,
         }
@@ -169,10 +165,7 @@ impl<'c, 'a> Exact<'c, 'a> {
     /// `ctx.eligible`), the request, its profile and where its count sits in a packed key
     /// (`None` where the profile's slot is past what a key holds).
     fn info(&mut self, g: usize) -> &GpuInfo {
-        if self.info.len() < self.ctx.fleet.gpus().len() {
-            self.info.resize_with(self.ctx.fleet.gpus().len(), || None);
-        }
-        let made = match self.info[g].take() {
+        let made = match self.info.remove(&g) {
             Some(info) => info,
             None => {
                 let base = self.base(g).clone();
@@ -192,7 +185,7 @@ impl<'c, 'a> Exact<'c, 'a> {
                 }
             }
         };
-        self.info[g].insert(made)
+        self.info.entry(g).or_insert(made)
     }
 
     /// Whether `want` fits on GPU `g` at all (beside its in-use instances; the free ones may
@@ -223,7 +216,7 @@ impl<'c, 'a> Exact<'c, 'a> {
         g: usize,
         want: &[(usize, u32)],
     ) -> Option<Option<Realization>> {
-        if let Some(r) = self.real_memo[g].get(want) {
+        if let Some(r) = self.real_memo.get(&g).and_then(|m| m.get(want)) {
             return Some(r.clone());
         }
         if self.budget == 0 {
@@ -231,14 +224,17 @@ impl<'c, 'a> Exact<'c, 'a> {
         }
         self.budget -= 1;
         let r = self.ctx.realize(g, want);
-        self.real_memo[g].insert(want.to_vec(), r.clone());
+        self.real_memo
+            .entry(g)
+            .or_default()
+            .insert(want.to_vec(), r.clone());
         Some(r)
     }
 
     /// The value of [`Exact::realize`]'s outcome (none where `want` does not fit), without a
     /// copy of the outcome.
     fn realized_value(&mut self, g: usize, want: &[(usize, u32)]) -> Option<Option<Value>> {
-        if let Some(r) = self.real_memo[g].get(want) {
+        if let Some(r) = self.real_memo.get(&g).and_then(|m| m.get(want)) {
             return Some(r.as_ref().map(|r| self.ctx.value(r)));
         }
         if self.budget == 0 {
@@ -247,7 +243,10 @@ impl<'c, 'a> Exact<'c, 'a> {
         self.budget -= 1;
         let r = self.ctx.realize(g, want);
         let v = r.as_ref().map(|r| self.ctx.value(r));
-        self.real_memo[g].insert(want.to_vec(), r);
+        self.real_memo
+            .entry(g)
+            .or_default()
+            .insert(want.to_vec(), r);
         Some(v)
     }
 
@@ -263,11 +262,14 @@ impl<'c, 'a> Exact<'c, 'a> {
                 u8::try_from(rem[r].min(u32::from(p.max_instances))).unwrap_or(u8::MAX)
             })
             .collect();
-        if let Some(found) = self.options_memo[g].get(&key) {
+        if let Some(found) = self.options_memo.get(&g).and_then(|m| m.get(&key)) {
             return Some(Rc::clone(found));
         }
         let made = Rc::new(self.make_options(g, rem)?);
-        self.options_memo[g].insert(key, Rc::clone(&made));
+        self.options_memo
+            .entry(g)
+            .or_default()
+            .insert(key, Rc::clone(&made));
         Some(made)
     }
 
@@ -415,8 +417,10 @@ impl<'c, 'a> Exact<'c, 'a> {
                 .get(&rem)
                 .and_then(|found| found.as_ref().map(|(_, w)| w.clone()))
                 .unwrap_or_default();
-            let real = self.real_memo[g]
-                .get(&want)
+            let real = self
+                .real_memo
+                .get(&g)
+                .and_then(|m| m.get(&want))
                 .cloned()
                 .flatten()
                 .or_else(|| self.ctx.realize(g, &want));

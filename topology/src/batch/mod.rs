@@ -527,7 +527,14 @@ fn improve_best(
             } else {
                 IMPROVE_PATIENCE / 2
             };
-            let rounds = (patience, if second { SECOND_PATIENCE } else { 0 });
+            let rounds = (
+                patience,
+                if second && best.is_none() {
+                    SECOND_PATIENCE
+                } else {
+                    0
+                },
+            );
             if improve::improve(ctx, &mut choice, demand, &bound, IMPROVE_WORK, rounds) {
                 // The plan made before no longer tells this one.
                 first = None;

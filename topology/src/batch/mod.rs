@@ -529,8 +529,8 @@ fn improve_best(
             };
             let rounds = (
                 patience,
-                if second && best.is_none() {
-                    SECOND_PATIENCE
+                if second {
+                    patience * SECOND_PATIENCE / IMPROVE_PATIENCE
                 } else {
                     0
                 },

@@ -957,20 +957,35 @@ proptest! {
             })
             .collect();
         let fleet = Fleet::new(gpus.clone()).unwrap();
-        let plan = solve(&fleet, &requests, &SolveOptions::default());
+        let options = SolveOptions::default();
+        let plan = solve(&fleet, &requests, &options);
         check_valid(&fleet, &requests, &plan);
+        // A part is the GPUs of one model, where some request asks for that model's
+        // profiles; each gets the exact search's budget by its share of the parts' GPUs.
+        let asked = |h100: bool| asks.iter().any(|a| a.0 == h100);
+        let of = |h100: bool| -> Vec<Gpu> {
+            gpus.iter()
+                .filter(|g| (g.model.name == H100_SXM_80GB.name) == h100)
+                .cloned()
+                .collect()
+        };
+        let covered: usize = [false, true]
+            .into_iter()
+            .filter(|&h| asked(h))
+            .map(|h| of(h).len())
+            .sum();
         let mut sum = (0u64, 0u32, 0u32, 0u64);
         let mut exact = true;
         for h100 in [false, true] {
-            let part: Vec<Gpu> = gpus
-                .iter()
-                .filter(|g| (g.model.name == H100_SXM_80GB.name) == h100)
-                .cloned()
-                .collect();
+            let part = of(h100);
             if part.is_empty() {
                 continue;
             }
-            let alone = solve(&Fleet::new(part).unwrap(), &requests, &SolveOptions::default());
+            let mut share = options;
+            if asked(h100) {
+                share.exact_budget = options.exact_budget * part.len() as u64 / covered as u64;
+            }
+            let alone = solve(&Fleet::new(part).unwrap(), &requests, &share);
             let o = &alone.objective;
             sum = (sum.0 + o.placed, sum.1 + o.gpus_reconfigured, sum.2 + o.gpus_used, sum.3 + o.destroyed);
             exact &= alone.exact;

@@ -278,10 +278,12 @@ fn solve_demands(fleet: &Fleet, requests: &[Request], options: &SolveOptions) ->
     let demand: Vec<u32> = requests.iter().map(|r| r.count).collect();
     if fleet.gpus().len() <= options.exact_gpu_limit {
         let parts = parts(&ctx);
-        if parts.len() > 1 {
+        let covered: usize = parts.iter().map(Vec::len).sum();
+        if parts.len() > 1 || covered < fleet.gpus().len() {
             // No request joins two parts, and every term of the objective is a sum over
             // GPUs: the optimum is each part's optimum, and solving the parts one by one is
-            // as exact as solving them together, at a fraction of the states.
+            // as exact as solving them together, at a fraction of the states. GPUs no request
+            // may use are in no part: they stay as they are.
             if let Some((choice, exact)) = solve_parts(fleet, requests, options, &demand, &parts) {
                 return ctx.plan(&choice, &demand, exact);
             }
@@ -297,7 +299,8 @@ fn solve_demands(fleet: &Fleet, requests: &[Request], options: &SolveOptions) ->
 type Chosen = (Vec<Option<Realization>>, bool);
 
 /// Each part solved on its own (a fleet of its GPUs) with a share of the exact search's
-/// budget by its size; `None` where a part's fleet cannot be made.
+/// budget by its size (among the GPUs of all parts); `None` where a part's fleet cannot be
+/// made.
 fn solve_parts(
     fleet: &Fleet,
     requests: &[Request],
@@ -306,7 +309,9 @@ fn solve_parts(
     parts: &[Vec<usize>],
 ) -> Option<Chosen> {
     let gpus = fleet.gpus();
-    let all = u64::try_from(gpus.len()).ok()?.max(1);
+    let all = u64::try_from(parts.iter().map(Vec::len).sum::<usize>())
+        .ok()?
+        .max(1);
     let mut choice = vec![None; gpus.len()];
     let mut exact = true;
     for part in parts {

@@ -44,7 +44,7 @@ pub(super) struct Exact<'c, 'a> {
     /// Whether instances (per profile slot) fit beside in-use ones, by the base's signature.
     fits_memo: FastMap<FitsKey, bool>,
     /// Per GPU, made on first use.
-    info: FastMap<usize, GpuInfo>,
+    info: FastMap<usize, Rc<GpuInfo>>,
     /// What the cuts need, made on first use (see [`Exact::cut`]).
     cut: Option<Cut>,
     /// The demand at position 0 and, per priority level, what some plan is known to place:
@@ -164,28 +164,27 @@ impl<'c, 'a> Exact<'c, 'a> {
     /// Per GPU: its in-use signature and, per request it may serve (in the order of
     /// `ctx.eligible`), the request, its profile and where its count sits in a packed key
     /// (`None` where the profile's slot is past what a key holds).
-    fn info(&mut self, g: usize) -> &GpuInfo {
-        let made = match self.info.remove(&g) {
-            Some(info) => info,
-            None => {
-                let base = self.base(g).clone();
-                let entries = self.ctx.eligible[g]
-                    .iter()
-                    .map(|&(r, p)| {
-                        let shift = base
-                            .profile_slot(p)
-                            .filter(|&s| s < PACKED_SLOTS)
-                            .and_then(|s| u32::try_from(4 * s).ok());
-                        (r, p, shift)
-                    })
-                    .collect();
-                GpuInfo {
-                    signature: base.signature(),
-                    entries,
-                }
-            }
-        };
-        self.info.entry(g).or_insert(made)
+    fn info(&mut self, g: usize) -> Rc<GpuInfo> {
+        if let Some(info) = self.info.get(&g) {
+            return Rc::clone(info);
+        }
+        let base = self.base(g).clone();
+        let entries = self.ctx.eligible[g]
+            .iter()
+            .map(|&(r, p)| {
+                let shift = base
+                    .profile_slot(p)
+                    .filter(|&s| s < PACKED_SLOTS)
+                    .and_then(|s| u32::try_from(4 * s).ok());
+                (r, p, shift)
+            })
+            .collect();
+        let made = Rc::new(GpuInfo {
+            signature: base.signature(),
+            entries,
+        });
+        self.info.insert(g, Rc::clone(&made));
+        made
     }
 
     /// Whether `want` fits on GPU `g` at all (beside its in-use instances; the free ones may

@@ -91,11 +91,12 @@ pub(super) struct Ctx<'a> {
     rank: std::cell::OnceCell<Rank>,
 }
 
-/// Per request: a number for its kind (requests alike in all but priority share one) and,
-/// where the fleet has at most 64 GPUs, the GPUs it may use as a bit mask.
-struct Rank {
-    kin: Vec<usize>,
-    reach: Option<Vec<u64>>,
+/// Per request, what [`Ctx::outranks`] compares: where the fleet has at most 64 GPUs, the
+/// GPUs it may use as a bit mask; on larger fleets, a number for its kind (requests alike in
+/// all but priority share one).
+enum Rank {
+    Reach(Vec<u64>),
+    Kin(Vec<usize>),
 }
 
 pub(super) fn half_profile(model: &'static GpuModel) -> Option<&'static GpuInstanceProfile> {
@@ -173,16 +174,25 @@ impl<'a> Ctx<'a> {
             return false;
         }
         let rank = self.rank.get_or_init(|| self.make_rank());
-        match &rank.reach {
-            Some(reach) => {
+        match rank {
+            Rank::Reach(reach) => {
                 let (ma, mb) = (reach[a], reach[b]);
                 ma & !mb == 0 && (ra.priority > rb.priority || ma != mb || a < b)
             }
-            None => rank.kin[a] == rank.kin[b] && ra.priority > rb.priority,
+            Rank::Kin(kin) => kin[a] == kin[b] && ra.priority > rb.priority,
         }
     }
 
     fn make_rank(&self) -> Rank {
+        if self.eligible.len() <= 64 {
+            let mut reach = vec![0u64; self.requests.len()];
+            for (g, elig) in self.eligible.iter().enumerate() {
+                for &(r, _) in elig {
+                    reach[r] |= 1 << g;
+                }
+            }
+            return Rank::Reach(reach);
+        }
         type Kind<'r> = (
             ProfileName,
             Option<&'static str>,
@@ -190,26 +200,17 @@ impl<'a> Ctx<'a> {
             Option<u32>,
         );
         let mut kinds: FastMap<Kind<'_>, usize> = FastMap::default();
-        let kin = self
-            .requests
-            .iter()
-            .enumerate()
-            .map(|(i, r)| {
-                *kinds
-                    .entry((r.profile, r.model, r.gpus.as_deref(), r.numa_node))
-                    .or_insert(i)
-            })
-            .collect();
-        let reach = (self.eligible.len() <= 64).then(|| {
-            let mut reach = vec![0u64; self.requests.len()];
-            for (g, elig) in self.eligible.iter().enumerate() {
-                for &(r, _) in elig {
-                    reach[r] |= 1 << g;
-                }
-            }
-            reach
-        });
-        Rank { kin, reach }
+        Rank::Kin(
+            self.requests
+                .iter()
+                .enumerate()
+                .map(|(i, r)| {
+                    *kinds
+                        .entry((r.profile, r.model, r.gpus.as_deref(), r.numa_node))
+                        .or_insert(i)
+                })
+                .collect(),
+        )
     }
 
     /// The room left on `occ` (2 full, 1 half, 0), cached by signature.

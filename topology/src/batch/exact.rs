@@ -121,15 +121,20 @@ impl<'c, 'a> Exact<'c, 'a> {
     /// Per priority level, the most instances the GPUs from position `k` on can place of
     /// `rem` ([`Sizes::optimistic`]).
     fn optimistic(&mut self, k: usize, rem: &[u32]) -> Vec<u64> {
+        let mut out = Vec::with_capacity(self.ctx.levels.len());
+        self.optimistic_into(k, rem, &mut out);
+        out
+    }
+
+    /// [`Exact::optimistic`] into `out` (its contents replaced).
+    fn optimistic_into(&mut self, k: usize, rem: &[u32], out: &mut Vec<u64>) {
         let cut = match self.cut.take() {
             Some(cut) => cut,
             None => self.make_cut(),
         };
-        let out = cut
-            .sizes
-            .optimistic(self.ctx.levels.len(), cut.room[k], rem);
+        cut.sizes
+            .optimistic_into(self.ctx.levels.len(), cut.room[k], rem, out);
         self.cut = Some(cut);
-        out
     }
 
     /// Whether, from position `k` with `rem` left, a plan may still reach the target.
@@ -215,38 +220,29 @@ impl<'c, 'a> Exact<'c, 'a> {
         g: usize,
         want: &[(usize, u32)],
     ) -> Option<Option<Realization>> {
-        if let Some(r) = self.real_memo.get(&g).and_then(|m| m.get(want)) {
-            return Some(r.clone());
-        }
-        if self.budget == 0 {
-            return None;
-        }
-        self.budget -= 1;
-        let r = self.ctx.realize(g, want);
-        self.real_memo
-            .entry(g)
-            .or_default()
-            .insert(want.to_vec(), r.clone());
-        Some(r)
+        self.outcome(g, want).cloned()
     }
 
     /// The value of [`Exact::realize`]'s outcome (none where `want` does not fit), without a
     /// copy of the outcome.
     fn realized_value(&mut self, g: usize, want: &[(usize, u32)]) -> Option<Option<Value>> {
-        if let Some(r) = self.real_memo.get(&g).and_then(|m| m.get(want)) {
-            return Some(r.as_ref().map(|r| self.ctx.value(r)));
+        let ctx = self.ctx;
+        self.outcome(g, want)
+            .map(|r| r.as_ref().map(|r| ctx.value(r)))
+    }
+
+    /// `want`'s outcome on GPU `g`, made once (a unit of the budget) and kept; `None` once the
+    /// budget is spent.
+    fn outcome(&mut self, g: usize, want: &[(usize, u32)]) -> Option<&Option<Realization>> {
+        if !self.real_memo.get(&g).is_some_and(|m| m.contains_key(want)) {
+            self.budget = self.budget.checked_sub(1)?;
+            let r = self.ctx.realize(g, want);
+            self.real_memo
+                .entry(g)
+                .or_default()
+                .insert(want.to_vec(), r);
         }
-        if self.budget == 0 {
-            return None;
-        }
-        self.budget -= 1;
-        let r = self.ctx.realize(g, want);
-        let v = r.as_ref().map(|r| self.ctx.value(r));
-        self.real_memo
-            .entry(g)
-            .or_default()
-            .insert(want.to_vec(), r);
-        Some(v)
+        self.real_memo.get(&g).and_then(|m| m.get(want))
     }
 
     /// Every feasible `want` for GPU `g` under `rem`, in a fixed order: the same for every
@@ -374,13 +370,7 @@ impl<'c, 'a> Exact<'c, 'a> {
             // one found here, even if the later GPUs placed all they might of what is left,
             // is not weighed: the state's best stays the same.
             if let Some((b, _)) = &best {
-                let cut = match self.cut.take() {
-                    Some(cut) => cut,
-                    None => self.make_cut(),
-                };
-                cut.sizes
-                    .optimistic_into(levels, cut.room[k + 1], &next, &mut scratch);
-                self.cut = Some(cut);
+                self.optimistic_into(k + 1, &next, &mut scratch);
                 for &(r, c) in want {
                     scratch[self.ctx.level(r)] += u64::from(c);
                 }

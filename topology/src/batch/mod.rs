@@ -328,8 +328,8 @@ fn solve_parts(
     Some((choice, exact))
 }
 
-/// The solver on one fleet (or part), exact up to `limit` GPUs with `budget` for the search: the GPUs' outcomes,
-/// whether exact, and the plan where it was made on the way.
+/// The solver on one fleet (or part), exact up to `limit` GPUs with `budget` for the search:
+/// the GPUs' outcomes, whether exact, and the plan where it was made on the way.
 fn choose(ctx: &Ctx<'_>, demand: &[u32], limit: usize, budget: u64) -> (Chosen, Option<Plan>) {
     let mut greedy = Greedy::new(ctx, Mode::Size);
     let gpus = ctx.fleet.gpus().len();

@@ -70,8 +70,8 @@ pub(super) fn improve(
     // GPUs that serve the fewest instances (one large one, say): where breaking an instance
     // up may make room for several. Seeds of the second round.
     let mut sparse: Vec<usize> = Vec::new();
-    // The second round: once `patience` sets in a row gained nothing, `SPARSE_PATIENCE` more
-    // seeded by the sparse GPUs, each with a GPU that may take a request left out.
+    // The second round: once `patience` sets in a row gained nothing, up to `second_patience`
+    // more seeded by the sparse GPUs, each with a GPU that may take a request left out.
     let mut second = false;
     let mut fresh = false;
     let mut gains = 0u32;

@@ -319,7 +319,12 @@ pub struct ComputeInstanceProfile {
 }
 
 /// A GPU instance profile of one GPU model (`3g.20gb` on an A100-40GB).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+///
+/// Two profiles are equal when every field is (compared by address first: the catalog's
+/// profiles are compared often, and the same entry is equal at once).
+// Equality is the derived field-by-field one with shortcuts, so the derived hash agrees.
+#[allow(clippy::derived_hash_with_manual_eq)]
+#[derive(Debug, Clone, Copy, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct GpuInstanceProfile {
@@ -357,6 +362,49 @@ pub struct GpuInstanceProfile {
     pub placements: &'static [Placement],
     /// Compute instance profiles of this GPU instance profile.
     pub compute_profiles: &'static [ComputeInstanceProfile],
+}
+
+impl PartialEq for GpuInstanceProfile {
+    fn eq(&self, other: &Self) -> bool {
+        // Every field by name, so a field added later cannot be left out of the comparison.
+        let GpuInstanceProfile {
+            name,
+            nvml_id,
+            nvml_index,
+            compute_slices,
+            memory_slices,
+            memory_mib,
+            sms,
+            copy_engines,
+            decoders,
+            encoders,
+            jpeg,
+            ofa,
+            p2p,
+            max_instances,
+            placements,
+            compute_profiles,
+        } = self;
+        core::ptr::eq(self, other)
+            || (*name == other.name
+                && *nvml_id == other.nvml_id
+                && *nvml_index == other.nvml_index
+                && *compute_slices == other.compute_slices
+                && *memory_slices == other.memory_slices
+                && *memory_mib == other.memory_mib
+                && *sms == other.sms
+                && *copy_engines == other.copy_engines
+                && *decoders == other.decoders
+                && *encoders == other.encoders
+                && *jpeg == other.jpeg
+                && *ofa == other.ofa
+                && *p2p == other.p2p
+                && *max_instances == other.max_instances
+                && (core::ptr::eq(*placements, other.placements)
+                    || *placements == other.placements)
+                && (core::ptr::eq(*compute_profiles, other.compute_profiles)
+                    || *compute_profiles == other.compute_profiles))
+    }
 }
 
 /// Hardware figures of a profile, for the builder.

@@ -39,7 +39,13 @@ pub(super) struct Greedy<'c, 'a> {
     /// instances alone, and each GPU's outcome (what to keep, reuse, destroy) is weighed for
     /// the pattern it gets. For fleets crowded with free instances.
     pub(super) destroy_free: bool,
+    /// The classes, fullest first, as made without and with `destroy_free` (they depend on
+    /// the fleet and the requests alone).
+    classes: [Option<std::rc::Rc<Classes>>; 2],
 }
+
+/// Classes of identical GPUs: the members (fleet positions) and their common occupancy.
+type Classes = Vec<(Vec<usize>, Occupancy)>;
 
 impl<'c, 'a> Greedy<'c, 'a> {
     /// The packing patterns of `base`'s free room over the request slots in `slot_mask`:
@@ -60,7 +66,57 @@ impl<'c, 'a> Greedy<'c, 'a> {
             patterns: FastMap::default(),
             prices: Vec::new(),
             destroy_free: false,
+            classes: [None, None],
         }
+    }
+
+    /// The classes for the present `destroy_free`, made on first use.
+    fn classes(&mut self) -> std::rc::Rc<Classes> {
+        let at = usize::from(self.destroy_free);
+        if let Some(c) = &self.classes[at] {
+            return c.clone();
+        }
+        let gpus = self.ctx.fleet.gpus();
+        let mut fill: Vec<usize> = (0..gpus.len())
+            .filter(|&g| !self.ctx.eligible[g].is_empty())
+            .collect();
+        fill.sort_by_key(|&g| {
+            let gpu = &gpus[g];
+            (
+                !gpu.mig_enabled,
+                gpu.instances().is_empty(),
+                gpu.occupancy().free_memory_slices(),
+                g,
+            )
+        });
+        let mut classes: Classes = Vec::new();
+        let mut class_of: FastMap<(ModelKey, u32, u128, bool, Vec<usize>), usize> =
+            FastMap::default();
+        for &g in &fill {
+            let gpu = &gpus[g];
+            let owned;
+            let base = if self.destroy_free {
+                owned = gpu.in_use_occupancy();
+                &owned
+            } else {
+                gpu.occupancy()
+            };
+            let key = {
+                let (m, mask, packed) = base.signature();
+                let elig: Vec<usize> = self.ctx.eligible[g].iter().map(|(r, _)| *r).collect();
+                (m, mask, packed, gpu.mig_enabled, elig)
+            };
+            match class_of.get(&key) {
+                Some(&c) => classes[c].0.push(g),
+                None => {
+                    class_of.insert(key, classes.len());
+                    classes.push((vec![g], base.clone()));
+                }
+            }
+        }
+        let c = std::rc::Rc::new(classes);
+        self.classes[at] = Some(c.clone());
+        c
     }
 
     pub(super) fn run(&mut self, mut rem: Vec<u32>) -> Vec<Option<Realization>> {
@@ -102,43 +158,7 @@ impl<'c, 'a> Greedy<'c, 'a> {
             }
         }
         // Phase 2: fill, fullest GPUs first, identical GPUs as one class.
-        let mut fill: Vec<usize> = (0..gpus.len())
-            .filter(|&g| !self.ctx.eligible[g].is_empty())
-            .collect();
-        fill.sort_by_key(|&g| {
-            let gpu = &gpus[g];
-            (
-                !gpu.mig_enabled,
-                gpu.instances().is_empty(),
-                gpu.occupancy().free_memory_slices(),
-                g,
-            )
-        });
-        let mut classes: Vec<(Vec<usize>, Occupancy)> = Vec::new();
-        let mut class_of: FastMap<(ModelKey, u32, u128, bool, Vec<usize>), usize> =
-            FastMap::default();
-        for &g in &fill {
-            let gpu = &gpus[g];
-            let owned;
-            let base = if self.destroy_free {
-                owned = gpu.in_use_occupancy();
-                &owned
-            } else {
-                gpu.occupancy()
-            };
-            let key = {
-                let (m, mask, packed) = base.signature();
-                let elig: Vec<usize> = self.ctx.eligible[g].iter().map(|(r, _)| *r).collect();
-                (m, mask, packed, gpu.mig_enabled, elig)
-            };
-            match class_of.get(&key) {
-                Some(&c) => classes[c].0.push(g),
-                None => {
-                    class_of.insert(key, classes.len());
-                    classes.push((vec![g], base.clone()));
-                }
-            }
-        }
+        let classes = self.classes();
         let mut global = if self.mode == Mode::GlobalLp {
             self.global_mix(&classes, &rem)
         } else {
@@ -160,29 +180,39 @@ impl<'c, 'a> Greedy<'c, 'a> {
                     _ => Vec::new(),
                 };
                 {
-                    for (want, creates) in mix {
+                    // Members of a class given the same creations get the same placements.
+                    type Placed = Option<(Vec<gpupart_profiles::Placement>, u8)>;
+                    let mut last: Option<(Vec<&'static GpuInstanceProfile>, Placed)> = None;
+                    for (want, creates, times) in mix {
                         if self.destroy_free {
-                            let g = members[next];
-                            if let Some(real) = self.ctx.realize(g, &want) {
-                                for &(r, c) in &want {
-                                    rem[r] -= c;
+                            for _ in 0..times {
+                                let g = members[next];
+                                if let Some(real) = self.ctx.realize(g, &want) {
+                                    for &(r, c) in &want {
+                                        rem[r] -= c;
+                                    }
+                                    out[g] = Some(real);
                                 }
-                                out[g] = Some(real);
+                                next += 1;
                             }
-                            next += 1;
                             continue;
                         }
                         let profiles: Vec<&'static GpuInstanceProfile> =
                             creates.iter().map(|(_, p)| *p).collect();
-                        let Some((placements, room)) = place_with_room(base, &profiles) else {
+                        if last.as_ref().is_none_or(|(l, _)| *l != profiles) {
+                            let placed = place_with_room(base, &profiles);
+                            last = Some((profiles, placed));
+                        }
+                        let Some((_, Some((placements, room)))) = &last else {
                             break;
                         };
-                        let g = members[next];
-                        give(&mut out[g], &gpus[g], &creates, &placements, room);
-                        for &(r, c) in &want {
-                            rem[r] -= c;
+                        for &g in &members[next..next + times] {
+                            give(&mut out[g], &gpus[g], &creates, placements, *room);
                         }
-                        next += 1;
+                        for &(r, c) in &want {
+                            rem[r] -= c * u32::try_from(times).unwrap_or(u32::MAX);
+                        }
+                        next += times;
                     }
                 }
                 if passes == 2 && pass == 0 {
@@ -289,14 +319,14 @@ impl<'c, 'a> Greedy<'c, 'a> {
                 }
             }
         }
-        // Room for GPUs the phases touched.
+        // Room for GPUs only the first phase touched (the others' outcomes carry theirs: the
+        // placements were chosen with the room kept).
         for (g, o) in out.iter_mut().enumerate() {
-            if let Some(real) = o.as_mut().filter(|r| r.destroy.is_empty()) {
-                let mut occ = gpus[g].occupancy().clone();
-                for c in &real.create {
-                    let _ = occ.add(c.profile, c.placement.start);
-                }
-                real.room = self.ctx.room_of(&occ);
+            if let Some(real) = o
+                .as_mut()
+                .filter(|r| r.destroy.is_empty() && r.create.is_empty())
+            {
+                real.room = self.ctx.room_of(gpus[g].occupancy());
             }
         }
         out
@@ -400,6 +430,7 @@ fn give(
     room: u8,
 ) {
     let entry = out.get_or_insert_with(|| Realization::unchanged(gpu));
+    entry.create.reserve_exact(creates.len());
     entry.enable_mig = !gpu.mig_enabled;
     entry.room = room;
     entry.instances_after += creates.len();

@@ -293,8 +293,13 @@ impl Greedy<'_, '_> {
     }
 }
 
-/// One GPU's fill: (request, count) and the creations.
-pub(super) type Filled = (Vec<(usize, u32)>, Vec<(usize, &'static GpuInstanceProfile)>);
+/// A run of GPUs filled alike: (request, count) and the creations for each, and how many
+/// GPUs in a row get them.
+pub(super) type Filled = (
+    Vec<(usize, u32)>,
+    Vec<(usize, &'static GpuInstanceProfile)>,
+    usize,
+);
 
 /// A class's LP columns (see [`Greedy::columns`]).
 struct Columns {
@@ -314,19 +319,21 @@ impl Columns {
 
 /// Whole GPUs per pattern from an LP solution `x` (one entry per pattern of `cols`), at most
 /// `n`, most used patterns first; each GPU's instances go to the takers in priority order,
-/// within what they still ask (`left`, updated).
+/// within what they still ask (`left`, updated). GPUs in a row that get the same fill are one
+/// run.
 fn round(cols: &Columns, x: &[f64], n: usize, left: &mut [u32]) -> Vec<Filled> {
     let mut order: Vec<usize> = (0..cols.patterns.len())
         .filter(|&k| x[k] >= 1.0 - 1e-6)
         .collect();
     order.sort_by(|&i, &j| x[j].total_cmp(&x[i]).then(i.cmp(&j)));
-    let mut out = Vec::new();
+    let mut out: Vec<Filled> = Vec::new();
+    let mut used = 0usize;
     for k in order {
         // A pattern's GPU count is far below usize::MAX; floor, never negative.
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-        let times = (x[k] + 1e-6).floor() as usize;
-        for _ in 0..times {
-            if out.len() == n {
+        let mut times = (x[k] + 1e-6).floor() as usize;
+        while times > 0 {
+            if used == n {
                 return out;
             }
             let mut want: Vec<(usize, u32)> = Vec::new();
@@ -348,8 +355,22 @@ fn round(cols: &Columns, x: &[f64], n: usize, left: &mut [u32]) -> Vec<Filled> {
             if want.is_empty() {
                 break;
             }
+            // The next GPUs get the same fill while every request in it still asks as much
+            // (a taker before them that ran out stays out).
+            let again = want
+                .iter()
+                .map(|&(r, c)| usize::try_from(left[r] / c).unwrap_or(usize::MAX))
+                .min()
+                .unwrap_or(0)
+                .min(times - 1)
+                .min(n - used - 1);
+            for &(r, c) in &want {
+                left[r] -= c * u32::try_from(again).unwrap_or(u32::MAX);
+            }
             want.sort_unstable();
-            out.push((want, creates));
+            out.push((want, creates, 1 + again));
+            used += 1 + again;
+            times -= 1 + again;
         }
     }
     out

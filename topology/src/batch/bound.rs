@@ -21,7 +21,7 @@ use std::cell::OnceCell;
 use super::Bound;
 use super::FastMap;
 use super::context::Ctx;
-use super::patterns::{Pattern, shared_patterns};
+use super::patterns::{Pattern, Patterns, shared_patterns};
 use gpupart_profiles::ModelKey;
 
 /// The scale of weights and multipliers: `z = k / SCALE`.
@@ -42,7 +42,7 @@ pub(super) struct Class {
     /// Whether its GPUs hold in-use instances (then every plan uses them).
     fixed: bool,
     /// Every pattern, as counts per profile slot of the model.
-    patterns: Vec<Pattern>,
+    patterns: Patterns,
     /// Per profile slot, the requests that may take it on this class.
     takers: Vec<Vec<usize>>,
     /// The most instances one GPU of the class can hold for the requests.
@@ -69,8 +69,8 @@ pub(super) struct Classes {
 
 impl<'a> Ctx<'a> {
     /// The fleet's classes, built once.
-    pub(super) fn classes(&self, cell: &OnceCell<Classes>) -> Classes {
-        cell.get_or_init(|| self.build_classes()).clone()
+    pub(super) fn classes<'c>(&self, cell: &'c OnceCell<Classes>) -> &'c Classes {
+        cell.get_or_init(|| self.build_classes())
     }
 
     fn build_classes(&self) -> Classes {
@@ -216,26 +216,26 @@ fn lagrangian(classes: &Classes, demand: &[u32], w: &[i64], z: &[i64]) -> (i128,
         .map(|(&d, &z)| i128::from(d) * i128::from(z))
         .sum();
     let mut used = vec![0u64; demand.len()];
+    // Per slot worth something, what one instance there is worth at best, and to which
+    // request (reused from class to class).
+    let mut best: Vec<(usize, i64, usize)> = Vec::new();
     for c in &classes.classes {
-        // Per slot, what one instance is worth at best, and to which request.
-        let best: Vec<(i64, Option<usize>)> = c
-            .takers
-            .iter()
-            .map(|ds| {
-                ds.iter()
-                    .map(|&d| (w[d] - z[d], Some(d)))
-                    .filter(|&(v, _)| v > 0)
-                    .max_by_key(|&(v, d)| (v, core::cmp::Reverse(d)))
-                    .unwrap_or((0, None))
-            })
-            .collect();
-        let mut top: (i64, Option<&Pattern>) = (0, None);
-        for p in &c.patterns {
-            let v: i64 = p
-                .counts
+        best.clear();
+        for (s, ds) in c.takers.iter().enumerate() {
+            if let Some((v, d)) = ds
                 .iter()
-                .zip(&best)
-                .map(|(&n, &(b, _))| i64::from(n) * b)
+                .map(|&d| (w[d] - z[d], d))
+                .filter(|&(v, _)| v > 0)
+                .max_by_key(|&(v, d)| (v, core::cmp::Reverse(d)))
+            {
+                best.push((s, v, d));
+            }
+        }
+        let mut top: (i64, Option<&Pattern>) = (0, None);
+        for p in c.patterns.iter() {
+            let v: i64 = best
+                .iter()
+                .map(|&(s, b, _)| i64::from(p.counts.get(s).copied().unwrap_or(0)) * b)
                 .sum();
             if v > top.0 {
                 top = (v, Some(p));
@@ -243,10 +243,8 @@ fn lagrangian(classes: &Classes, demand: &[u32], w: &[i64], z: &[i64]) -> (i128,
         }
         ub += i128::from(c.n) * i128::from(top.0);
         if let Some(p) = top.1 {
-            for (&n, &(_, d)) in p.counts.iter().zip(&best) {
-                if let Some(d) = d {
-                    used[d] += c.n * u64::from(n);
-                }
+            for &(s, _, d) in &best {
+                used[d] += c.n * u64::from(p.counts.get(s).copied().unwrap_or(0));
             }
         }
     }

@@ -85,6 +85,9 @@ pub(super) struct Ctx<'a> {
     pub(super) eligible: Vec<Vec<(usize, &'static GpuInstanceProfile)>>,
     /// Room of an occupancy, by its signature: identical GPUs are asked once.
     pub(super) room_cache: std::cell::RefCell<FastMap<(ModelKey, u32, u128), u8>>,
+    /// [`place_with_room`] by the occupancy's signature and the profiles' slots (GPUs alike
+    /// take the same placements): cleared when it grows past `PLACE_CACHE` entries.
+    place_cache: std::cell::RefCell<FastMap<PlaceKey, Placed>>,
     /// The fleet's classes for the bound, built once.
     pub(super) classes: std::cell::OnceCell<Classes>,
     /// What [`Ctx::outranks`] needs, made on first use.
@@ -115,6 +118,15 @@ pub(super) fn full_profile(model: &'static GpuModel) -> Option<&'static GpuInsta
         .filter(|p| p.name.attributes().is_empty())
         .max_by_key(|p| (p.memory_slices, p.compute_slices))
 }
+
+/// Entries of [`Ctx::place`]'s memo at most.
+const PLACE_CACHE: usize = 1 << 16;
+
+/// [`Ctx::place`]'s key: an occupancy's signature and the profiles' slots, in order.
+type PlaceKey = ((ModelKey, u32, u128), Vec<u8>);
+
+/// What [`place_with_room`] answers: the placements and the room, if the profiles fit.
+type Placed = Option<(Vec<Placement>, u8)>;
 
 /// Places `creates` on `occ`, keeping room for the largest profile it can: returns the
 /// placements (in `creates` order) and the room (2 full, 1 half, 0).
@@ -157,6 +169,7 @@ impl<'a> Ctx<'a> {
             levels,
             eligible,
             room_cache: std::cell::RefCell::new(FastMap::default()),
+            place_cache: std::cell::RefCell::new(FastMap::default()),
             classes: std::cell::OnceCell::new(),
             rank: std::cell::OnceCell::new(),
         }
@@ -224,6 +237,28 @@ impl<'a> Ctx<'a> {
         r
     }
 
+    /// [`place_with_room`], memoized by the occupancy's signature and the profiles.
+    pub(super) fn place(&self, occ: &Occupancy, creates: &[&'static GpuInstanceProfile]) -> Placed {
+        let Some(slots) = creates
+            .iter()
+            .map(|p| occ.profile_slot(p).and_then(|s| u8::try_from(s).ok()))
+            .collect::<Option<Vec<u8>>>()
+        else {
+            return place_with_room(occ, creates);
+        };
+        let key = (occ.signature(), slots);
+        if let Some(r) = self.place_cache.borrow().get(&key) {
+            return r.clone();
+        }
+        let r = place_with_room(occ, creates);
+        let mut cache = self.place_cache.borrow_mut();
+        if cache.len() >= PLACE_CACHE {
+            cache.clear();
+        }
+        cache.insert(key, r.clone());
+        r
+    }
+
     pub(super) fn level(&self, request: usize) -> usize {
         let p = self.requests[request].priority;
         self.levels.iter().position(|&l| l == p).unwrap_or(0)
@@ -277,7 +312,7 @@ impl<'a> Ctx<'a> {
                     creates.push(p);
                 }
             }
-            let Some((placements, room)) = place_with_room(&occ, &creates) else {
+            let Some((placements, room)) = self.place(&occ, &creates) else {
                 continue;
             };
             let create: Vec<Creation> = creates_req
@@ -434,7 +469,7 @@ impl<'a> Ctx<'a> {
                 .collect(),
         };
         let classes = self.classes(&self.classes);
-        let mut bound = self.certified_bound(&classes, demand, &total.placed, &placed_per_request);
+        let mut bound = self.certified_bound(classes, demand, &total.placed, &placed_per_request);
         if exact && self.levels.len() <= 1 {
             // One priority: the exact search's optimum is itself the most any plan places.
             bound.max_placed = bound.max_placed.min(objective.placed);

@@ -4,9 +4,9 @@
 
 use gpupart_profiles::{GpuInstanceProfile, ModelKey};
 
-use super::context::{Ctx, Realization, Value, place_with_room};
+use super::context::{Ctx, Realization, Value};
 use super::exact::Exact;
-use super::patterns::{Pattern, PatternKey, shared_patterns};
+use super::patterns::{PatternKey, Patterns, shared_patterns};
 use super::{Creation, FastMap};
 use crate::Occupancy;
 
@@ -32,7 +32,7 @@ pub(super) enum Mode {
 pub(super) struct Greedy<'c, 'a> {
     pub(super) ctx: &'c Ctx<'a>,
     pub(super) mode: Mode,
-    pub(super) patterns: FastMap<PatternKey, Vec<Pattern>>,
+    pub(super) patterns: FastMap<PatternKey, Patterns>,
     /// Per request, what one instance is worth in [`Mode::Priced`].
     pub(super) prices: Vec<i64>,
     /// Free instances nobody asked for count as gone: classes are made by the in-use
@@ -50,7 +50,7 @@ type Classes = Vec<(Vec<usize>, Occupancy)>;
 impl<'c, 'a> Greedy<'c, 'a> {
     /// The packing patterns of `base`'s free room over the request slots in `slot_mask`:
     /// memoized in this run, and across runs by [`shared_patterns`].
-    pub(super) fn patterns_for(&mut self, base: &Occupancy, slot_mask: u64) -> Vec<Pattern> {
+    pub(super) fn patterns_for(&mut self, base: &Occupancy, slot_mask: u64) -> Patterns {
         let (model, mask, packed) = base.signature();
         let key = (model, mask, packed, slot_mask);
         self.patterns
@@ -200,7 +200,7 @@ impl<'c, 'a> Greedy<'c, 'a> {
                         let profiles: Vec<&'static GpuInstanceProfile> =
                             creates.iter().map(|(_, p)| *p).collect();
                         if last.as_ref().is_none_or(|(l, _)| *l != profiles) {
-                            let placed = place_with_room(base, &profiles);
+                            let placed = self.ctx.place(base, &profiles);
                             last = Some((profiles, placed));
                         }
                         let Some((_, Some((placements, room)))) = &last else {
@@ -249,7 +249,7 @@ impl<'c, 'a> Greedy<'c, 'a> {
                     }
                     let profiles: Vec<&'static GpuInstanceProfile> =
                         creates.iter().map(|(_, p)| *p).collect();
-                    let Some((placements, room)) = place_with_room(base, &profiles) else {
+                    let Some((placements, room)) = self.ctx.place(base, &profiles) else {
                         break;
                     };
                     for &g in &members[next..next + times] {

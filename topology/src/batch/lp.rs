@@ -27,36 +27,40 @@ pub(crate) struct Solution {
 pub(crate) fn solve(c: &[f64], a: &[Vec<f64>], b: &[f64]) -> Option<Solution> {
     let (m, n) = (b.len(), c.len());
     let width = n + m + 1;
-    // Rows 0..m: constraints with slacks; row m: the objective (negated reduced costs).
-    let mut t = vec![vec![0.0; width]; m + 1];
+    // Rows 0..m: constraints with slacks; row m: the objective (negated reduced costs). One
+    // flat table, row after row.
+    let mut t = vec![0.0; (m + 1) * width];
     for i in 0..m {
-        t[i][..n].copy_from_slice(&a[i]);
-        t[i][n + i] = 1.0;
-        t[i][width - 1] = b[i];
+        let row = &mut t[i * width..(i + 1) * width];
+        row[..n].copy_from_slice(&a[i]);
+        row[n + i] = 1.0;
+        row[width - 1] = b[i];
     }
     for j in 0..n {
-        t[m][j] = -c[j];
+        t[m * width + j] = -c[j];
     }
     let mut basis: Vec<usize> = (n..n + m).collect();
     for _ in 0..MAX_PIVOTS {
+        let obj = &t[m * width..];
         // Entering: the first column with a negative objective entry (Bland).
-        let Some(e) = (0..n + m).find(|&j| t[m][j] < -EPS) else {
+        let Some(e) = (0..n + m).find(|&j| obj[j] < -EPS) else {
             let mut x = vec![0.0; n];
             for (i, &bv) in basis.iter().enumerate() {
                 if bv < n {
-                    x[bv] = t[i][width - 1];
+                    x[bv] = t[i * width + width - 1];
                 }
             }
             return Some(Solution {
                 x,
-                reduced: t[m][..n].to_vec(),
+                reduced: obj[..n].to_vec(),
             });
         };
         // Leaving: the smallest ratio, ties to the smallest basic variable (Bland).
         let mut leave: Option<(f64, usize, usize)> = None;
         for i in 0..m {
-            if t[i][e] > EPS {
-                let ratio = t[i][width - 1] / t[i][e];
+            let te = t[i * width + e];
+            if te > EPS {
+                let ratio = t[i * width + width - 1] / te;
                 let better = match leave {
                     None => true,
                     Some((r, _, bv)) => ratio < r - EPS || (ratio <= r + EPS && basis[i] < bv),
@@ -67,15 +71,21 @@ pub(crate) fn solve(c: &[f64], a: &[Vec<f64>], b: &[f64]) -> Option<Solution> {
             }
         }
         let (_, l, _) = leave?;
-        let pivot = t[l][e];
-        for v in &mut t[l] {
+        // The pivot row apart from the others, which each lose a multiple of it.
+        let (before, rest) = t.split_at_mut(l * width);
+        let (row, after) = rest.split_at_mut(width);
+        let pivot = row[e];
+        for v in row.iter_mut() {
             *v /= pivot;
         }
-        let row = t[l].clone();
-        for (i, r) in t.iter_mut().enumerate() {
-            if i != l && r[e].abs() > EPS {
+        let row: &[f64] = row;
+        for r in before
+            .chunks_exact_mut(width)
+            .chain(after.chunks_exact_mut(width))
+        {
+            if r[e].abs() > EPS {
                 let f = r[e];
-                for (v, &p) in r.iter_mut().zip(&row) {
+                for (v, &p) in r.iter_mut().zip(row) {
                     *v -= f * p;
                 }
             }

@@ -6,7 +6,7 @@ use gpupart_profiles::GpuInstanceProfile;
 
 use super::FastMap;
 use super::greedy::Greedy;
-use super::patterns::Pattern;
+use super::patterns::Patterns;
 use crate::Occupancy;
 
 impl Greedy<'_, '_> {
@@ -304,7 +304,7 @@ pub(super) type Filled = (
 /// A class's LP columns (see [`Greedy::columns`]).
 struct Columns {
     model: &'static gpupart_profiles::GpuModel,
-    patterns: Vec<Pattern>,
+    patterns: Patterns,
     takers: Vec<Vec<usize>>,
     /// Per slot, what one instance is worth (its best taker's priority weight).
     weights: Vec<f64>,

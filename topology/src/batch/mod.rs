@@ -462,7 +462,7 @@ fn pack_and_improve(
         greedy.destroy_free = false;
     }
     let classes = ctx.classes(&ctx.classes);
-    greedy.prices = ctx.prices(&classes, demand);
+    greedy.prices = ctx.prices(classes, demand);
     greedy.mode = Mode::Priced;
     starts.push(ctx, greedy.run(demand.to_vec()));
     match improve_best(ctx, starts.0, demand, second) {

@@ -12,14 +12,17 @@ pub(crate) struct Pattern {
     pub(crate) counts: Vec<u8>,
 }
 
+/// A list of patterns, shared (read-only) by every table that holds it.
+pub(super) type Patterns = std::sync::Arc<Vec<Pattern>>;
+
 /// A model, an occupancy (slices and instances per profile) and the profiles asked for.
 pub(super) type PatternKey = (ModelKey, u32, u128, u64);
 
 /// Patterns depend only on the model, the occupancy and the profiles asked for, so they are
 /// shared by every solve in the process (a scheduler asks about the same few models again and
 /// again). Bounded: cleared when it grows past 4,096 entries.
-pub(super) fn shared_patterns(base: &Occupancy, key: PatternKey) -> Vec<Pattern> {
-    static CACHE: std::sync::OnceLock<std::sync::Mutex<FastMap<PatternKey, Vec<Pattern>>>> =
+pub(super) fn shared_patterns(base: &Occupancy, key: PatternKey) -> Patterns {
+    static CACHE: std::sync::OnceLock<std::sync::Mutex<FastMap<PatternKey, Patterns>>> =
         std::sync::OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
     if let Some(p) = cache
@@ -29,7 +32,7 @@ pub(super) fn shared_patterns(base: &Occupancy, key: PatternKey) -> Vec<Pattern>
     {
         return p.clone();
     }
-    let patterns = enumerate_patterns(base, key.3);
+    let patterns = Patterns::new(enumerate_patterns(base, key.3));
     let mut c = cache
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);

@@ -5,7 +5,7 @@ use gpupart_profiles::ModelKey;
 
 use super::super::FastMap;
 use super::super::context::Ctx;
-use super::super::patterns::{Pattern, shared_patterns};
+use super::super::patterns::{Patterns, shared_patterns};
 use super::super::room::{Sizes, room, share, suffix_sums};
 use crate::Occupancy;
 
@@ -14,7 +14,7 @@ const OPTIONS: usize = 64;
 
 /// The packing patterns of one base occupancy over some profile slots, with a set of them for
 /// asking whether one more instance of a slot still fits.
-pub(super) type PatternSet = std::rc::Rc<(Vec<Pattern>, FastSet<Vec<u8>>)>;
+pub(super) type PatternSet = std::rc::Rc<(Patterns, FastSet<Vec<u8>>)>;
 
 type FastSet<K> = rustc_hash::FxHashSet<K>;
 

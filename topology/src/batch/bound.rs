@@ -21,7 +21,7 @@ use std::cell::OnceCell;
 use super::Bound;
 use super::FastMap;
 use super::context::Ctx;
-use super::patterns::{Pattern, Patterns, shared_patterns};
+use super::patterns::{Pattern, shared_patterns};
 use gpupart_profiles::ModelKey;
 
 /// The scale of weights and multipliers: `z = k / SCALE`.
@@ -41,10 +41,6 @@ pub(super) struct Class {
     n: u64,
     /// Whether its GPUs hold in-use instances (then every plan uses them).
     fixed: bool,
-    /// Every pattern, as counts per profile slot of the model.
-    patterns: Patterns,
-    /// Per profile slot, the requests that may take it on this class.
-    takers: Vec<Vec<usize>>,
     /// The most instances one GPU of the class can hold for the requests.
     cap: u64,
     /// Per request it may take: the share of one GPU's memory and compute slices an
@@ -54,15 +50,34 @@ pub(super) struct Class {
     free: (f64, f64),
     /// The memory and compute slices the in-use instances leave.
     free_slices: (u64, u64),
+    /// Its entry in [`Classes::lagrange`].
+    lagrange: usize,
     /// Per request it may take: its profile's memory and compute slices here, and the most
     /// instances of it alone one GPU of the class holds.
     alone: Vec<(usize, u64, u64, u64)>,
+}
+
+/// GPUs alike for the Lagrangian: the same requests may take the same slots, and the same
+/// patterns are maximal.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct LagrangeClass {
+    /// How many GPUs.
+    n: u64,
+    /// Per profile slot some request may take here (in slot order), those requests.
+    takers: Vec<Vec<usize>>,
+    /// The maximal patterns (none fits one more instance of these slots), as counts per
+    /// slot of `takers`, one row after another: the Lagrangian's best pattern is among them,
+    /// as its worths are never negative.
+    maximal: Vec<u8>,
 }
 
 /// The classes of a fleet for a set of requests.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Classes {
     classes: Vec<Class>,
+    /// The classes as the Lagrangian sees them: those with the same takers and maximal
+    /// patterns are one.
+    lagrange: Vec<LagrangeClass>,
     /// GPUs with in-use instances, eligible or not.
     fixed_gpus: u32,
 }
@@ -76,6 +91,7 @@ impl<'a> Ctx<'a> {
     fn build_classes(&self) -> Classes {
         let mut out = Classes::default();
         let mut index: FastMap<ClassKey, usize> = FastMap::default();
+        let mut lagrange_of: FastMap<(Vec<Vec<usize>>, Vec<u8>), usize> = FastMap::default();
         for (g, gpu) in self.fleet.gpus().iter().enumerate() {
             let fixed = gpu.in_use_occupancy();
             let has_fixed = !fixed.instances().is_empty();
@@ -99,6 +115,26 @@ impl<'a> Ctx<'a> {
             for &(d, s) in &elig {
                 takers[s].push(d);
             }
+            let active: Vec<usize> = (0..takers.len())
+                .filter(|&s| !takers[s].is_empty())
+                .collect();
+            let lagrange_key: (Vec<Vec<usize>>, Vec<u8>) = (
+                active.iter().map(|&s| takers[s].clone()).collect(),
+                maximal_rows(&patterns, &active),
+            );
+            let lagrange = match lagrange_of.get(&lagrange_key) {
+                Some(&l) => l,
+                None => {
+                    let l = out.lagrange.len();
+                    out.lagrange.push(LagrangeClass {
+                        n: 0,
+                        takers: lagrange_key.0.clone(),
+                        maximal: lagrange_key.1.clone(),
+                    });
+                    lagrange_of.insert(lagrange_key, l);
+                    l
+                }
+            };
             let cap = patterns
                 .iter()
                 .map(|p| p.counts.iter().map(|&c| u64::from(c)).sum())
@@ -154,14 +190,16 @@ impl<'a> Ctx<'a> {
             out.classes.push(Class {
                 n: 1,
                 fixed: has_fixed,
-                patterns,
-                takers,
                 cap,
                 share,
                 free,
                 free_slices,
                 alone,
+                lagrange,
             });
+        }
+        for c in &out.classes {
+            out.lagrange[c.lagrange].n += c.n;
         }
         out
     }
@@ -216,39 +254,69 @@ fn lagrangian(classes: &Classes, demand: &[u32], w: &[i64], z: &[i64]) -> (i128,
         .map(|(&d, &z)| i128::from(d) * i128::from(z))
         .sum();
     let mut used = vec![0u64; demand.len()];
-    // Per slot worth something, what one instance there is worth at best, and to which
-    // request (reused from class to class).
-    let mut best: Vec<(usize, i64, usize)> = Vec::new();
-    for c in &classes.classes {
+    // Per slot of the class, what one instance there is worth at best (0 for nothing), and
+    // to which request (reused from class to class).
+    let mut best: Vec<(i64, usize)> = Vec::new();
+    for c in &classes.lagrange {
         best.clear();
-        for (s, ds) in c.takers.iter().enumerate() {
-            if let Some((v, d)) = ds
-                .iter()
-                .map(|&d| (w[d] - z[d], d))
-                .filter(|&(v, _)| v > 0)
-                .max_by_key(|&(v, d)| (v, core::cmp::Reverse(d)))
-            {
-                best.push((s, v, d));
-            }
+        for ds in &c.takers {
+            best.push(
+                ds.iter()
+                    .map(|&d| (w[d] - z[d], d))
+                    .filter(|&(v, _)| v > 0)
+                    .max_by_key(|&(v, d)| (v, core::cmp::Reverse(d)))
+                    .unwrap_or((0, usize::MAX)),
+            );
         }
-        let mut top: (i64, Option<&Pattern>) = (0, None);
-        for p in c.patterns.iter() {
-            let v: i64 = best
+        let width = c.takers.len().max(1);
+        let mut top: (i64, Option<&[u8]>) = (0, None);
+        for row in c.maximal.chunks_exact(width) {
+            let v: i64 = row
                 .iter()
-                .map(|&(s, b, _)| i64::from(p.counts.get(s).copied().unwrap_or(0)) * b)
+                .zip(&best)
+                .map(|(&n, &(b, _))| i64::from(n) * b)
                 .sum();
             if v > top.0 {
-                top = (v, Some(p));
+                top = (v, Some(row));
             }
         }
         ub += i128::from(c.n) * i128::from(top.0);
-        if let Some(p) = top.1 {
-            for &(s, _, d) in &best {
-                used[d] += c.n * u64::from(p.counts.get(s).copied().unwrap_or(0));
+        if let Some(row) = top.1 {
+            for (&n, &(b, d)) in row.iter().zip(&best) {
+                if b > 0 {
+                    used[d] += c.n * u64::from(n);
+                }
             }
         }
     }
     (ub, used)
+}
+
+/// The patterns of `patterns` that no other one holds with one more instance of a slot of
+/// `slots` (the patterns that fit are closed under taking an instance away, so these are
+/// the maximal ones), as rows of counts per slot of `slots`, in their order.
+fn maximal_rows(patterns: &[Pattern], slots: &[usize]) -> Vec<u8> {
+    let row = |p: &Pattern| -> Vec<u8> {
+        slots
+            .iter()
+            .map(|&s| p.counts.get(s).copied().unwrap_or(0))
+            .collect()
+    };
+    let all: rustc_hash::FxHashSet<Vec<u8>> = patterns.iter().map(row).collect();
+    let mut out = Vec::new();
+    for p in patterns {
+        let mut r = row(p);
+        let grows = (0..r.len()).any(|k| {
+            r[k] += 1;
+            let found = all.contains(&r);
+            r[k] -= 1;
+            found
+        });
+        if !grows {
+            out.extend_from_slice(&r);
+        }
+    }
+    out
 }
 
 /// The smallest `floor(UB(z))` found, at least `reached` (what a plan reached proves no

@@ -88,6 +88,10 @@ pub(super) struct Ctx<'a> {
     /// [`place_with_room`] by the occupancy's signature and the profiles' slots (GPUs alike
     /// take the same placements): cleared when it grows past `PLACE_CACHE` entries.
     place_cache: std::cell::RefCell<FastMap<PlaceKey, Placed>>,
+    /// [`Ctx::realize`] by what it depends on: the model, MIG mode, the GPU's instances in
+    /// order (slot, start, in use) and the demand with each request's slot there. Cleared
+    /// when it grows past `PLACE_CACHE` entries.
+    realize_cache: std::cell::RefCell<FastMap<RealizeKey, Option<Realization>>>,
     /// The fleet's classes for the bound, built once.
     pub(super) classes: std::cell::OnceCell<Classes>,
     /// What [`Ctx::outranks`] needs, made on first use.
@@ -124,6 +128,15 @@ const PLACE_CACHE: usize = 1 << 16;
 
 /// [`Ctx::place`]'s key: an occupancy's signature and the profiles' slots, in order.
 type PlaceKey = ((ModelKey, u32, u128), Vec<u8>);
+
+/// [`Ctx::realize`]'s key: the model, MIG mode, the instances (slot, start, in use) and
+/// the demand (request, count, the request's slot on the GPU).
+type RealizeKey = (
+    ModelKey,
+    bool,
+    Vec<(u8, u8, bool)>,
+    Vec<(usize, u32, Option<u8>)>,
+);
 
 /// What [`place_with_room`] answers: the placements and the room, if the profiles fit.
 type Placed = Option<(Vec<Placement>, u8)>;
@@ -170,6 +183,7 @@ impl<'a> Ctx<'a> {
             eligible,
             room_cache: std::cell::RefCell::new(FastMap::default()),
             place_cache: std::cell::RefCell::new(FastMap::default()),
+            realize_cache: std::cell::RefCell::new(FastMap::default()),
             classes: std::cell::OnceCell::new(),
             rank: std::cell::OnceCell::new(),
         }
@@ -267,6 +281,42 @@ impl<'a> Ctx<'a> {
     /// The best outcome on GPU `g` that serves exactly `want` (request, count): which free
     /// instances to keep (reusing the matching ones), which to destroy, where to create.
     pub(super) fn realize(&self, g: usize, want: &[(usize, u32)]) -> Option<Realization> {
+        let gpu = &self.fleet.gpus()[g];
+        let occ = gpu.occupancy();
+        let slot = |p: &GpuInstanceProfile| occ.profile_slot(p).and_then(|s| u8::try_from(s).ok());
+        let instances: Option<Vec<(u8, u8, bool)>> = gpu
+            .instances()
+            .iter()
+            .map(|x| slot(x.profile).map(|s| (s, x.start, x.in_use)))
+            .collect();
+        let Some(instances) = instances else {
+            return self.realize_afresh(g, want);
+        };
+        let demand = want
+            .iter()
+            .map(|&(r, c)| {
+                let s = self.eligible[g]
+                    .iter()
+                    .find(|(i, _)| *i == r)
+                    .and_then(|(_, p)| slot(p));
+                (r, c, s)
+            })
+            .collect();
+        let key = (gpu.model.key(), gpu.mig_enabled, instances, demand);
+        if let Some(r) = self.realize_cache.borrow().get(&key) {
+            return r.clone();
+        }
+        let r = self.realize_afresh(g, want);
+        let mut cache = self.realize_cache.borrow_mut();
+        if cache.len() >= PLACE_CACHE {
+            cache.clear();
+        }
+        cache.insert(key, r.clone());
+        r
+    }
+
+    /// [`Ctx::realize`] without its memo.
+    fn realize_afresh(&self, g: usize, want: &[(usize, u32)]) -> Option<Realization> {
         let gpu = &self.fleet.gpus()[g];
         let enable_mig = !gpu.mig_enabled;
         let free: Vec<Instance> = gpu

@@ -49,17 +49,6 @@ pub(super) struct Value {
 }
 
 impl Value {
-    pub(super) fn add_assign(&mut self, o: &Value) {
-        for (a, b) in self.placed.iter_mut().zip(&o.placed) {
-            *a += b;
-        }
-        self.reused += o.reused;
-        self.neg_reconf += o.neg_reconf;
-        self.neg_used += o.neg_used;
-        self.room += o.room;
-        self.neg_destroyed += o.neg_destroyed;
-    }
-
     pub(super) fn add(&self, o: &Value) -> Value {
         Value {
             placed: self
@@ -418,13 +407,29 @@ impl<'a> Ctx<'a> {
             ..Value::default()
         };
         for g in 0..self.fleet.gpus().len() {
-            let v = match choice.get(g).and_then(Option::as_ref) {
-                Some(r) => self.value(r),
-                None => self.value(&self.idle(g)),
-            };
-            total.add_assign(&v);
+            match choice.get(g).and_then(Option::as_ref) {
+                Some(r) => self.value_into(r, &mut total),
+                None => self.value_into(&self.idle(g), &mut total),
+            }
         }
         total
+    }
+
+    /// Adds `r`'s value to `total` (as `total.add_assign(&self.value(r))`, without making
+    /// the value).
+    fn value_into(&self, r: &Realization, total: &mut Value) {
+        for c in &r.create {
+            total.placed[self.level(c.request)] += 1;
+        }
+        for (req, _) in &r.reuse {
+            total.placed[self.level(*req)] += 1;
+        }
+        let reconf = r.enable_mig || !r.create.is_empty() || !r.destroy.is_empty();
+        total.reused += r.reuse.len() as u64;
+        total.neg_reconf -= i64::from(reconf);
+        total.neg_used -= i64::from(r.instances_after > 0);
+        total.room += u64::from(r.room);
+        total.neg_destroyed -= r.destroy.len() as i64;
     }
 
     pub(super) fn placed(&self, choice: &[Option<Realization>]) -> u64 {
@@ -469,7 +474,7 @@ impl<'a> Ctx<'a> {
                     &idle
                 }
             };
-            total.add_assign(&self.value(r));
+            self.value_into(r, &mut total);
             for c in &r.create {
                 placed_per_request[c.request] += 1;
             }

@@ -11,8 +11,8 @@ mod sub;
 
 use super::FastMap;
 use super::context::{Ctx, Realization};
-use crate::Occupancy;
 use crate::rng::SplitMix;
+use gpupart_profiles::Placement;
 use sub::Sub;
 
 /// Work for one set (options weighed, as for the exact search).
@@ -318,15 +318,19 @@ fn waste(ctx: &Ctx<'_>, choice: &[Option<Realization>], g: usize) -> u32 {
         return occ.free_memory_slices()
             + u32::from(gpu.model.compute_slices.saturating_sub(occ.compute_used()));
     };
-    let mut occ = Occupancy::new(gpu.model);
+    // The slices the kept and created instances take (a plan's instances never overlap).
+    let mut mask = 0u32;
+    let mut compute = 0u32;
     for x in gpu.instances().iter().filter(|x| !r.destroy.contains(x)) {
-        let _ = occ.add(x.profile, x.start);
+        mask |= Placement::new(x.start, x.profile.memory_slices).mask();
+        compute += u32::from(x.profile.compute_slices);
     }
     for c in &r.create {
-        let _ = occ.add(c.profile, c.placement.start);
+        mask |= c.placement.mask();
+        compute += u32::from(c.profile.compute_slices);
     }
-    occ.free_memory_slices()
-        + u32::from(gpu.model.compute_slices.saturating_sub(occ.compute_used()))
+    u32::from(gpu.model.memory_slices).saturating_sub(mask.count_ones())
+        + u32::from(gpu.model.compute_slices).saturating_sub(compute)
 }
 
 #[cfg(test)]

@@ -1,10 +1,10 @@
 //! Per-GPU patterns: every multiset of the profiles asked for that fits on an occupancy,
 //! shared by every solve in the process.
 
-use gpupart_profiles::{GpuInstanceProfile, ModelKey};
+use gpupart_profiles::ModelKey;
 
 use super::FastMap;
-use crate::{Occupancy, solve_gpu};
+use crate::Occupancy;
 
 /// A pattern: instances per profile slot of a model, feasible on a class's base occupancy.
 #[derive(Debug, Clone)]
@@ -43,48 +43,135 @@ pub(super) fn shared_patterns(base: &Occupancy, key: PatternKey) -> Patterns {
     patterns
 }
 
-/// Every multiset of the profiles in `slot_mask` that fits on `base`.
+/// Every multiset of the profiles in `slot_mask` that fits on `base`, in increasing order of
+/// the counts (slot by slot).
+///
+/// A multiset fits when its instances take placements that overlap neither each other nor
+/// `base`, within the model's compute slices, instance limits and media extensions: every
+/// check is on the set, not on the order the instances come in. So one walk over the sets
+/// of placements (each set once: its placements in a fixed order) meets every multiset that
+/// fits, one cheap check a step, where asking the one-GPU search of each multiset would
+/// search afresh each time.
 pub(crate) fn enumerate_patterns(base: &Occupancy, slot_mask: u64) -> Vec<Pattern> {
     let model = base.model();
-    let slots: Vec<usize> = (0..model.profiles.len())
+    let options: Vec<(usize, gpupart_profiles::Placement)> = (0..model.profiles.len())
         .filter(|s| slot_mask & (1 << (s % 64)) != 0)
+        .flat_map(|s| model.profiles[s].placements.iter().map(move |&p| (s, p)))
         .collect();
-    let mut out = Vec::new();
+    let mut found: rustc_hash::FxHashSet<Vec<u8>> = rustc_hash::FxHashSet::default();
     let mut counts = vec![0u8; model.profiles.len()];
-    let mut list: Vec<&'static GpuInstanceProfile> = Vec::new();
-    pub(super) fn rec(
-        base: &Occupancy,
-        slots: &[usize],
-        k: usize,
+    let mut occ = base.clone();
+    fn walk(
+        occ: &mut Occupancy,
+        options: &[(usize, gpupart_profiles::Placement)],
+        from: usize,
         counts: &mut Vec<u8>,
-        list: &mut Vec<&'static GpuInstanceProfile>,
-        out: &mut Vec<Pattern>,
+        found: &mut rustc_hash::FxHashSet<Vec<u8>>,
     ) {
-        let Some(&slot) = slots.get(k) else {
-            if !list.is_empty() {
-                out.push(Pattern {
-                    counts: counts.clone(),
-                });
+        for (i, &(slot, placement)) in options.iter().enumerate().skip(from) {
+            if occ.refusal(slot, placement).is_some() {
+                continue;
             }
-            return;
-        };
-        let p = &base.model().profiles[slot];
-        let mut added = 0;
-        loop {
-            rec(base, slots, k + 1, counts, list, out);
-            list.push(p);
-            if solve_gpu(base, list).is_none() {
-                list.pop();
-                break;
-            }
+            occ.push(slot, placement);
             counts[slot] += 1;
-            added += 1;
+            if !found.contains(counts.as_slice()) {
+                found.insert(counts.clone());
+            }
+            walk(occ, options, i + 1, counts, found);
+            counts[slot] -= 1;
+            occ.pop(slot);
         }
-        for _ in 0..added {
-            list.pop();
-        }
-        counts[slot] = 0;
     }
-    rec(base, &slots, 0, &mut counts, &mut list, &mut out);
-    out
+    walk(&mut occ, &options, 0, &mut counts, &mut found);
+    let mut out: Vec<Vec<u8>> = found.into_iter().collect();
+    out.sort_unstable();
+    out.into_iter().map(|counts| Pattern { counts }).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::solve_gpu;
+    use gpupart_profiles::GpuInstanceProfile;
+    use gpupart_profiles::catalog;
+
+    /// Every multiset, each asked of the one-GPU search (the definition).
+    fn by_search(base: &Occupancy, slot_mask: u64) -> Vec<Vec<u8>> {
+        let model = base.model();
+        let slots: Vec<usize> = (0..model.profiles.len())
+            .filter(|s| slot_mask & (1 << (s % 64)) != 0)
+            .collect();
+        let mut out = Vec::new();
+        let mut counts = vec![0u8; model.profiles.len()];
+        fn rec(
+            base: &Occupancy,
+            slots: &[usize],
+            k: usize,
+            counts: &mut Vec<u8>,
+            out: &mut Vec<Vec<u8>>,
+        ) {
+            let Some(&slot) = slots.get(k) else {
+                if counts.iter().any(|&c| c > 0) {
+                    out.push(counts.clone());
+                }
+                return;
+            };
+            loop {
+                rec(base, slots, k + 1, counts, out);
+                counts[slot] += 1;
+                let list: Vec<&'static GpuInstanceProfile> = counts
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(s, &c)| {
+                        std::iter::repeat_n(&base.model().profiles[s], usize::from(c))
+                    })
+                    .collect();
+                if solve_gpu(base, &list).is_none() {
+                    break;
+                }
+            }
+            counts[slot] = 0;
+        }
+        rec(base, &slots, 0, &mut counts, &mut out);
+        out
+    }
+
+    #[test]
+    fn the_walk_over_placements_finds_what_the_search_does_in_its_order() {
+        let mut seed = 1u64;
+        let mut next = move || {
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            seed >> 33
+        };
+        for model in catalog::MODELS {
+            if model.profiles.is_empty() {
+                continue;
+            }
+            for _ in 0..40 {
+                let mut base = Occupancy::new(model);
+                for _ in 0..(next() % 3) {
+                    let at = usize::try_from(next()).unwrap_or(0) % model.profiles.len();
+                    let p = &model.profiles[at];
+                    let start = u8::try_from(next() % 8).unwrap_or(0);
+                    let _ = base.add(p, start);
+                }
+                let n = model.profiles.len().min(64);
+                let mask =
+                    (next() | (next() << 31)) & if n == 64 { u64::MAX } else { (1 << n) - 1 };
+                let walk: Vec<Vec<u8>> = enumerate_patterns(&base, mask)
+                    .into_iter()
+                    .map(|p| p.counts)
+                    .collect();
+                assert_eq!(
+                    walk,
+                    by_search(&base, mask),
+                    "{} {:?} {mask:b}",
+                    model.name,
+                    base.instances()
+                );
+            }
+        }
+    }
 }

@@ -37,10 +37,14 @@ impl Realization {
     }
 }
 
+/// Instances placed per priority level, highest first: inline for up to four levels (the
+/// exact search makes and adds many values).
+pub(super) type Levels = smallvec::SmallVec<[u64; 4]>;
+
 /// Objective as a comparable value: larger is better.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub(super) struct Value {
-    pub(super) placed: Vec<u64>,
+    pub(super) placed: Levels,
     pub(super) reused: u64,
     pub(super) neg_reconf: i64,
     pub(super) neg_used: i64,
@@ -383,7 +387,7 @@ impl<'a> Ctx<'a> {
     }
 
     pub(super) fn value(&self, r: &Realization) -> Value {
-        let mut placed = vec![0; self.levels.len()];
+        let mut placed: Levels = smallvec::smallvec![0; self.levels.len()];
         for c in &r.create {
             placed[self.level(c.request)] += 1;
         }
@@ -403,7 +407,7 @@ impl<'a> Ctx<'a> {
 
     pub(super) fn total(&self, choice: &[Option<Realization>]) -> Value {
         let mut total = Value {
-            placed: vec![0; self.levels.len()],
+            placed: smallvec::smallvec![0; self.levels.len()],
             ..Value::default()
         };
         for g in 0..self.fleet.gpus().len() {
@@ -461,7 +465,7 @@ impl<'a> Ctx<'a> {
     pub(super) fn plan(&self, choice: &[Option<Realization>], demand: &[u32], exact: bool) -> Plan {
         let mut changes = Vec::new();
         let mut total = Value {
-            placed: vec![0; self.levels.len()],
+            placed: smallvec::smallvec![0; self.levels.len()],
             ..Value::default()
         };
         let mut placed_per_request = vec![0u32; demand.len()];

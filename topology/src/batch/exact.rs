@@ -50,6 +50,8 @@ pub(super) struct Exact<'c, 'a> {
     /// The demand at position 0 and, per priority level, what some plan is known to place:
     /// states from which no plan reaches it are not searched.
     target: Option<(Vec<u32>, Vec<u64>)>,
+    /// A buffer for [`Exact::viable`]'s count, kept between calls.
+    reach: Vec<u64>,
 }
 
 /// A state's best value and the fill that starts it.
@@ -77,6 +79,7 @@ impl<'c, 'a> Exact<'c, 'a> {
             info: FastMap::default(),
             cut: None,
             target: None,
+            reach: Vec::new(),
         }
     }
 
@@ -119,14 +122,7 @@ impl<'c, 'a> Exact<'c, 'a> {
     }
 
     /// Per priority level, the most instances the GPUs from position `k` on can place of
-    /// `rem` ([`Sizes::optimistic`]).
-    fn optimistic(&mut self, k: usize, rem: &[u32]) -> Vec<u64> {
-        let mut out = Vec::with_capacity(self.ctx.levels.len());
-        self.optimistic_into(k, rem, &mut out);
-        out
-    }
-
-    /// [`Exact::optimistic`] into `out` (its contents replaced).
+    /// `rem` ([`Sizes::optimistic`]), into `out` (its contents replaced).
     fn optimistic_into(&mut self, k: usize, rem: &[u32], out: &mut Vec<u64>) {
         let cut = match self.cut.take() {
             Some(cut) => cut,
@@ -142,14 +138,17 @@ impl<'c, 'a> Exact<'c, 'a> {
         if self.target.is_none() {
             return true;
         }
-        let mut reach = self.optimistic(k, rem);
+        let mut reach = std::mem::take(&mut self.reach);
+        self.optimistic_into(k, rem, &mut reach);
         let Some((root, target)) = &self.target else {
             return true;
         };
         for (r, (&d, &left)) in root.iter().zip(rem).enumerate() {
             reach[self.ctx.level(r)] += u64::from(d - left);
         }
-        reach >= *target
+        let viable = reach >= *target;
+        self.reach = reach;
+        viable
     }
 
     fn base(&mut self, g: usize) -> &Occupancy {
@@ -249,7 +248,7 @@ impl<'c, 'a> Exact<'c, 'a> {
     /// `rem` alike on the requests `g` may serve (up to the most instances of each profile a
     /// GPU holds), so kept per GPU by that.
     pub(super) fn options(&mut self, g: usize, rem: &[u32]) -> Option<Rc<Vec<Want>>> {
-        let key: Vec<u8> = self
+        let key: smallvec::SmallVec<[u8; 32]> = self
             .info(g)
             .entries
             .iter()
@@ -257,14 +256,18 @@ impl<'c, 'a> Exact<'c, 'a> {
                 u8::try_from(rem[r].min(u32::from(p.max_instances))).unwrap_or(u8::MAX)
             })
             .collect();
-        if let Some(found) = self.options_memo.get(&g).and_then(|m| m.get(&key)) {
+        if let Some(found) = self
+            .options_memo
+            .get(&g)
+            .and_then(|m| m.get(key.as_slice()))
+        {
             return Some(Rc::clone(found));
         }
         let made = Rc::new(self.make_options(g, rem)?);
         self.options_memo
             .entry(g)
             .or_default()
-            .insert(key, Rc::clone(&made));
+            .insert(key.to_vec(), Rc::clone(&made));
         Some(made)
     }
 
@@ -282,7 +285,18 @@ impl<'c, 'a> Exact<'c, 'a> {
         // only if the higher one is served here in full: one optimum keeps the rule (see
         // `Ctx::outranks`), and only options keeping it are made.
         let ctx = self.ctx;
-        let outranks = |a: usize, b: usize| ctx.outranks(a, b);
+        // Per group, the requests of the groups before it that outrank it, and those it
+        // outranks (a want holds only requests of the groups before).
+        let related: Vec<(Vec<usize>, Vec<usize>)> = (0..groups.len())
+            .map(|k| {
+                let r = groups[k].0;
+                let before = groups[..k].iter().map(|&(q, _)| q);
+                (
+                    before.clone().filter(|&q| ctx.outranks(q, r)).collect(),
+                    before.filter(|&q| ctx.outranks(r, q)).collect(),
+                )
+            })
+            .collect();
         // (next group, the want so far as a position in `out`, its instances per slot packed
         // as in `fits`); entries with no group left to add are not made.
         let mut stack: Vec<(usize, usize, Option<u128>)> = Vec::new();
@@ -295,13 +309,17 @@ impl<'c, 'a> Exact<'c, 'a> {
             };
             let more = k + 1 < groups.len();
             let want = &out[at];
+            let (higher, lower) = &related[k];
             // A higher request decided already and not served in full: none of this one.
-            let held_back = want.iter().any(|&(q, c)| outranks(q, r) && c < rem[q])
-                || groups[..k]
-                    .iter()
-                    .any(|&(q, _)| outranks(q, r) && !want.iter().any(|&(w, _)| w == q));
+            let held_back = higher.iter().any(|&q| {
+                want.iter()
+                    .find(|&&(w, _)| w == q)
+                    .is_none_or(|&(_, c)| c < rem[q])
+            });
             // A lower request served already: all of this one, or the option is not kept.
-            let in_full = want.iter().any(|&(q, c)| c > 0 && outranks(r, q));
+            let in_full = lower
+                .iter()
+                .any(|&q| want.iter().any(|&(w, c)| w == q && c > 0));
             // Count 0 for this group: go on with the next.
             if more && !in_full {
                 stack.push((k + 1, at, packed));
@@ -309,7 +327,8 @@ impl<'c, 'a> Exact<'c, 'a> {
             if held_back {
                 continue;
             }
-            let mut w = want.clone();
+            let mut w = Vec::with_capacity(want.len() + 1);
+            w.extend_from_slice(want);
             w.push((r, 0));
             for c in 1..=rem[r] {
                 if let Some(last) = w.last_mut() {
@@ -334,7 +353,7 @@ impl<'c, 'a> Exact<'c, 'a> {
             }
         }
         // Fuller options first: among equal plans the lower GPUs get the work.
-        out.sort_by_key(|w| core::cmp::Reverse(w.iter().map(|(_, c)| *c).sum::<u32>()));
+        out.sort_by_cached_key(|w| core::cmp::Reverse(w.iter().map(|(_, c)| *c).sum::<u32>()));
         Some(out)
     }
 
@@ -344,7 +363,7 @@ impl<'c, 'a> Exact<'c, 'a> {
     pub(super) fn best(&mut self, k: usize, rem: &[u32]) -> Option<Option<Value>> {
         let Some(&g) = self.order.get(k) else {
             let done = Value {
-                placed: vec![0; self.ctx.levels.len()],
+                placed: smallvec::smallvec![0; self.ctx.levels.len()],
                 ..Value::default()
             };
             return Some(self.viable(k, rem).then_some(done));
@@ -356,12 +375,13 @@ impl<'c, 'a> Exact<'c, 'a> {
             self.memo[k].insert(rem.to_vec(), None);
             return Some(None);
         }
-        let mut best: Option<(Value, Vec<(usize, u32)>)> = None;
+        // The best value found here and the option (by position) that gives it.
+        let mut best: Option<(Value, usize)> = None;
         let levels = self.ctx.levels.len();
         let mut next = rem.to_vec();
         let mut scratch = Vec::with_capacity(levels);
         let options = self.options(g, rem)?;
-        for want in options.iter() {
+        for (at, want) in options.iter().enumerate() {
             next.copy_from_slice(rem);
             for &(r, c) in want {
                 next[r] -= c;
@@ -374,7 +394,7 @@ impl<'c, 'a> Exact<'c, 'a> {
                 for &(r, c) in want {
                     scratch[self.ctx.level(r)] += u64::from(c);
                 }
-                if scratch < b.placed {
+                if scratch.as_slice() < b.placed.as_slice() {
                     continue;
                 }
             }
@@ -388,10 +408,11 @@ impl<'c, 'a> Exact<'c, 'a> {
             };
             let v = here.add(&rest);
             if best.as_ref().is_none_or(|(b, _)| v > *b) {
-                best = Some((v, want.clone()));
+                best = Some((v, at));
             }
         }
         let value = best.as_ref().map(|(v, _)| v.clone());
+        let best = best.map(|(v, at)| (v, options[at].clone()));
         self.memo[k].insert(rem.to_vec(), best);
         Some(value)
     }

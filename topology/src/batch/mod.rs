@@ -354,7 +354,7 @@ fn choose(ctx: &Ctx<'_>, demand: &[u32], limit: usize, budget: u64) -> (Chosen, 
     // search go on with the rest of its budget.
     let first = greedy.run(demand.to_vec());
     let mut dp = Exact::over(ctx, (0..gpus).collect(), budget / FIRST_SHARE)
-        .with_target(demand, ctx.total(&first).placed);
+        .with_target(demand, ctx.total(&first).placed.to_vec());
     if let Some(Some(_)) = dp.best(0, demand) {
         return ((dp.reconstruct(demand), true), None);
     }

@@ -13,6 +13,39 @@ use crate::{Occupancy, solve_gpu};
 /// (request, count) served on one GPU.
 pub(super) type Want = Vec<(usize, u32)>;
 
+/// A GPU's options: fills, each a list of (request, count), kept one after another in one
+/// block (the search makes many, and weighs them in order).
+#[derive(Debug, Default)]
+pub(super) struct Options {
+    flat: Vec<(usize, u32)>,
+    /// Where each fill ends in `flat`.
+    ends: Vec<usize>,
+}
+
+impl Options {
+    /// Adds a fill at the end.
+    fn push(&mut self, want: &[(usize, u32)]) {
+        self.flat.extend_from_slice(want);
+        self.ends.push(self.flat.len());
+    }
+
+    /// How many fills.
+    pub(super) fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Fill `i`.
+    pub(super) fn get(&self, i: usize) -> &[(usize, u32)] {
+        let start = i.checked_sub(1).map_or(0, |j| self.ends[j]);
+        &self.flat[start..self.ends[i]]
+    }
+
+    /// The fills in order.
+    pub(super) fn iter(&self) -> impl Iterator<Item = &[(usize, u32)]> {
+        (0..self.len()).map(|i| self.get(i))
+    }
+}
+
 /// An in-use occupancy's signature and instances per profile slot (four bits each).
 type FitsKey = ((ModelKey, u32, u128), u128);
 
@@ -37,7 +70,7 @@ pub(super) struct Exact<'c, 'a> {
     pub(super) real_memo: FastMap<usize, FastMap<Want, Option<Realization>>>,
     /// Per GPU: its options by the demand left on the requests it may serve (see
     /// [`Exact::options`]).
-    options_memo: FastMap<usize, FastMap<Vec<u8>, Rc<Vec<Want>>>>,
+    options_memo: FastMap<usize, FastMap<Vec<u8>, Rc<Options>>>,
     pub(super) budget: u64,
     /// Per GPU: its in-use instances alone (free ones may always go).
     bases: FastMap<usize, Occupancy>,
@@ -247,7 +280,7 @@ impl<'c, 'a> Exact<'c, 'a> {
     /// Every feasible `want` for GPU `g` under `rem`, in a fixed order: the same for every
     /// `rem` alike on the requests `g` may serve (up to the most instances of each profile a
     /// GPU holds), so kept per GPU by that.
-    pub(super) fn options(&mut self, g: usize, rem: &[u32]) -> Option<Rc<Vec<Want>>> {
+    pub(super) fn options(&mut self, g: usize, rem: &[u32]) -> Option<Rc<Options>> {
         let key: smallvec::SmallVec<[u8; 32]> = self
             .info(g)
             .entries
@@ -271,7 +304,7 @@ impl<'c, 'a> Exact<'c, 'a> {
         Some(made)
     }
 
-    fn make_options(&mut self, g: usize, rem: &[u32]) -> Option<Vec<Want>> {
+    fn make_options(&mut self, g: usize, rem: &[u32]) -> Option<Options> {
         let groups: Vec<(usize, Option<u32>)> = self
             .info(g)
             .entries
@@ -279,7 +312,8 @@ impl<'c, 'a> Exact<'c, 'a> {
             .filter(|(r, _, _)| rem[*r] > 0)
             .map(|&(r, _, shift)| (r, shift))
             .collect();
-        let mut out: Vec<Want> = vec![Vec::new()];
+        let mut out = Options::default();
+        out.push(&[]);
         // Of two requests where one outranks the other (the same profile, a priority at
         // least as high and GPUs it may use among the other's), the lower one is served here
         // only if the higher one is served here in full: one optimum keeps the rule (see
@@ -303,12 +337,13 @@ impl<'c, 'a> Exact<'c, 'a> {
         if !groups.is_empty() {
             stack.push((0, 0, Some(0)));
         }
+        let mut w: Want = Vec::new();
         while let Some((k, at, packed)) = stack.pop() {
             let Some(&(r, shift)) = groups.get(k) else {
                 continue;
             };
             let more = k + 1 < groups.len();
-            let want = &out[at];
+            let want = out.get(at);
             let (higher, lower) = &related[k];
             // A higher request decided already and not served in full: none of this one.
             let held_back = higher.iter().any(|&q| {
@@ -327,7 +362,7 @@ impl<'c, 'a> Exact<'c, 'a> {
             if held_back {
                 continue;
             }
-            let mut w = Vec::with_capacity(want.len() + 1);
+            w.clear();
             w.extend_from_slice(want);
             w.push((r, 0));
             for c in 1..=rem[r] {
@@ -343,7 +378,7 @@ impl<'c, 'a> Exact<'c, 'a> {
                     if in_full && c < rem[r] {
                         continue;
                     }
-                    out.push(w.clone());
+                    out.push(&w);
                     if more {
                         stack.push((k + 1, out.len() - 1, key));
                     }
@@ -353,8 +388,15 @@ impl<'c, 'a> Exact<'c, 'a> {
             }
         }
         // Fuller options first: among equal plans the lower GPUs get the work.
-        out.sort_by_cached_key(|w| core::cmp::Reverse(w.iter().map(|(_, c)| *c).sum::<u32>()));
-        Some(out)
+        let mut order: Vec<usize> = (0..out.len()).collect();
+        order.sort_by_cached_key(|&i| {
+            core::cmp::Reverse(out.get(i).iter().map(|(_, c)| *c).sum::<u32>())
+        });
+        let mut sorted = Options::default();
+        for i in order {
+            sorted.push(out.get(i));
+        }
+        Some(sorted)
     }
 
     /// The best value of the GPUs from position `k` of the order on, serving at most `rem`:
@@ -412,7 +454,7 @@ impl<'c, 'a> Exact<'c, 'a> {
             }
         }
         let value = best.as_ref().map(|(v, _)| v.clone());
-        let best = best.map(|(v, at)| (v, options[at].clone()));
+        let best = best.map(|(v, at)| (v, options.get(at).to_vec()));
         self.memo[k].insert(rem.to_vec(), best);
         Some(value)
     }

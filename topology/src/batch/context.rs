@@ -74,6 +74,8 @@ pub(super) struct Ctx<'a> {
     pub(super) fleet: &'a Fleet,
     pub(super) requests: &'a [Request],
     pub(super) levels: Vec<u8>,
+    /// Per request, the position of its priority in `levels`.
+    level_of: Vec<usize>,
     /// Per GPU: (request, the profile on this GPU's model) for every request it admits.
     pub(super) eligible: Vec<Vec<(usize, &'static GpuInstanceProfile)>>,
     /// Room of an occupancy, by its signature: identical GPUs are asked once.
@@ -157,6 +159,10 @@ impl<'a> Ctx<'a> {
         let mut levels: Vec<u8> = requests.iter().map(|r| r.priority).collect();
         levels.sort_unstable_by(|a, b| b.cmp(a));
         levels.dedup();
+        let level_of = requests
+            .iter()
+            .map(|r| levels.iter().position(|&l| l == r.priority).unwrap_or(0))
+            .collect();
         let eligible = fleet
             .gpus()
             .iter()
@@ -173,6 +179,7 @@ impl<'a> Ctx<'a> {
             fleet,
             requests,
             levels,
+            level_of,
             eligible,
             room_cache: std::cell::RefCell::new(FastMap::default()),
             place_cache: std::cell::RefCell::new(FastMap::default()),
@@ -267,8 +274,7 @@ impl<'a> Ctx<'a> {
     }
 
     pub(super) fn level(&self, request: usize) -> usize {
-        let p = self.requests[request].priority;
-        self.levels.iter().position(|&l| l == p).unwrap_or(0)
+        self.level_of.get(request).copied().unwrap_or(0)
     }
 
     /// The best outcome on GPU `g` that serves exactly `want` (request, count): which free

@@ -312,7 +312,10 @@ impl<'c, 'a> Exact<'c, 'a> {
             .filter(|(r, _, _)| rem[*r] > 0)
             .map(|&(r, _, shift)| (r, shift))
             .collect();
-        let mut out = Options::default();
+        let mut out = Options {
+            flat: Vec::with_capacity(256),
+            ends: Vec::with_capacity(64),
+        };
         out.push(&[]);
         // Of two requests where one outranks the other (the same profile, a priority at
         // least as high and GPUs it may use among the other's), the lower one is served here
@@ -392,7 +395,10 @@ impl<'c, 'a> Exact<'c, 'a> {
         order.sort_by_cached_key(|&i| {
             core::cmp::Reverse(out.get(i).iter().map(|(_, c)| *c).sum::<u32>())
         });
-        let mut sorted = Options::default();
+        let mut sorted = Options {
+            flat: Vec::with_capacity(out.flat.len()),
+            ends: Vec::with_capacity(out.len()),
+        };
         for i in order {
             sorted.push(out.get(i));
         }

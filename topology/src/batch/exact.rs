@@ -56,7 +56,14 @@ const PACKED_SLOTS: usize = 32;
 struct GpuInfo {
     signature: (ModelKey, u32, u128),
     entries: Vec<(usize, &'static GpuInstanceProfile, Option<u32>)>,
+    /// GPUs of one kind (the same in-use signature and the same requests to serve) have the
+    /// same options: their table in [`Exact::options`].
+    kind: usize,
 }
+
+/// What makes GPUs one kind for their options: the in-use signature and, per request they
+/// may serve, the request and where its count sits in a packed key.
+type KindKey = ((ModelKey, u32, u128), Vec<(usize, Option<u32>)>);
 
 pub(super) struct Exact<'c, 'a> {
     pub(super) ctx: &'c Ctx<'a>,
@@ -68,9 +75,11 @@ pub(super) struct Exact<'c, 'a> {
     pub(super) memo: Vec<FastMap<Vec<u32>, Option<Best>>>,
     /// Per GPU (position in the fleet): each fill's outcome.
     pub(super) real_memo: FastMap<usize, FastMap<Want, Option<Realization>>>,
-    /// Per GPU: its options by the demand left on the requests it may serve (see
+    /// Per kind of GPU: its options by the demand left on the requests it may serve (see
     /// [`Exact::options`]).
     options_memo: FastMap<usize, FastMap<Vec<u8>, Rc<Options>>>,
+    /// The kinds of GPU met so far.
+    kinds: FastMap<KindKey, usize>,
     pub(super) budget: u64,
     /// Per GPU: its in-use instances alone (free ones may always go).
     bases: FastMap<usize, Occupancy>,
@@ -106,6 +115,7 @@ impl<'c, 'a> Exact<'c, 'a> {
             order,
             real_memo: FastMap::default(),
             options_memo: FastMap::default(),
+            kinds: FastMap::default(),
             budget,
             bases: FastMap::default(),
             fits_memo: FastMap::default(),
@@ -166,6 +176,31 @@ impl<'c, 'a> Exact<'c, 'a> {
         self.cut = Some(cut);
     }
 
+    /// Whether `want` on the GPU before position `k`, with at most [`Exact::optimistic_into`]
+    /// from `k` on of what it leaves (`rem`), places fewer than `placed` (per level, highest
+    /// first): compared level by level, each bound made only while the levels above tie.
+    fn below(&mut self, k: usize, rem: &[u32], want: &[(usize, u32)], placed: &[u64]) -> bool {
+        let cut = match self.cut.take() {
+            Some(cut) => cut,
+            None => self.make_cut(),
+        };
+        let mut below = false;
+        for (level, &p) in placed.iter().enumerate().take(self.ctx.levels.len()) {
+            let here: u64 = want
+                .iter()
+                .filter(|&&(r, _)| self.ctx.level(r) == level)
+                .map(|&(_, c)| u64::from(c))
+                .sum();
+            let most = cut.sizes.optimistic_at(level, cut.room[k], rem) + here;
+            if most != p {
+                below = most < p;
+                break;
+            }
+        }
+        self.cut = Some(cut);
+        below
+    }
+
     /// Whether, from position `k` with `rem` left, a plan may still reach the target.
     fn viable(&mut self, k: usize, rem: &[u32]) -> bool {
         if self.target.is_none() {
@@ -206,7 +241,7 @@ impl<'c, 'a> Exact<'c, 'a> {
             return Rc::clone(info);
         }
         let base = self.base(g).clone();
-        let entries = self.ctx.eligible[g]
+        let entries: Vec<(usize, &'static GpuInstanceProfile, Option<u32>)> = self.ctx.eligible[g]
             .iter()
             .map(|&(r, p)| {
                 let shift = base
@@ -216,9 +251,17 @@ impl<'c, 'a> Exact<'c, 'a> {
                 (r, p, shift)
             })
             .collect();
+        let signature = base.signature();
+        let kind_key: KindKey = (
+            signature,
+            entries.iter().map(|&(r, _, shift)| (r, shift)).collect(),
+        );
+        let next = self.kinds.len();
+        let kind = *self.kinds.entry(kind_key).or_insert(next);
         let made = Rc::new(GpuInfo {
-            signature: base.signature(),
+            signature,
             entries,
+            kind,
         });
         self.info.insert(g, Rc::clone(&made));
         made
@@ -279,10 +322,10 @@ impl<'c, 'a> Exact<'c, 'a> {
 
     /// Every feasible `want` for GPU `g` under `rem`, in a fixed order: the same for every
     /// `rem` alike on the requests `g` may serve (up to the most instances of each profile a
-    /// GPU holds), so kept per GPU by that.
+    /// GPU holds), and for every GPU of its kind, so kept per kind by that.
     pub(super) fn options(&mut self, g: usize, rem: &[u32]) -> Option<Rc<Options>> {
-        let key: smallvec::SmallVec<[u8; 32]> = self
-            .info(g)
+        let info = self.info(g);
+        let key: smallvec::SmallVec<[u8; 32]> = info
             .entries
             .iter()
             .map(|&(r, p, _)| {
@@ -291,14 +334,14 @@ impl<'c, 'a> Exact<'c, 'a> {
             .collect();
         if let Some(found) = self
             .options_memo
-            .get(&g)
+            .get(&info.kind)
             .and_then(|m| m.get(key.as_slice()))
         {
             return Some(Rc::clone(found));
         }
         let made = Rc::new(self.make_options(g, rem)?);
         self.options_memo
-            .entry(g)
+            .entry(info.kind)
             .or_default()
             .insert(key.to_vec(), Rc::clone(&made));
         Some(made)
@@ -425,9 +468,7 @@ impl<'c, 'a> Exact<'c, 'a> {
         }
         // The best value found here and the option (by position) that gives it.
         let mut best: Option<(Value, usize)> = None;
-        let levels = self.ctx.levels.len();
         let mut next = rem.to_vec();
-        let mut scratch = Vec::with_capacity(levels);
         let options = self.options(g, rem)?;
         for (at, want) in options.iter().enumerate() {
             next.copy_from_slice(rem);
@@ -437,14 +478,10 @@ impl<'c, 'a> Exact<'c, 'a> {
             // An option that cannot place as many (per level, highest first) as the best
             // one found here, even if the later GPUs placed all they might of what is left,
             // is not weighed: the state's best stays the same.
-            if let Some((b, _)) = &best {
-                self.optimistic_into(k + 1, &next, &mut scratch);
-                for &(r, c) in want {
-                    scratch[self.ctx.level(r)] += u64::from(c);
-                }
-                if scratch.as_slice() < b.placed.as_slice() {
-                    continue;
-                }
+            if let Some((b, _)) = &best
+                && self.below(k + 1, &next, want, &b.placed)
+            {
+                continue;
             }
             // Every option weighed counts against the budget, memoized or not.
             self.budget = self.budget.checked_sub(1)?;

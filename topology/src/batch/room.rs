@@ -106,6 +106,12 @@ impl Sizes {
         rem: &[u32],
         out: &mut Vec<u64>,
     ) {
+        out.clear();
+        out.extend((0..levels).map(|level| self.optimistic_at(level, room, rem)));
+    }
+
+    /// [`Sizes::optimistic`] at one priority level (0 for a level with no demands).
+    pub(super) fn optimistic_at(&self, level: usize, room: (u64, u64, u64), rem: &[u32]) -> u64 {
         let (most, memory, compute) = room;
         // Smallest first into `free`: how many of the level's demands left fit.
         let fill = |order: &[(usize, u64)], free: u64| {
@@ -125,17 +131,12 @@ impl Sizes {
             }
             n
         };
-        out.clear();
-        out.resize(levels, 0);
-        for (level, o) in out.iter_mut().enumerate() {
-            let (Some(mem), Some(cmp)) = (self.by_memory.get(level), self.by_compute.get(level))
-            else {
-                continue;
-            };
-            let left: u64 = mem.iter().map(|&(d, _)| u64::from(rem[d])).sum();
-            let by_memory = fill(mem, memory);
-            let by_compute = fill(cmp, compute);
-            *o = left.min(most).min(by_memory).min(by_compute);
-        }
+        let (Some(mem), Some(cmp)) = (self.by_memory.get(level), self.by_compute.get(level)) else {
+            return 0;
+        };
+        let left: u64 = mem.iter().map(|&(d, _)| u64::from(rem[d])).sum();
+        let by_memory = fill(mem, memory);
+        let by_compute = fill(cmp, compute);
+        left.min(most).min(by_memory).min(by_compute)
     }
 }

@@ -699,6 +699,14 @@ impl GpuModel {
         }
     }
 
+    /// The profile with this name (the compute prefix, if any, is ignored), if the model
+    /// has it: [`GpuModel::profile_by_name`] for callers that expect misses and need no error.
+    #[must_use]
+    pub fn find_profile(&self, name: &ProfileName) -> Option<&'static GpuInstanceProfile> {
+        let gi = name.gpu_instance();
+        self.profiles.iter().find(|p| p.name == gi)
+    }
+
     /// The profile with this name (the compute prefix, if any, is ignored).
     ///
     /// # Errors
@@ -707,13 +715,10 @@ impl GpuModel {
         &self,
         name: &ProfileName,
     ) -> Result<&'static GpuInstanceProfile, Error> {
-        let gi = name.gpu_instance();
-        self.profiles
-            .iter()
-            .find(|p| p.name == gi)
+        self.find_profile(name)
             .ok_or_else(|| Error::UnknownProfile {
                 model: self.name,
-                profile: gi.to_string(),
+                profile: name.gpu_instance().to_string(),
             })
     }
 

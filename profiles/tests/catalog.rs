@@ -89,6 +89,34 @@ fn a100_40gb_is_complete() {
 }
 
 #[test]
+fn find_profile_answers_as_profile_by_name_without_the_error() {
+    let names: Vec<ProfileName> = [
+        "1g.5gb",
+        "1g.10gb",
+        "3g.71gb",
+        "7g.40gb",
+        "1c.3g.20gb",
+        "9g.90gb",
+    ]
+    .iter()
+    .map(|n| n.parse().unwrap())
+    .collect();
+    for model in catalog::MODELS {
+        for name in &names {
+            assert_eq!(
+                model.find_profile(name),
+                model.profile_by_name(name).ok(),
+                "{} {name}",
+                model.name
+            );
+        }
+        for p in model.profiles {
+            assert!(core::ptr::eq(model.find_profile(&p.name).unwrap(), p));
+        }
+    }
+}
+
+#[test]
 fn look_up_errors_name_the_value() {
     let e = catalog::model_by_pci_device_id(0x1234_10DE, None).unwrap_err();
     assert!(e.to_string().contains("0x123410DE"), "{e}");

@@ -255,9 +255,7 @@ impl Gpu {
     /// The model's profile called `name`, if any.
     #[must_use]
     pub fn profile(&self, name: &ProfileName) -> Option<&'static GpuInstanceProfile> {
-        // As `profile_by_name`, without making the error a missing profile would carry.
-        let gi = name.gpu_instance();
-        self.model.profiles.iter().find(|p| p.name == gi)
+        self.model.find_profile(name)
     }
 }
 

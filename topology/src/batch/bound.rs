@@ -59,7 +59,7 @@ pub(super) struct Class {
 
 /// GPUs alike for the Lagrangian: the same requests may take the same slots, and the same
 /// patterns are maximal.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone)]
 struct LagrangeClass {
     /// How many GPUs.
     n: u64,

@@ -136,6 +136,30 @@ type RealizeKey = (
 /// What [`place_with_room`] answers: the placements and the room, if the profiles fit.
 type Placed = Option<(Vec<Placement>, u8)>;
 
+/// `profile`'s slot on `occ`'s model, if it has one that fits a `u8` (the caches' keys).
+fn small_slot(occ: &Occupancy, profile: &GpuInstanceProfile) -> Option<u8> {
+    occ.profile_slot(profile).and_then(|s| u8::try_from(s).ok())
+}
+
+/// The value `cache` holds for `key`, or `make`'s, then kept; the cache is emptied when it
+/// reaches `PLACE_CACHE` entries, so it stays bounded.
+fn remembered<K: Eq + std::hash::Hash, V: Clone>(
+    cache: &std::cell::RefCell<FastMap<K, V>>,
+    key: K,
+    make: impl FnOnce() -> V,
+) -> V {
+    if let Some(v) = cache.borrow().get(&key) {
+        return v.clone();
+    }
+    let v = make();
+    let mut cache = cache.borrow_mut();
+    if cache.len() >= PLACE_CACHE {
+        cache.clear();
+    }
+    cache.insert(key, v.clone());
+    v
+}
+
 /// Places `creates` on `occ`, keeping room for the largest profile it can: returns the
 /// placements (in `creates` order) and the room (2 full, 1 half, 0).
 pub(super) fn place_with_room(
@@ -255,22 +279,14 @@ impl<'a> Ctx<'a> {
     pub(super) fn place(&self, occ: &Occupancy, creates: &[&'static GpuInstanceProfile]) -> Placed {
         let Some(slots) = creates
             .iter()
-            .map(|p| occ.profile_slot(p).and_then(|s| u8::try_from(s).ok()))
+            .map(|p| small_slot(occ, p))
             .collect::<Option<Vec<u8>>>()
         else {
             return place_with_room(occ, creates);
         };
-        let key = (occ.signature(), slots);
-        if let Some(r) = self.place_cache.borrow().get(&key) {
-            return r.clone();
-        }
-        let r = place_with_room(occ, creates);
-        let mut cache = self.place_cache.borrow_mut();
-        if cache.len() >= PLACE_CACHE {
-            cache.clear();
-        }
-        cache.insert(key, r.clone());
-        r
+        remembered(&self.place_cache, (occ.signature(), slots), || {
+            place_with_room(occ, creates)
+        })
     }
 
     pub(super) fn level(&self, request: usize) -> usize {
@@ -281,8 +297,7 @@ impl<'a> Ctx<'a> {
     /// instances to keep (reusing the matching ones), which to destroy, where to create.
     pub(super) fn realize(&self, g: usize, want: &[(usize, u32)]) -> Option<Realization> {
         let gpu = &self.fleet.gpus()[g];
-        let occ = gpu.occupancy();
-        let slot = |p: &GpuInstanceProfile| occ.profile_slot(p).and_then(|s| u8::try_from(s).ok());
+        let slot = |p: &GpuInstanceProfile| small_slot(gpu.occupancy(), p);
         let instances: Option<Vec<(u8, u8, bool)>> = gpu
             .instances()
             .iter()
@@ -302,16 +317,7 @@ impl<'a> Ctx<'a> {
             })
             .collect();
         let key = (gpu.model.key(), gpu.mig_enabled, instances, demand);
-        if let Some(r) = self.realize_cache.borrow().get(&key) {
-            return r.clone();
-        }
-        let r = self.realize_afresh(g, want);
-        let mut cache = self.realize_cache.borrow_mut();
-        if cache.len() >= PLACE_CACHE {
-            cache.clear();
-        }
-        cache.insert(key, r.clone());
-        r
+        remembered(&self.realize_cache, key, || self.realize_afresh(g, want))
     }
 
     /// [`Ctx::realize`] without its memo.
@@ -393,29 +399,21 @@ impl<'a> Ctx<'a> {
     }
 
     pub(super) fn value(&self, r: &Realization) -> Value {
-        let mut placed: Levels = smallvec::smallvec![0; self.levels.len()];
-        for c in &r.create {
-            placed[self.level(c.request)] += 1;
-        }
-        for (req, _) in &r.reuse {
-            placed[self.level(*req)] += 1;
-        }
-        let reconf = r.enable_mig || !r.create.is_empty() || !r.destroy.is_empty();
+        let mut v = self.zero();
+        self.value_into(r, &mut v);
+        v
+    }
+
+    /// The value of nothing: no instances at any level, and nothing else.
+    pub(super) fn zero(&self) -> Value {
         Value {
-            placed,
-            reused: r.reuse.len() as u64,
-            neg_reconf: -i64::from(reconf),
-            neg_used: -i64::from(r.instances_after > 0),
-            room: u64::from(r.room),
-            neg_destroyed: -(r.destroy.len() as i64),
+            placed: smallvec::smallvec![0; self.levels.len()],
+            ..Value::default()
         }
     }
 
     pub(super) fn total(&self, choice: &[Option<Realization>]) -> Value {
-        let mut total = Value {
-            placed: smallvec::smallvec![0; self.levels.len()],
-            ..Value::default()
-        };
+        let mut total = self.zero();
         for g in 0..self.fleet.gpus().len() {
             match choice.get(g).and_then(Option::as_ref) {
                 Some(r) => self.value_into(r, &mut total),
@@ -425,8 +423,7 @@ impl<'a> Ctx<'a> {
         total
     }
 
-    /// Adds `r`'s value to `total` (as `total.add_assign(&self.value(r))`, without making
-    /// the value).
+    /// Adds `r`'s value to `total`.
     fn value_into(&self, r: &Realization, total: &mut Value) {
         for c in &r.create {
             total.placed[self.level(c.request)] += 1;
@@ -470,10 +467,7 @@ impl<'a> Ctx<'a> {
 
     pub(super) fn plan(&self, choice: &[Option<Realization>], demand: &[u32], exact: bool) -> Plan {
         let mut changes = Vec::new();
-        let mut total = Value {
-            placed: smallvec::smallvec![0; self.levels.len()],
-            ..Value::default()
-        };
+        let mut total = self.zero();
         let mut placed_per_request = vec![0u32; demand.len()];
         for (g, _) in self.fleet.gpus().iter().enumerate() {
             let idle;

@@ -167,38 +167,40 @@ impl<'c, 'a> Exact<'c, 'a> {
     /// Per priority level, the most instances the GPUs from position `k` on can place of
     /// `rem` ([`Sizes::optimistic`]), into `out` (its contents replaced).
     fn optimistic_into(&mut self, k: usize, rem: &[u32], out: &mut Vec<u64>) {
+        let levels = self.ctx.levels.len();
+        self.with_cut(|cut| cut.sizes.optimistic_into(levels, cut.room[k], rem, out));
+    }
+
+    /// `f` of the cuts' facts, made on first use.
+    fn with_cut<T>(&mut self, f: impl FnOnce(&Cut) -> T) -> T {
         let cut = match self.cut.take() {
             Some(cut) => cut,
             None => self.make_cut(),
         };
-        cut.sizes
-            .optimistic_into(self.ctx.levels.len(), cut.room[k], rem, out);
+        let out = f(&cut);
         self.cut = Some(cut);
+        out
     }
 
     /// Whether `want` on the GPU before position `k`, with at most [`Exact::optimistic_into`]
     /// from `k` on of what it leaves (`rem`), places fewer than `placed` (per level, highest
     /// first): compared level by level, each bound made only while the levels above tie.
     fn below(&mut self, k: usize, rem: &[u32], want: &[(usize, u32)], placed: &[u64]) -> bool {
-        let cut = match self.cut.take() {
-            Some(cut) => cut,
-            None => self.make_cut(),
-        };
-        let mut below = false;
-        for (level, &p) in placed.iter().enumerate().take(self.ctx.levels.len()) {
-            let here: u64 = want
-                .iter()
-                .filter(|&&(r, _)| self.ctx.level(r) == level)
-                .map(|&(_, c)| u64::from(c))
-                .sum();
-            let most = cut.sizes.optimistic_at(level, cut.room[k], rem) + here;
-            if most != p {
-                below = most < p;
-                break;
+        let ctx = self.ctx;
+        self.with_cut(|cut| {
+            for (level, &p) in placed.iter().enumerate().take(ctx.levels.len()) {
+                let here: u64 = want
+                    .iter()
+                    .filter(|&&(r, _)| ctx.level(r) == level)
+                    .map(|&(_, c)| u64::from(c))
+                    .sum();
+                let most = cut.sizes.optimistic_at(level, cut.room[k], rem) + here;
+                if most != p {
+                    return most < p;
+                }
             }
-        }
-        self.cut = Some(cut);
-        below
+            false
+        })
     }
 
     /// Whether, from position `k` with `rem` left, a plan may still reach the target.
@@ -453,11 +455,7 @@ impl<'c, 'a> Exact<'c, 'a> {
     /// spent.
     pub(super) fn best(&mut self, k: usize, rem: &[u32]) -> Option<Option<Value>> {
         let Some(&g) = self.order.get(k) else {
-            let done = Value {
-                placed: smallvec::smallvec![0; self.ctx.levels.len()],
-                ..Value::default()
-            };
-            return Some(self.viable(k, rem).then_some(done));
+            return Some(self.viable(k, rem).then(|| self.ctx.zero()));
         };
         if let Some(found) = self.memo[k].get(rem) {
             return Some(found.as_ref().map(|(v, _)| v.clone()));

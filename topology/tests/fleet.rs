@@ -698,6 +698,76 @@ proptest! {
             prop_assert_eq!(&split.bound, &counted.bound);
         }
     }
+
+    /// Entries that differ only in constraints this fleet does not tell apart (a GPU set
+    /// that is the whole fleet) are one demand: the same objective and bound as the counted
+    /// entry, and every entry served legally.
+    #[test]
+    fn entries_alike_on_this_fleet_solve_as_one(fleet in arb_fleet(8), requests in arb_requests(8)) {
+        let everywhere: Vec<u32> = fleet.gpus().iter().map(|g| g.index).collect();
+        let halves: Vec<Request> = requests
+            .iter()
+            .flat_map(|r| {
+                let mut plain = r.clone();
+                plain.count = r.count / 2;
+                let mut pinned = r.clone().on_gpus(&everywhere);
+                if let Some(set) = &r.gpus {
+                    pinned = pinned.on_gpus(set);
+                }
+                pinned.count = r.count - plain.count;
+                [plain, pinned]
+            })
+            .filter(|r| r.count > 0)
+            .collect();
+        for opts in [SolveOptions::default(), SolveOptions::default().heuristic_only()] {
+            let counted = solve(&fleet, &requests, &opts);
+            let split = solve(&fleet, &halves, &opts);
+            check_valid(&fleet, &halves, &split);
+            prop_assert_eq!(&split.objective, &counted.objective);
+            prop_assert_eq!(&split.bound, &counted.bound);
+        }
+    }
+}
+
+#[test]
+fn constraints_every_gpu_meets_make_no_new_demand() {
+    // Both GPUs are A100s on NUMA node 0: "on an A100" and "on node 0" tell them apart from
+    // no one, so the three entries are one demand of 10 1g.5gb (7 fit a GPU: 10 fit in all),
+    // served in entry order. Node 1 has no GPU: that entry stays its own, unplaced for want
+    // of an eligible GPU.
+    let fleet = Fleet::new(
+        (0..2)
+            .map(|i| Gpu::new(i, &A100_40GB).with_numa_node(0))
+            .collect(),
+    )
+    .unwrap();
+    let reqs = [
+        Request::parse("1g.5gb", 4).unwrap(),
+        Request::parse("1g.5gb", 3).unwrap().on_model(&A100_40GB),
+        Request::parse("1g.5gb", 2).unwrap().on_numa_node(1),
+        Request::parse("1g.5gb", 3).unwrap().on_numa_node(0),
+    ];
+    for opts in [
+        SolveOptions::default(),
+        SolveOptions::default().heuristic_only(),
+    ] {
+        let plan = solve(&fleet, &reqs, &opts);
+        check_valid(&fleet, &reqs, &plan);
+        assert_eq!(plan.objective.placed, 10);
+        let mut served = [0u32; 4];
+        for c in &plan.changes {
+            for x in &c.create {
+                served[x.request] += 1;
+            }
+        }
+        assert_eq!(served, [4, 3, 0, 3]);
+        let reasons: Vec<_> = plan
+            .unplaced
+            .iter()
+            .map(|u| (u.request, u.count, u.reason))
+            .collect();
+        assert_eq!(reasons, [(2, 2, UnplacedReason::NoEligibleGpu)]);
+    }
 }
 
 #[test]

@@ -293,6 +293,17 @@ impl<'a> Ctx<'a> {
         self.level_of.get(request).copied().unwrap_or(0)
     }
 
+    /// What one instance of `request` is worth in the packer's LPs: 1000 a priority level
+    /// (three tiers keep the LP well within `f64`), the highest two levels a tier each and
+    /// every lower level the third. With up to three levels that is exact; with more, the
+    /// LP still puts the two highest first, and the improvement and the bound go by every
+    /// level.
+    pub(super) fn lp_weight(&self, request: usize) -> f64 {
+        let tiers = self.levels.len().clamp(1, 3);
+        let tier = self.level(request).min(tiers - 1);
+        1000f64.powi(i32::try_from(tiers - 1 - tier).unwrap_or(0))
+    }
+
     /// The best outcome on GPU `g` that serves exactly `want` (request, count): which free
     /// instances to keep (reusing the matching ones), which to destroy, where to create.
     pub(super) fn realize(&self, g: usize, want: &[(usize, u32)]) -> Option<Realization> {

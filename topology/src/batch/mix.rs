@@ -12,15 +12,10 @@ use crate::Occupancy;
 impl Greedy<'_, '_> {
     /// The LP columns of a class like GPU `g` on `base`: its patterns over the profiles
     /// requests still ask for (`rem`), each request's takers per profile slot (highest
-    /// priority first), and each pattern's worth. `None` where the LP does not apply (more
-    /// than three priority levels) or nothing is asked.
+    /// priority first), and each pattern's worth. `None` where nothing is asked.
     fn columns(&mut self, g: usize, base: &Occupancy, rem: &[u32]) -> Option<Columns> {
         let model = base.model();
         let elig = &self.ctx.eligible[g];
-        let levels = self.ctx.levels.len();
-        if levels > 3 {
-            return None;
-        }
         let mut takers: Vec<Vec<usize>> = vec![Vec::new(); model.profiles.len()];
         for &(r, p) in elig {
             if rem[r] == 0 {
@@ -42,17 +37,11 @@ impl Greedy<'_, '_> {
             return None;
         }
         let patterns = self.patterns_for(base, slot_mask);
-        // An instance is worth its best taker's priority weight (1000 a level: three levels
-        // keep the LP well within f64); a hair more for a fuller GPU breaks ties towards fewer
-        // GPUs.
+        // An instance is worth its best taker's priority weight (`Ctx::lp_weight`); a hair
+        // more for a fuller GPU breaks ties towards fewer GPUs.
         let weight: Vec<f64> = takers
             .iter()
-            .map(|t| {
-                t.first().map_or(0.0, |&r| {
-                    let rank = self.ctx.level(r);
-                    1000f64.powi(i32::try_from(levels - 1 - rank).unwrap_or(0))
-                })
-            })
+            .map(|t| t.first().map_or(0.0, |&r| self.ctx.lp_weight(r)))
             .collect();
         let (mem, comp) = (
             f64::from(model.memory_slices),
@@ -195,7 +184,6 @@ impl Greedy<'_, '_> {
         rem: &[u32],
     ) -> Vec<Vec<Filled>> {
         const MAX_COLUMNS: usize = 4_000;
-        let levels = self.ctx.levels.len();
         let mut n_pattern_cols = 0usize;
         let mut links: Vec<(usize, usize)> = Vec::new(); // (class, slot) with takers
         let mut assign: Vec<(usize, usize, usize)> = Vec::new(); // (link, request, class)
@@ -263,8 +251,7 @@ impl Greedy<'_, '_> {
             let col = n_pattern_cols + j;
             a[classes.len() + l][col] = 1.0;
             a[classes.len() + links.len() + r][col] = 1.0;
-            let rank = self.ctx.level(r);
-            value[col] = 1000f64.powi(i32::try_from(levels - 1 - rank).unwrap_or(0));
+            value[col] = self.ctx.lp_weight(r);
         }
         let Some(x) = super::lp::maximize(&value, &a, &b) else {
             return Vec::new();
@@ -509,6 +496,24 @@ mod tests {
             .collect();
         let groups: Vec<Vec<usize>> = merge_alike(cols).into_iter().map(|(of, _)| of).collect();
         assert_eq!(groups, [vec![0, 1], vec![2]]);
+    }
+
+    #[test]
+    fn lp_weights_keep_the_two_highest_levels_apart_and_the_rest_together() {
+        let fleet = fleet(&[0]);
+        let at = |priorities: &[u8]| -> Vec<f64> {
+            let reqs: Vec<Request> = priorities
+                .iter()
+                .map(|&p| Request::parse("1g.5gb", 1).unwrap().with_priority(p))
+                .collect();
+            let ctx = Ctx::new(&fleet, &reqs, &SolveOptions::default());
+            (0..reqs.len()).map(|r| ctx.lp_weight(r)).collect()
+        };
+        assert_eq!(at(&[0]), [1.0]);
+        assert_eq!(at(&[0, 7]), [1.0, 1e3]);
+        assert_eq!(at(&[2, 0, 1]), [1e6, 1.0, 1e3]);
+        // Five levels: 9 and 5 a tier each, 3, 1 and 0 the third.
+        assert_eq!(at(&[0, 9, 3, 5, 1]), [1.0, 1e6, 1.0, 1e3, 1.0]);
     }
 
     #[test]

@@ -182,11 +182,14 @@ impl SolveOptions {
 ///
 /// Identical requests (same profile, model, GPU set, NUMA node and priority) are solved as one
 /// demand, so time and memory grow with the distinct demands, not with the entries: a
-/// scheduler may pass one request per pending pod. The plan still names each entry; within a
-/// demand, earlier entries are served first.
+/// scheduler may pass one request per pending pod. So are requests for one profile at one
+/// priority whose constraints admit the same GPUs of this fleet (a model every GPU is, a
+/// NUMA node all of them are on): no plan can tell them apart. The plan still names each
+/// entry; within a demand, earlier entries are served first.
 #[must_use]
 pub fn solve(fleet: &Fleet, requests: &[Request], options: &SolveOptions) -> Plan {
     let (demands, members) = aggregate(requests);
+    let (demands, members) = merge_interchangeable(fleet, options, demands, members);
     let plan = solve_demands(fleet, &demands, options);
     if demands.len() == requests.len() {
         // No two entries alike: demand i is request i.
@@ -229,6 +232,57 @@ fn aggregate(requests: &[Request]) -> (Vec<Request>, Vec<Vec<usize>>) {
         }
     }
     (demands, members)
+}
+
+/// Demands for one profile at one priority that may use the same GPUs of `fleet` (and at
+/// least one) as one: they differ only in constraints this fleet does not tell apart (a
+/// model every GPU is, a NUMA node every GPU it has is on), so any plan serves one as well as
+/// the other. The first of them stands for the merged demand, with their entries in order.
+fn merge_interchangeable(
+    fleet: &Fleet,
+    options: &SolveOptions,
+    demands: Vec<Request>,
+    members: Vec<Vec<usize>>,
+) -> (Vec<Request>, Vec<Vec<usize>>) {
+    if demands.len() < 2 {
+        return (demands, members);
+    }
+    let mut index: FastMap<(ProfileName, u8, Vec<u32>), usize> = FastMap::default();
+    let mut merged: Vec<Request> = Vec::with_capacity(demands.len());
+    let mut merged_members: Vec<Vec<usize>> = Vec::with_capacity(demands.len());
+    for (demand, entries) in demands.into_iter().zip(members) {
+        let usable: Vec<u32> = fleet
+            .gpus()
+            .iter()
+            .enumerate()
+            .filter(|(_, g)| {
+                demand.admits(g, options.enable_mig) && g.profile(&demand.profile).is_some()
+            })
+            .filter_map(|(at, _)| u32::try_from(at).ok())
+            .collect();
+        if usable.is_empty() {
+            // Kept apart: why nothing is placed (no such profile, no eligible GPU) is told
+            // by its own constraints.
+            merged.push(demand);
+            merged_members.push(entries);
+            continue;
+        }
+        match index.get(&(demand.profile, demand.priority, usable.clone())) {
+            Some(&m) => {
+                merged[m].count = merged[m].count.saturating_add(demand.count);
+                merged_members[m].extend(entries);
+            }
+            None => {
+                index.insert((demand.profile, demand.priority, usable), merged.len());
+                merged.push(demand);
+                merged_members.push(entries);
+            }
+        }
+    }
+    for entries in &mut merged_members {
+        entries.sort_unstable();
+    }
+    (merged, merged_members)
 }
 
 /// A plan for demands, told in the entries they stand for: each demand's instances go to its

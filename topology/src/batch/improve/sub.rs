@@ -74,6 +74,15 @@ impl<'c, 'a> Sub<'c, 'a> {
         reqs.sort_unstable();
         reqs.dedup();
         let local = |r: usize| reqs.binary_search(&r).ok();
+        // Per local request, the GPUs of the set it may use (as bits, for sets of up to 64).
+        let mut reach = vec![0u64; reqs.len()];
+        for (k, &g) in set.iter().enumerate().take(64) {
+            for &(r, _) in &ctx.eligible[g] {
+                if let Some(l) = local(r) {
+                    reach[l] |= 1 << k;
+                }
+            }
+        }
         let mut bases = Vec::with_capacity(set.len());
         let mut slots = Vec::with_capacity(set.len());
         for &g in &set {
@@ -93,9 +102,19 @@ impl<'c, 'a> Sub<'c, 'a> {
                 };
                 let req = &ctx.requests[r];
                 let groups = &mut per_slot[at].1;
+                // Requests for one profile that may use the same GPUs of the set are one
+                // group: whichever of them an instance serves, the rest of the set can
+                // serve the same, so the highest priority may as well take first.
                 match groups.iter().position(|grp| {
                     let o = &ctx.requests[reqs[grp[0]]];
-                    o.model == req.model && o.gpus == req.gpus && o.numa_node == req.numa_node
+                    o.profile == req.profile
+                        && if set.len() <= 64 {
+                            reach[grp[0]] == reach[l]
+                        } else {
+                            o.model == req.model
+                                && o.gpus == req.gpus
+                                && o.numa_node == req.numa_node
+                        }
                 }) {
                     Some(i) => groups[i].push(l),
                     None => groups.push(vec![l]),
@@ -166,8 +185,9 @@ impl<'c, 'a> Sub<'c, 'a> {
             .clone()
     }
 
-    /// Every maximal fill of GPU `k` of the set under `rem` (local (request, count)).
-    fn options(&mut self, k: usize, rem: &[u32]) -> Vec<Vec<(usize, u32)>> {
+    /// Every maximal fill of GPU `k` of the set under `rem` (local (request, count)), the
+    /// fullest `OPTIONS` of them where there are more, and how many were made in all.
+    fn options(&mut self, k: usize, rem: &[u32]) -> (Vec<Vec<(usize, u32)>>, u64) {
         let caps: Vec<(usize, u32)> = self.slots[k]
             .iter()
             .map(|(s, groups)| (*s, groups.iter().flatten().map(|&l| rem[l]).sum()))
@@ -177,7 +197,7 @@ impl<'c, 'a> Sub<'c, 'a> {
             .filter(|(_, c)| *c > 0)
             .fold(0u64, |m, (s, _)| m | 1 << (s % 64));
         if slot_mask == 0 {
-            return vec![Vec::new()];
+            return (vec![Vec::new()], 1);
         }
         // The maximal patterns under these caps: the same for every GPU of the same base,
         // so shared by every set and step of this improvement.
@@ -232,6 +252,7 @@ impl<'c, 'a> Sub<'c, 'a> {
             }
             out.extend(wants);
         }
+        let made = out.len() as u64;
         if out.is_empty() {
             out.push(Vec::new());
         }
@@ -249,7 +270,7 @@ impl<'c, 'a> Sub<'c, 'a> {
             out.sort_by_cached_key(|w| core::cmp::Reverse(worth(w)));
             out.truncate(OPTIONS);
         }
-        out
+        (out, made)
     }
 
     /// The best per-level count of instances GPUs `k..` of the set place under `rem`:
@@ -270,7 +291,12 @@ impl<'c, 'a> Sub<'c, 'a> {
         }
         let mut best: Option<Step> = None;
         let mut next = rem.to_vec();
-        for want in self.options(k, rem) {
+        let (options, made) = self.options(k, rem);
+        // Fills made beyond those weighed are work too.
+        self.budget = self
+            .budget
+            .checked_sub(made.saturating_sub(options.len() as u64))?;
+        for want in options {
             self.budget = self.budget.checked_sub(1)?;
             next.copy_from_slice(rem);
             let mut v = zero.clone();

@@ -601,9 +601,81 @@ pub(crate) const FAMILIES: [&str; 6] = [
     "constrained",
 ];
 
+/// `random`, a family beside [`FAMILIES`] for the solver's general inputs: one to three
+/// models drawn from the whole catalog; GPUs on NUMA nodes 0 and 1, some with MIG off;
+/// random instances (in use or free) on a random share of them; then either up to 25 counted
+/// entries or one to four single-count entries a GPU, for any profile of the fleet's models,
+/// at up to six priority levels, an eighth each tied to a NUMA node, to a set of GPUs or to a
+/// model.
+pub(crate) fn random_instance(gpus: u32, seed: u64) -> (Fleet, Vec<Request>) {
+    let mut rng = Rng(seed ^ 0x7a4d_0e11);
+    let below = |rng: &mut Rng, n: u64| rng.next() % n.max(1);
+    let kinds = 1 + below(&mut rng, 3);
+    let models: Vec<&'static profiles::GpuModel> = (0..kinds)
+        .map(|_| {
+            profiles::catalog::MODELS
+                [below(&mut rng, profiles::catalog::MODELS.len() as u64) as usize]
+        })
+        .collect();
+    let occupied = below(&mut rng, 100);
+    let mut fleet_gpus = Vec::new();
+    for i in 0..gpus {
+        let model = models[below(&mut rng, kinds) as usize];
+        let mut g = Gpu::new(i, model).with_numa_node(below(&mut rng, 2) as u32);
+        if below(&mut rng, 100) < occupied {
+            for _ in 0..below(&mut rng, 6) {
+                let p = &model.profiles[below(&mut rng, model.profiles.len() as u64) as usize];
+                let start = below(&mut rng, 8) as u8;
+                let _ = g.add(&p.name.to_string(), start, below(&mut rng, 2) == 0);
+            }
+        }
+        if g.instances().is_empty() && below(&mut rng, 8) == 0 {
+            g = g.with_mig(false);
+        }
+        fleet_gpus.push(g);
+    }
+    let fleet = Fleet::new(fleet_gpus).unwrap();
+    let single = below(&mut rng, 3) == 0;
+    let entries = if single {
+        u64::from(gpus) * (1 + below(&mut rng, 4))
+    } else {
+        1 + below(&mut rng, 25)
+    };
+    let levels = 1 + below(&mut rng, 6);
+    let mut reqs = Vec::new();
+    for _ in 0..entries {
+        let model = models[below(&mut rng, kinds) as usize];
+        let p = &model.profiles[below(&mut rng, model.profiles.len() as u64) as usize];
+        let count = if single {
+            1
+        } else {
+            1 + below(&mut rng, u64::from(gpus) * 3) as u32
+        };
+        let mut r = Request::parse(&p.name.to_string(), count)
+            .unwrap()
+            .with_priority(below(&mut rng, levels) as u8);
+        match below(&mut rng, 8) {
+            0 => r = r.on_numa_node(below(&mut rng, 2) as u32),
+            1 => {
+                let set: Vec<u32> = (0..1 + below(&mut rng, 4))
+                    .map(|_| below(&mut rng, u64::from(gpus)) as u32)
+                    .collect();
+                r = r.on_gpus(&set);
+            }
+            2 => r = r.on_model(model),
+            _ => {}
+        }
+        reqs.push(r);
+    }
+    (fleet, reqs)
+}
+
 /// One instance of `family` on `gpus` GPUs.
 pub(crate) fn family(name: &str, gpus: u32, seed: u64) -> (Fleet, Vec<Request>) {
     use gpupart::profiles::catalog::H200_141GB;
+    if name == "random" {
+        return random_instance(gpus, seed);
+    }
     let mut rng = Rng(seed ^ 0x5eed);
     let a100 = [
         "1g.5gb", "1g.10gb", "2g.10gb", "3g.20gb", "4g.20gb", "7g.40gb",

@@ -240,8 +240,8 @@ fn family_sweep(seeds: u64) {
         "HiGHS p50",
         "min ratio"
     );
-    for name in FAMILIES {
-        if only.as_ref().is_some_and(|o| o != name) {
+    for name in FAMILIES.iter().copied().chain(["random"]) {
+        if only.as_ref().is_some_and(|o| o != name) || (name == "random" && only.is_none()) {
             continue;
         }
         for &gpus in &sizes {

@@ -12,6 +12,10 @@ use crate::Occupancy;
 /// Fills of one GPU weighed per step of a set's search, the fullest first.
 const OPTIONS: usize = 64;
 
+/// Ways to split one pattern's instances among the requests that may take them, at most
+/// (the first found).
+const WANTS: usize = 256;
+
 /// The packing patterns of one base occupancy over some profile slots, with a set of them for
 /// asking whether one more instance of a slot still fits.
 pub(super) type PatternSet = std::rc::Rc<(Patterns, FastSet<Vec<u8>>)>;
@@ -235,20 +239,29 @@ impl<'c, 'a> Sub<'c, 'a> {
         let mut out = Vec::new();
         for p in maximal.iter() {
             // Split each slot's instances among its groups, every way.
+            // The splits of one slot are the same whatever came before, so made once; of
+            // the product, only the first `WANTS` are kept, so only they are made.
             let mut wants: Vec<Vec<(usize, u32)>> = vec![Vec::new()];
             for (s, groups) in &self.slots[k] {
                 let n = u32::from(p[*s]);
                 if n == 0 {
                     continue;
                 }
-                let mut next = Vec::new();
-                for w in &wants {
-                    split(groups, rem, n, 0, w, &mut next);
+                let mut splits = Vec::new();
+                split(groups, rem, n, 0, &[], &mut splits);
+                let mut next = Vec::with_capacity((wants.len() * splits.len()).min(WANTS));
+                'product: for w in &wants {
+                    for sp in &splits {
+                        if next.len() == WANTS {
+                            break 'product;
+                        }
+                        let mut x = Vec::with_capacity(w.len() + sp.len());
+                        x.extend_from_slice(w);
+                        x.extend_from_slice(sp);
+                        next.push(x);
+                    }
                 }
                 wants = next;
-                if wants.len() > 256 {
-                    wants.truncate(256);
-                }
             }
             out.extend(wants);
         }

@@ -541,6 +541,35 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+    /// More priority levels than get a Lagrangian bound of their own: every level's bound
+    /// still holds against brute force, and the exact plan is the optimum.
+    #[test]
+    fn many_priority_levels_keep_the_bound_honest(
+        fleet in arb_fleet(2),
+        picks in proptest::collection::vec((0usize..8, 0u8..3), 9..=10),
+    ) {
+        // Every entry a level of its own (nine or ten), in a random order.
+        let requests: Vec<Request> = picks
+            .iter()
+            .zip(0u8..)
+            .map(|(&(p, shift), i)| {
+                Request::parse(NAMES[p], 1).unwrap().with_priority((i * 7 + shift * 31) % 97)
+            })
+            .collect();
+        for opts in [SolveOptions::default(), SolveOptions::default().heuristic_only()] {
+            let plan = solve(&fleet, &requests, &opts);
+            check_valid(&fleet, &requests, &plan);
+            check_bound(&fleet, &requests, &plan);
+            if plan.exact {
+                prop_assert_eq!(plan_key(&plan, &requests), brute_force(&fleet, &requests));
+            }
+        }
+    }
+}
+
 #[test]
 fn reasons_for_unplaced() {
     let mut fleet = Fleet::uniform(&A100_40GB, 2);

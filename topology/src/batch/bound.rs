@@ -30,6 +30,10 @@ const SCALE: i64 = 1024;
 /// Subgradient steps at most, per bound.
 const STEPS: usize = 80;
 
+/// Priority levels that get a Lagrangian bound of their own, at most: the highest ones, the
+/// last of them being every level.
+const LAGRANGIAN_LEVELS: usize = 8;
+
 /// What makes GPUs alike for the bound: the in-use occupancy and the (request, profile slot)
 /// pairs they may serve.
 type ClassKey = ((ModelKey, u32, u128), Vec<(usize, usize)>);
@@ -215,8 +219,13 @@ impl<'a> Ctx<'a> {
         placed_by_level: &[u64],
         placed_per_request: &[u32],
     ) -> Bound {
-        let mut by_priority = Vec::with_capacity(self.levels.len());
+        let levels = self.levels.len();
+        let mut by_priority = Vec::with_capacity(levels);
         let mut cumulative = 0u64;
+        // The Lagrangian bound for the highest levels and for all of them together; a level
+        // between takes the one for all (a bound on every request's instances bounds those
+        // of a few), so many levels cost no more than `LAGRANGIAN_LEVELS` bounds.
+        let mut skipped = Vec::new();
         for (k, &level) in self.levels.iter().enumerate() {
             cumulative += placed_by_level.get(k).copied().unwrap_or(0);
             let weights: Vec<i64> = self
@@ -224,8 +233,19 @@ impl<'a> Ctx<'a> {
                 .iter()
                 .map(|r| if r.priority >= level { SCALE } else { 0 })
                 .collect();
-            let lagrangian = bound_for(classes, demand, &weights, cumulative);
-            by_priority.push((level, lagrangian.min(resources(classes, demand, &weights))));
+            let by_resources = resources(classes, demand, &weights);
+            if k + 1 < LAGRANGIAN_LEVELS || k + 1 == levels {
+                let lagrangian = bound_for(classes, demand, &weights, cumulative);
+                by_priority.push((level, lagrangian.min(by_resources)));
+            } else {
+                skipped.push(k);
+                by_priority.push((level, by_resources));
+            }
+        }
+        if let Some(&(_, all)) = by_priority.last() {
+            for k in skipped {
+                by_priority[k].1 = by_priority[k].1.min(all);
+            }
         }
         let max_placed = by_priority.last().map_or(0, |&(_, b)| b);
         Bound {

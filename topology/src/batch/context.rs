@@ -91,6 +91,8 @@ pub(super) struct Ctx<'a> {
     pub(super) classes: std::cell::OnceCell<Classes>,
     /// What [`Ctx::outranks`] needs, made on first use.
     rank: std::cell::OnceCell<Rank>,
+    /// What [`Ctx::reusable`] gives, made on first use.
+    reusable: std::cell::OnceCell<Vec<Vec<(usize, &'static GpuInstanceProfile)>>>,
 }
 
 /// Per request, what [`Ctx::outranks`] compares: where the fleet has at most 64 GPUs, the
@@ -210,7 +212,25 @@ impl<'a> Ctx<'a> {
             realize_cache: std::cell::RefCell::new(FastMap::default()),
             classes: std::cell::OnceCell::new(),
             rank: std::cell::OnceCell::new(),
+            reusable: std::cell::OnceCell::new(),
         }
+    }
+
+    /// Per request, the GPUs it may use that hold a free instance (in fleet order), with
+    /// its profile there: where a free instance may be reused for it.
+    pub(super) fn reusable(&self) -> &[Vec<(usize, &'static GpuInstanceProfile)>] {
+        self.reusable.get_or_init(|| {
+            let mut out = vec![Vec::new(); self.requests.len()];
+            for (g, gpu) in self.fleet.gpus().iter().enumerate() {
+                if gpu.instances().iter().all(|x| x.in_use) {
+                    continue;
+                }
+                for &(r, p) in &self.eligible[g] {
+                    out[r].push((g, p));
+                }
+            }
+            out
+        })
     }
 
     /// Whether request `a` comes before request `b` on any GPU that may serve both: the same

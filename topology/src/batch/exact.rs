@@ -165,7 +165,7 @@ impl<'c, 'a> Exact<'c, 'a> {
     }
 
     /// Per priority level, the most instances the GPUs from position `k` on can place of
-    /// `rem` ([`Sizes::optimistic`]), into `out` (its contents replaced).
+    /// `rem` ([`Sizes::optimistic_into`]), into `out` (its contents replaced).
     fn optimistic_into(&mut self, k: usize, rem: &[u32], out: &mut Vec<u64>) {
         let levels = self.ctx.levels.len();
         self.with_cut(|cut| cut.sizes.optimistic_into(levels, cut.room[k], rem, out));

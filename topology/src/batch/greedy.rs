@@ -134,17 +134,11 @@ impl<'c, 'a> Greedy<'c, 'a> {
             order.clear();
         }
         for &r in &order {
-            for (g, gpu) in gpus.iter().enumerate() {
+            for &(g, p) in &self.ctx.reusable()[r] {
                 if rem[r] == 0 {
                     break;
                 }
-                let Some(p) = self.ctx.eligible[g]
-                    .iter()
-                    .find(|(i, _)| *i == r)
-                    .map(|(_, p)| *p)
-                else {
-                    continue;
-                };
+                let gpu = &gpus[g];
                 for (k, x) in gpu.instances().iter().enumerate() {
                     if rem[r] > 0 && !x.in_use && !claimed[g][k] && x.profile == p {
                         claimed[g][k] = true;

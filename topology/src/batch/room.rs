@@ -91,14 +91,8 @@ impl Sizes {
 
     /// Per priority level (of `levels`), the most instances of `rem` GPUs with `room` (as
     /// [`suffix_sums`] gives) can place: no more than are left, than they hold, and than fit,
-    /// smallest first, in their free memory and in their free compute.
-    pub(super) fn optimistic(&self, levels: usize, room: (u64, u64, u64), rem: &[u32]) -> Vec<u64> {
-        let mut out = Vec::with_capacity(levels);
-        self.optimistic_into(levels, room, rem, &mut out);
-        out
-    }
-
-    /// [`Sizes::optimistic`] into `out` (its contents replaced), for callers that ask often.
+    /// smallest first, in their free memory and in their free compute; into `out` (its
+    /// contents replaced), for callers that ask often.
     pub(super) fn optimistic_into(
         &self,
         levels: usize,
@@ -110,7 +104,7 @@ impl Sizes {
         out.extend((0..levels).map(|level| self.optimistic_at(level, room, rem)));
     }
 
-    /// [`Sizes::optimistic`] at one priority level (0 for a level with no demands).
+    /// [`Sizes::optimistic_into`] at one priority level (0 for a level with no demands).
     pub(super) fn optimistic_at(&self, level: usize, room: (u64, u64, u64), rem: &[u32]) -> u64 {
         let (most, memory, compute) = room;
         // Smallest first into `free`: how many of the level's demands left fit.

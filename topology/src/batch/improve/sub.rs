@@ -50,6 +50,8 @@ pub(super) struct Sub<'c, 'a> {
     /// set's GPUs.
     room: Vec<(u64, u64, u64)>,
     sizes: Sizes,
+    /// A buffer for [`Sub::viable`]: per level, what the set serves so far.
+    served: Vec<u64>,
 }
 
 /// The best per-level count from one step of the search on, and the fill it starts with.
@@ -162,18 +164,27 @@ impl<'c, 'a> Sub<'c, 'a> {
             root,
             before,
             room: suffix_sums(&rooms),
+            served: Vec::new(),
         }
     }
 
-    /// Whether a plan from position `k` with `rem` left may place more than the set does now.
-    fn viable(&self, k: usize, rem: &[u32]) -> bool {
-        let mut reach = self
-            .sizes
-            .optimistic(self.ctx.levels.len(), self.room[k], rem);
+    /// Whether a plan from position `k` with `rem` left may place more than the set does now
+    /// (per level, highest first): compared level by level, each level's most made only
+    /// while the levels above tie.
+    fn viable(&mut self, k: usize, rem: &[u32]) -> bool {
+        let served = &mut self.served;
+        served.clear();
+        served.resize(self.ctx.levels.len(), 0);
         for (l, (&d, &left)) in self.root.iter().zip(rem).enumerate() {
-            reach[self.sizes.level(l)] += u64::from(d - left);
+            served[self.sizes.level(l)] += u64::from(d - left);
         }
-        reach > self.before
+        for (level, (&done, &before)) in served.iter().zip(&self.before).enumerate() {
+            let reach = done + self.sizes.optimistic_at(level, self.room[k], rem);
+            if reach != before {
+                return reach > before;
+            }
+        }
+        false
     }
 
     fn pattern_set(&mut self, k: usize, slot_mask: u64) -> PatternSet {

@@ -222,9 +222,10 @@ impl<'a> Ctx<'a> {
         let levels = self.levels.len();
         let mut by_priority = Vec::with_capacity(levels);
         let mut cumulative = 0u64;
-        // The Lagrangian bound for the highest levels and for all of them together; a level
-        // between takes the one for all (a bound on every request's instances bounds those
-        // of a few), so many levels cost no more than `LAGRANGIAN_LEVELS` bounds.
+        // The Lagrangian and resource bounds for the highest levels and for all of them
+        // together; a level between takes the one for all (a bound on every request's
+        // instances bounds those of a few) or what is asked, so many levels cost no more
+        // than `LAGRANGIAN_LEVELS` bounds.
         let mut skipped = Vec::new();
         for (k, &level) in self.levels.iter().enumerate() {
             cumulative += placed_by_level.get(k).copied().unwrap_or(0);
@@ -233,13 +234,19 @@ impl<'a> Ctx<'a> {
                 .iter()
                 .map(|r| if r.priority >= level { SCALE } else { 0 })
                 .collect();
-            let by_resources = resources(classes, demand, &weights);
             if k + 1 < LAGRANGIAN_LEVELS || k + 1 == levels {
                 let lagrangian = bound_for(classes, demand, &weights, cumulative);
-                by_priority.push((level, lagrangian.min(by_resources)));
+                by_priority.push((level, lagrangian.min(resources(classes, demand, &weights))));
             } else {
+                // No more than is asked at this level or above.
+                let asked: u64 = demand
+                    .iter()
+                    .zip(&weights)
+                    .filter(|&(_, &w)| w > 0)
+                    .map(|(&d, _)| u64::from(d))
+                    .sum();
                 skipped.push(k);
-                by_priority.push((level, by_resources));
+                by_priority.push((level, asked));
             }
         }
         if let Some(&(_, all)) = by_priority.last() {

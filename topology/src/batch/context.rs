@@ -91,6 +91,8 @@ pub(super) struct Ctx<'a> {
     pub(super) classes: std::cell::OnceCell<Classes>,
     /// What [`Ctx::outranks`] needs, made on first use.
     rank: std::cell::OnceCell<Rank>,
+    /// What [`Ctx::reason`] gives, made on first use.
+    reasons: std::cell::OnceCell<Vec<UnplacedReason>>,
     /// What [`Ctx::reusable`] gives, made on first use.
     reusable: std::cell::OnceCell<Vec<Vec<(usize, &'static GpuInstanceProfile)>>>,
 }
@@ -212,6 +214,7 @@ impl<'a> Ctx<'a> {
             realize_cache: std::cell::RefCell::new(FastMap::default()),
             classes: std::cell::OnceCell::new(),
             rank: std::cell::OnceCell::new(),
+            reasons: std::cell::OnceCell::new(),
             reusable: std::cell::OnceCell::new(),
         }
     }
@@ -576,22 +579,40 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// Why `request` would go unplaced: no GPU's model has its profile, no GPU it may use,
+    /// or no room (made once for every request).
     pub(super) fn reason(&self, request: usize) -> UnplacedReason {
+        let reasons = self.reasons.get_or_init(|| {
+            let mut eligible = vec![false; self.requests.len()];
+            for elig in &self.eligible {
+                for &(r, _) in elig {
+                    eligible[r] = true;
+                }
+            }
+            (0..self.requests.len())
+                .map(|r| {
+                    if eligible[r] {
+                        UnplacedReason::NoRoom
+                    } else if self.has_profile(r) {
+                        UnplacedReason::NoEligibleGpu
+                    } else {
+                        UnplacedReason::NoSuchProfile
+                    }
+                })
+                .collect()
+        });
+        reasons
+            .get(request)
+            .copied()
+            .unwrap_or(UnplacedReason::NoRoom)
+    }
+
+    /// Whether some GPU's model (of the model `request` asks for, if any) has its profile.
+    fn has_profile(&self, request: usize) -> bool {
         let r = &self.requests[request];
-        let has_profile =
-            self.fleet.gpus().iter().any(|g| {
-                r.model.is_none_or(|m| m == g.model.name) && g.profile(&r.profile).is_some()
-            });
-        if !has_profile {
-            UnplacedReason::NoSuchProfile
-        } else if !self
-            .eligible
+        self.fleet
+            .gpus()
             .iter()
-            .any(|e| e.iter().any(|(i, _)| *i == request))
-        {
-            UnplacedReason::NoEligibleGpu
-        } else {
-            UnplacedReason::NoRoom
-        }
+            .any(|g| r.model.is_none_or(|m| m == g.model.name) && g.profile(&r.profile).is_some())
     }
 }

@@ -30,8 +30,8 @@ const SCALE: i64 = 1024;
 /// Subgradient steps at most, per bound.
 const STEPS: usize = 80;
 
-/// Priority levels that get a Lagrangian bound of their own, at most: the highest ones, the
-/// last of them being every level.
+/// Priority levels that get Lagrangian and resource bounds of their own, at most: the
+/// highest `LAGRANGIAN_LEVELS - 1` and the lowest (which counts every level).
 const LAGRANGIAN_LEVELS: usize = 8;
 
 /// What makes GPUs alike for the bound: the in-use occupancy and the (request, profile slot)

@@ -267,13 +267,14 @@ fn merge_interchangeable(
             merged_members.push(entries);
             continue;
         }
-        match index.get(&(demand.profile, demand.priority, usable.clone())) {
+        let key = (demand.profile, demand.priority, usable);
+        match index.get(&key) {
             Some(&m) => {
                 merged[m].count = merged[m].count.saturating_add(demand.count);
                 merged_members[m].extend(entries);
             }
             None => {
-                index.insert((demand.profile, demand.priority, usable), merged.len());
+                index.insert(key, merged.len());
                 merged.push(demand);
                 merged_members.push(entries);
             }

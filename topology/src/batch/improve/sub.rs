@@ -249,9 +249,9 @@ impl<'c, 'a> Sub<'c, 'a> {
         };
         let mut out = Vec::new();
         for p in maximal.iter() {
-            // Split each slot's instances among its groups, every way.
-            // The splits of one slot are the same whatever came before, so made once; of
-            // the product, only the first `WANTS` are kept, so only they are made.
+            // Split each slot's instances among its groups, every way. The splits of one
+            // slot are the same whatever came before, so made once; of the product, only
+            // the first `WANTS` are kept, so only they are made.
             let mut wants: Vec<Vec<(usize, u32)>> = vec![Vec::new()];
             for (s, groups) in &self.slots[k] {
                 let n = u32::from(p[*s]);

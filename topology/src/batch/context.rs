@@ -316,15 +316,20 @@ impl<'a> Ctx<'a> {
         self.level_of.get(request).copied().unwrap_or(0)
     }
 
-    /// What one instance of `request` is worth in the packer's LPs: 1000 a priority level
-    /// (three tiers keep the LP well within `f64`), the highest two levels a tier each and
-    /// every lower level the third. With up to three levels that is exact; with more, the
-    /// LP still puts the two highest first, and the improvement and the bound go by every
-    /// level.
+    /// What one instance of `request` is worth in the packer's LPs, by its priority level.
+    /// Up to three levels, 1000 a level. With more, 16 a level, for up to eight levels (the
+    /// lower ones share the eighth's worth): a GPU holds at most eight instances, so giving up
+    /// one instance for more of a lower level never pays, and the largest worth (16⁷) keeps
+    /// the LP well within `f64`. The improvement and the bound go by every level.
     pub(super) fn lp_weight(&self, request: usize) -> f64 {
-        let tiers = self.levels.len().clamp(1, 3);
+        let levels = self.levels.len();
+        let (tiers, base) = if levels <= 3 {
+            (levels.max(1), 1000f64)
+        } else {
+            (levels.min(8), 16f64)
+        };
         let tier = self.level(request).min(tiers - 1);
-        1000f64.powi(i32::try_from(tiers - 1 - tier).unwrap_or(0))
+        base.powi(i32::try_from(tiers - 1 - tier).unwrap_or(0))
     }
 
     /// The best outcome on GPU `g` that serves exactly `want` (request, count): which free

@@ -499,7 +499,7 @@ mod tests {
     }
 
     #[test]
-    fn lp_weights_keep_the_two_highest_levels_apart_and_the_rest_together() {
+    fn lp_weights_keep_levels_apart() {
         let fleet = fleet(&[0]);
         let at = |priorities: &[u8]| -> Vec<f64> {
             let reqs: Vec<Request> = priorities
@@ -512,8 +512,13 @@ mod tests {
         assert_eq!(at(&[0]), [1.0]);
         assert_eq!(at(&[0, 7]), [1.0, 1e3]);
         assert_eq!(at(&[2, 0, 1]), [1e6, 1.0, 1e3]);
-        // Five levels: 9 and 5 a tier each, 3, 1 and 0 the third.
-        assert_eq!(at(&[0, 9, 3, 5, 1]), [1.0, 1e6, 1.0, 1e3, 1.0]);
+        // Five levels: 16 a level.
+        assert_eq!(at(&[0, 9, 3, 5, 1]), [1.0, 65_536.0, 256.0, 4_096.0, 16.0]);
+        // Ten levels: the lowest three share the eighth's worth.
+        let ten: Vec<u8> = (0..10).rev().collect();
+        let w = at(&ten);
+        assert_eq!(w[0], 16f64.powi(7));
+        assert_eq!(&w[6..], [16.0, 1.0, 1.0, 1.0]);
     }
 
     #[test]

@@ -37,7 +37,8 @@ pub(super) struct Sub<'c, 'a> {
     bases: Vec<Occupancy>,
     slots: Vec<Vec<(usize, Vec<Vec<usize>>)>>,
     /// Per state: its best, or `None` where no completion beats `before`.
-    memo: FastMap<(usize, Vec<u32>), Option<Step>>,
+    /// Per position of the set, keyed by the demand left (looked up without a copy of it).
+    memo: Vec<FastMap<Vec<u32>, Option<Step>>>,
     patterns: &'c mut FastMap<(ModelKey, u32, u128, u64), PatternSet>,
     maximal: &'c mut FastMap<MaximalKey, std::rc::Rc<Vec<Vec<u8>>>>,
     pub(super) budget: u64,
@@ -150,6 +151,7 @@ impl<'c, 'a> Sub<'c, 'a> {
             rooms.push(room(&bases[k], slot_mask));
         }
         let root = reqs.iter().map(|&r| pot[r]).collect();
+        let positions = set.len();
         Sub {
             ctx,
             set,
@@ -157,7 +159,7 @@ impl<'c, 'a> Sub<'c, 'a> {
             bases,
             slots,
             sizes: Sizes::new(levels, least),
-            memo: FastMap::default(),
+            memo: (0..positions).map(|_| FastMap::default()).collect(),
             patterns,
             maximal,
             budget,
@@ -301,16 +303,15 @@ impl<'c, 'a> Sub<'c, 'a> {
     /// `Some(None)` where no plan from here places more than the set does now, `None` once
     /// the budget is spent.
     pub(super) fn best(&mut self, k: usize, rem: &[u32]) -> Option<Option<Vec<u64>>> {
-        let zero = vec![0u64; self.ctx.levels.len()];
+        let levels = self.ctx.levels.len();
         if k == self.set.len() {
-            return Some(self.viable(k, rem).then_some(zero));
+            return Some(self.viable(k, rem).then(|| vec![0u64; levels]));
         }
-        let key = (k, rem.to_vec());
-        if let Some(found) = self.memo.get(&key) {
+        if let Some(found) = self.memo[k].get(rem) {
             return Some(found.as_ref().map(|(v, _)| v.clone()));
         }
         if !self.viable(k, rem) {
-            self.memo.insert(key, None);
+            self.memo[k].insert(rem.to_vec(), None);
             return Some(None);
         }
         let mut best: Option<Step> = None;
@@ -323,7 +324,7 @@ impl<'c, 'a> Sub<'c, 'a> {
         for want in options {
             self.budget = self.budget.checked_sub(1)?;
             next.copy_from_slice(rem);
-            let mut v = zero.clone();
+            let mut v = vec![0u64; levels];
             for &(l, c) in &want {
                 next[l] -= c;
                 v[self.sizes.level(l)] += u64::from(c);
@@ -339,7 +340,7 @@ impl<'c, 'a> Sub<'c, 'a> {
             }
         }
         let value = best.as_ref().map(|(v, _)| v.clone());
-        self.memo.insert(key, best);
+        self.memo[k].insert(rem.to_vec(), best);
         Some(value)
     }
 
@@ -348,9 +349,8 @@ impl<'c, 'a> Sub<'c, 'a> {
         let mut rem = rem.to_vec();
         let mut out = Vec::with_capacity(self.set.len());
         for k in 0..self.set.len() {
-            let want = self
-                .memo
-                .get(&(k, rem.clone()))
+            let want = self.memo[k]
+                .get(&rem)
                 .and_then(|found| found.as_ref().map(|(_, w)| w.clone()))
                 .unwrap_or_default();
             for &(l, c) in &want {

@@ -10,6 +10,11 @@
 //! 6. the most room kept for large profiles: per GPU 2 if the model's full-GPU profile still
 //!    fits, 1 if its half-GPU profile (`4g` on an A100) does.
 //!
+//! Requests are first gathered into demands: identical entries are one, and so are entries
+//! for one profile at one priority that may use the same GPUs of the fleet (see [`solve`]).
+//! Any number of priority levels may be asked for; the packer's LPs weigh up to eight of them
+//! apart, the bound and the searches every one.
+//!
 //! Small problems (up to [`SolveOptions::exact_gpu_limit`] GPUs) are first cut into parts
 //! that no request joins (every GPU a request may use lies in one part: a fleet of several
 //! models asked for profiles only one model has, say); each part is solved on its own, as the

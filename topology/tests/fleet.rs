@@ -541,6 +541,27 @@ proptest! {
     }
 }
 
+/// `entries` (the same asks as `requests`, entered otherwise) solve as `requests` do, with
+/// the default options and heuristic only: the same objective and bound, and a legal plan
+/// that names the entries.
+fn solves_alike(
+    fleet: &Fleet,
+    requests: &[Request],
+    entries: &[Request],
+) -> Result<(), TestCaseError> {
+    for opts in [
+        SolveOptions::default(),
+        SolveOptions::default().heuristic_only(),
+    ] {
+        let counted = solve(fleet, requests, &opts);
+        let split = solve(fleet, entries, &opts);
+        check_valid(fleet, entries, &split);
+        prop_assert_eq!(&split.objective, &counted.objective);
+        prop_assert_eq!(&split.bound, &counted.bound);
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
 
@@ -719,13 +740,7 @@ proptest! {
                 std::iter::repeat_n(one, r.count as usize)
             })
             .collect();
-        for opts in [SolveOptions::default(), SolveOptions::default().heuristic_only()] {
-            let counted = solve(&fleet, &requests, &opts);
-            let split = solve(&fleet, &singles, &opts);
-            check_valid(&fleet, &singles, &split);
-            prop_assert_eq!(&split.objective, &counted.objective);
-            prop_assert_eq!(&split.bound, &counted.bound);
-        }
+        solves_alike(&fleet, &requests, &singles)?;
     }
 
     /// Entries that differ only in constraints this fleet does not tell apart (a GPU set
@@ -748,13 +763,7 @@ proptest! {
             })
             .filter(|r| r.count > 0)
             .collect();
-        for opts in [SolveOptions::default(), SolveOptions::default().heuristic_only()] {
-            let counted = solve(&fleet, &requests, &opts);
-            let split = solve(&fleet, &halves, &opts);
-            check_valid(&fleet, &halves, &split);
-            prop_assert_eq!(&split.objective, &counted.objective);
-            prop_assert_eq!(&split.bound, &counted.bound);
-        }
+        solves_alike(&fleet, &requests, &halves)?;
     }
 }
 

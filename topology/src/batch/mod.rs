@@ -194,7 +194,7 @@ impl SolveOptions {
 #[must_use]
 pub fn solve(fleet: &Fleet, requests: &[Request], options: &SolveOptions) -> Plan {
     let (demands, members) = aggregate(requests);
-    let (demands, members) = merge_interchangeable(fleet, options, demands, members);
+    let (demands, members) = merge_interchangeable(fleet, options, &demands, members);
     let plan = solve_demands(fleet, &demands, options);
     if demands.len() == requests.len() {
         // No two entries alike: demand i is request i.
@@ -206,37 +206,15 @@ pub fn solve(fleet: &Fleet, requests: &[Request], options: &SolveOptions) -> Pla
 /// Identical entries as one demand each, in order of first appearance, with the entries each
 /// stands for.
 fn aggregate(requests: &[Request]) -> (Vec<Request>, Vec<Vec<usize>>) {
-    type Key = (
-        ProfileName,
-        Option<&'static str>,
-        Option<Vec<u32>>,
-        Option<u32>,
-        u8,
-    );
-    let mut index: FastMap<Key, usize> = FastMap::default();
-    let mut demands: Vec<Request> = Vec::new();
-    let mut members: Vec<Vec<usize>> = Vec::new();
-    for (i, r) in requests.iter().enumerate() {
+    merge_by(requests.iter().enumerate().map(|(i, r)| (r, [i])), |r| {
         let gpus = r.gpus.as_ref().map(|g| {
             let mut g = g.clone();
             g.sort_unstable();
             g.dedup();
             g
         });
-        let key = (r.profile, r.model, gpus, r.numa_node, r.priority);
-        match index.get(&key) {
-            Some(&d) => {
-                demands[d].count = demands[d].count.saturating_add(r.count);
-                members[d].push(i);
-            }
-            None => {
-                index.insert(key, demands.len());
-                demands.push(r.clone());
-                members.push(vec![i]);
-            }
-        }
-    }
-    (demands, members)
+        Some((r.profile, r.model, gpus, r.numa_node, r.priority))
+    })
 }
 
 /// Demands for one profile at one priority that may use the same GPUs of `fleet` (and at
@@ -246,49 +224,59 @@ fn aggregate(requests: &[Request]) -> (Vec<Request>, Vec<Vec<usize>>) {
 fn merge_interchangeable(
     fleet: &Fleet,
     options: &SolveOptions,
-    demands: Vec<Request>,
+    demands: &[Request],
     members: Vec<Vec<usize>>,
 ) -> (Vec<Request>, Vec<Vec<usize>>) {
-    if demands.len() < 2 {
-        return (demands, members);
+    // Only demands that share their profile and priority with another may merge: the GPUs
+    // each may use are looked up for those alone.
+    let mut alike: FastMap<(ProfileName, u8), usize> = FastMap::default();
+    for d in demands {
+        *alike.entry((d.profile, d.priority)).or_default() += 1;
     }
-    let mut index: FastMap<(ProfileName, u8, Vec<u32>), usize> = FastMap::default();
-    let mut merged: Vec<Request> = Vec::with_capacity(demands.len());
-    let mut merged_members: Vec<Vec<usize>> = Vec::with_capacity(demands.len());
-    for (demand, entries) in demands.into_iter().zip(members) {
+    merge_by(demands.iter().zip(members), |d| {
+        if alike.get(&(d.profile, d.priority)).is_none_or(|&n| n < 2) {
+            return None;
+        }
         let usable: Vec<u32> = fleet
             .gpus()
             .iter()
             .enumerate()
-            .filter(|(_, g)| {
-                demand.admits(g, options.enable_mig) && g.profile(&demand.profile).is_some()
-            })
+            .filter(|(_, g)| d.admits(g, options.enable_mig) && g.profile(&d.profile).is_some())
             .filter_map(|(at, _)| u32::try_from(at).ok())
             .collect();
-        if usable.is_empty() {
-            // Kept apart: why nothing is placed (no such profile, no eligible GPU) is told
-            // by its own constraints.
-            merged.push(demand);
-            merged_members.push(entries);
+        // A demand no GPU admits is kept apart: why nothing is placed (no such profile, no
+        // eligible GPU) is told by its own constraints.
+        (!usable.is_empty()).then_some((d.profile, d.priority, usable))
+    })
+}
+
+/// Requests (each with the entries it stands for) with the same `key` as one demand, in
+/// order of first appearance: the first stands for them, its count the sum, their entries
+/// in order. A request whose key is `None` stays its own.
+fn merge_by<'r, K: core::hash::Hash + Eq, E: IntoIterator<Item = usize>>(
+    requests: impl IntoIterator<Item = (&'r Request, E)>,
+    mut key: impl FnMut(&Request) -> Option<K>,
+) -> (Vec<Request>, Vec<Vec<usize>>) {
+    let mut index: FastMap<K, usize> = FastMap::default();
+    let mut demands: Vec<Request> = Vec::new();
+    let mut members: Vec<Vec<usize>> = Vec::new();
+    for (r, entries) in requests {
+        let k = key(r);
+        if let Some(&d) = k.as_ref().and_then(|k| index.get(k)) {
+            demands[d].count = demands[d].count.saturating_add(r.count);
+            members[d].extend(entries);
             continue;
         }
-        let key = (demand.profile, demand.priority, usable);
-        match index.get(&key) {
-            Some(&m) => {
-                merged[m].count = merged[m].count.saturating_add(demand.count);
-                merged_members[m].extend(entries);
-            }
-            None => {
-                index.insert(key, merged.len());
-                merged.push(demand);
-                merged_members.push(entries);
-            }
+        if let Some(k) = k {
+            index.insert(k, demands.len());
         }
+        demands.push(r.clone());
+        members.push(entries.into_iter().collect());
     }
-    for entries in &mut merged_members {
+    for entries in &mut members {
         entries.sort_unstable();
     }
-    (merged, merged_members)
+    (demands, members)
 }
 
 /// A plan for demands, told in the entries they stand for: each demand's instances go to its

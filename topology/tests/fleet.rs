@@ -233,11 +233,14 @@ fn brute_force(fleet: &Fleet, requests: &[Request]) -> Key {
 }
 
 /// What no plan can beat, by exhaustion: the most instances placed overall, the most of each
-/// priority or higher, and for every vector of per-request counts some plan reaches, the
-/// fewest GPUs such a plan uses (free instances may all be destroyed; in-use ones stay).
+/// priority or higher, what the optimum places of each priority or higher (the most of the
+/// highest, then of the next, ...), and for every vector of per-request counts some plan
+/// reaches, the fewest GPUs such a plan uses (free instances may all be destroyed; in-use
+/// ones stay).
 struct Extremes {
     max_total: u64,
     max_at_or_above: Vec<(u8, u64)>,
+    optimum_at_or_above: Vec<u64>,
     min_used: std::collections::HashMap<Vec<u32>, u32>,
 }
 
@@ -254,6 +257,7 @@ fn extremes(fleet: &Fleet, requests: &[Request]) -> Extremes {
     let mut out = Extremes {
         max_total: 0,
         max_at_or_above: levels.iter().map(|&l| (l, 0)).collect(),
+        optimum_at_or_above: vec![0; levels.len()],
         min_used: std::collections::HashMap::new(),
     };
     let mut assign = vec![0usize; items.len()];
@@ -289,6 +293,7 @@ fn extremes(fleet: &Fleet, requests: &[Request]) -> Extremes {
             }
             let total: u64 = counts.iter().map(|&c| u64::from(c)).sum();
             out.max_total = out.max_total.max(total);
+            let mut at_or_above = Vec::with_capacity(levels.len());
             for (l, best) in &mut out.max_at_or_above {
                 let v: u64 = counts
                     .iter()
@@ -297,6 +302,11 @@ fn extremes(fleet: &Fleet, requests: &[Request]) -> Extremes {
                     .map(|(&c, _)| u64::from(c))
                     .sum();
                 *best = (*best).max(v);
+                at_or_above.push(v);
+            }
+            // Lexicographically: the optimum's counts.
+            if at_or_above > out.optimum_at_or_above {
+                out.optimum_at_or_above = at_or_above;
             }
             let e = out.min_used.entry(counts).or_insert(u32::MAX);
             *e = (*e).min(used);
@@ -333,6 +343,21 @@ fn check_bound(fleet: &Fleet, requests: &[Request], plan: &Plan) {
     {
         assert_eq!(l, l2);
         assert!(b >= best, "priority {l}: bound {b} < {best}");
+    }
+    assert_eq!(
+        plan.bound.optimum_by_priority.len(),
+        plan.bound.max_placed_by_priority.len()
+    );
+    for ((&(l, b), &(l2, most)), &opt) in plan
+        .bound
+        .optimum_by_priority
+        .iter()
+        .zip(&plan.bound.max_placed_by_priority)
+        .zip(&e.optimum_at_or_above)
+    {
+        assert_eq!(l, l2);
+        assert!(b <= most, "priority {l}: optimum's bound {b} > {most}");
+        assert!(b >= opt, "priority {l}: optimum's bound {b} < {opt}");
     }
     let mut counts = vec![0u32; requests.len()];
     for c in &plan.changes {
@@ -537,6 +562,22 @@ proptest! {
             // The bound holds against the proven optimum.
             prop_assert!(plan.bound.max_placed >= exact.objective.placed);
             prop_assert!(plan_key(&plan, &requests) <= plan_key(&exact, &requests));
+            // The bound on the optimum's counts holds against the optimum, level by level;
+            // a plan with no gap places what it does.
+            for (&(_, b), &(_, opt)) in plan
+                .bound
+                .optimum_by_priority
+                .iter()
+                .zip(&exact.objective.placed_by_priority)
+            {
+                prop_assert!(b >= opt, "{:?} against {:?}", plan.bound, exact.objective);
+            }
+            if plan.gap().0 == 0 {
+                prop_assert_eq!(
+                    &plan.objective.placed_by_priority,
+                    &exact.objective.placed_by_priority
+                );
+            }
         }
     }
 }

@@ -34,6 +34,10 @@ const STEPS: usize = 80;
 /// highest `LAGRANGIAN_LEVELS - 1` and the lowest (which counts every level).
 const LAGRANGIAN_LEVELS: usize = 8;
 
+/// The multipliers tried on the higher levels' constraints when a level's bound may assume
+/// the optimum's counts above it (see `Ctx::optimum_bound`), smallest first.
+const CONDITIONAL_MULTIPLIERS: [i64; 6] = [1, 2, 4, 8, 16, 32];
+
 /// What makes GPUs alike for the bound: the in-use occupancy and the (request, profile slot)
 /// pairs they may serve.
 type ClassKey = ((ModelKey, u32, u128), Vec<(usize, usize)>);
@@ -255,11 +259,73 @@ impl<'a> Ctx<'a> {
             }
         }
         let max_placed = by_priority.last().map_or(0, |&(_, b)| b);
+        let optimum_by_priority =
+            self.optimum_bound(classes, demand, placed_by_level, &by_priority);
         Bound {
             max_placed,
             min_gpus_used: min_gpus(classes, cumulative, placed_per_request),
             max_placed_by_priority: by_priority,
+            optimum_by_priority,
         }
+    }
+
+    /// Per level (highest first), a bound on what the lexicographic optimum places at that
+    /// level or higher. The highest level's is `by_priority`'s. Below it, where the plan
+    /// places at every higher level what that level's bound allows, the optimum places
+    /// exactly as much there (it is lexicographically no worse, and bounded), so the bound
+    /// on this level may assume it: for a multiplier `m >= 0` on each of those constraints,
+    /// every plan that places at least `placed_j` at each higher level `j` places at this
+    /// level or higher at most `UB(w) - m * sum_j placed_j`, where `w` weighs a request
+    /// `1 + m` for each higher level it counts in. That is Lagrangian duality again, so any
+    /// `m` gives a valid bound; a few are tried. Elsewhere the level keeps `by_priority`'s
+    /// bound, which holds for every plan.
+    fn optimum_bound(
+        &self,
+        classes: &Classes,
+        demand: &[u32],
+        placed_by_level: &[u64],
+        by_priority: &[(u8, u64)],
+    ) -> Vec<(u8, u64)> {
+        let cumulative: Vec<u64> = placed_by_level
+            .iter()
+            .scan(0u64, |sum, &n| {
+                *sum += n;
+                Some(*sum)
+            })
+            .collect();
+        let placed = |k: usize| cumulative.get(k).copied().unwrap_or(0);
+        let mut out: Vec<(u8, u64)> = Vec::with_capacity(by_priority.len());
+        for (k, &(level, unconditional)) in by_priority.iter().enumerate() {
+            let above_met = out.iter().enumerate().all(|(j, &(_, b))| placed(j) >= b);
+            let mut b = unconditional;
+            if k > 0 && k < LAGRANGIAN_LEVELS && above_met && b > placed(k) {
+                let above: u64 = (0..k).map(placed).sum();
+                for m in CONDITIONAL_MULTIPLIERS {
+                    let weights: Vec<i64> = self
+                        .requests
+                        .iter()
+                        .map(|r| {
+                            if r.priority < level {
+                                return 0;
+                            }
+                            let counted = self.levels[..k].iter().filter(|&&l| r.priority >= l);
+                            // At most `LAGRANGIAN_LEVELS` levels: the count is small.
+                            #[allow(clippy::cast_possible_wrap)]
+                            let counted = counted.count() as i64;
+                            SCALE * (1 + m * counted)
+                        })
+                        .collect();
+                    let m = m.unsigned_abs();
+                    let weighted = bound_for(classes, demand, &weights, placed(k) + above * m);
+                    b = b.min(weighted.saturating_sub(above * m));
+                    if b <= placed(k) {
+                        break;
+                    }
+                }
+            }
+            out.push((level, b));
+        }
+        out
     }
 }
 

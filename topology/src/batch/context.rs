@@ -568,6 +568,17 @@ impl<'a> Ctx<'a> {
         };
         let classes = self.classes(&self.classes);
         let mut bound = self.certified_bound(classes, demand, &total.placed, &placed_per_request);
+        if exact {
+            // The exact search's plan is the optimum: what it places at each level is what
+            // the optimum does.
+            for ((_, b), &(_, p)) in bound
+                .optimum_by_priority
+                .iter_mut()
+                .zip(&objective.placed_by_priority)
+            {
+                *b = (*b).min(p);
+            }
+        }
         if exact && self.levels.len() <= 1 {
             // One priority: the exact search's optimum is itself the most any plan places.
             bound.max_placed = bound.max_placed.min(objective.placed);

@@ -567,7 +567,7 @@ fn improve_best(
         }
         let bound: Vec<u64> = first
             .bound
-            .max_placed_by_priority
+            .optimum_by_priority
             .iter()
             .map(|&(_, b)| b)
             .collect();

@@ -101,9 +101,11 @@ pub struct Objective {
 
 /// Bounds on the optimum, one meaning in every mode: no plan of the fleet places more than
 /// `max_placed` instances, none places more than `max_placed_by_priority[k].1` of priority
-/// `max_placed_by_priority[k].0` or higher, and none that places as many instances as this
-/// plan uses fewer than `min_gpus_used` GPUs. They are certified (see the `bound` module):
-/// they hold whatever the search did, the heuristic's plans and the exact ones alike.
+/// `max_placed_by_priority[k].0` or higher, the optimum (lexicographic: higher priorities
+/// first) places no more than `optimum_by_priority[k].1` of that priority or higher, and no
+/// plan that places as many instances as this plan uses fewer than `min_gpus_used` GPUs.
+/// They are certified (see the `bound` module): they hold whatever the search did, the
+/// heuristic's plans and the exact ones alike.
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
@@ -115,6 +117,15 @@ pub struct Bound {
     /// Per priority level present (highest first): an upper bound on the instances of that
     /// priority or higher any plan places.
     pub max_placed_by_priority: Vec<(u8, u64)>,
+    /// Per priority level present (highest first): an upper bound on the instances of that
+    /// priority or higher that the optimum places, where the optimum places as many as it
+    /// can of the highest priority, then of the next, and so on. At the highest level it is
+    /// `max_placed_by_priority`'s; below, never above it, and tighter where this plan
+    /// places at every higher level all that the optimum can (the optimum then places
+    /// exactly that much there, so a plan placing more at this level by placing less above
+    /// is no rival). A plan that reaches it at every level places what the optimum does.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub optimum_by_priority: Vec<(u8, u64)>,
 }
 
 /// A deterministic plan: per GPU what to destroy and create (with explicit starts), what is
@@ -139,26 +150,25 @@ impl Plan {
     /// (instances the optimum may place beyond this plan, GPUs this plan may use beyond the
     /// fewest possible for what it places); `(0, 0)` proves it optimal on both.
     ///
-    /// With priorities the first is the most the optimum may place beyond this plan at any
-    /// priority level or higher ([`Bound::max_placed_by_priority`] against
-    /// [`Objective::placed_by_priority`]), so `0` proves every level optimal in turn, not
-    /// only the total: a plan that places as many instances as possible, but of a lower
-    /// priority than it could, has a gap.
+    /// The optimum is lexicographic (the most of the highest priority, then of the next, and
+    /// so on), so the first is the most it may place beyond this plan at any priority level
+    /// or higher ([`Bound::optimum_by_priority`] against [`Objective::placed_by_priority`]):
+    /// `0` proves every level optimal in turn, not only the total. A plan that places as
+    /// many instances as possible, but of a lower priority than it could, has a gap; one
+    /// that places all the highest priority can and, beside them, as many of the next as
+    /// any plan that does, has none, although a plan placing more of the lower priority
+    /// alone may exist ([`Bound::max_placed`] tells that one).
     #[must_use]
     pub fn gap(&self) -> (u64, u32) {
         let by_level = self
             .bound
-            .max_placed_by_priority
+            .optimum_by_priority
             .iter()
             .zip(&self.objective.placed_by_priority)
             .map(|((_, b), (_, p))| b.saturating_sub(*p))
-            .max()
-            .unwrap_or(0);
+            .max();
         (
-            self.bound
-                .max_placed
-                .saturating_sub(self.objective.placed)
-                .max(by_level),
+            by_level.unwrap_or_else(|| self.bound.max_placed.saturating_sub(self.objective.placed)),
             self.objective
                 .gpus_used
                 .saturating_sub(self.bound.min_gpus_used),
@@ -290,6 +300,7 @@ mod tests {
                 max_placed: total(bound),
                 min_gpus_used: 0,
                 max_placed_by_priority: bound.to_vec(),
+                optimum_by_priority: bound.to_vec(),
             },
             exact,
         }
@@ -309,6 +320,12 @@ mod tests {
         // The exact search's word is proof on its own, gap or not.
         let p = plan(&[(1, 1), (0, 1)], &[(1, 1), (0, 7)], true);
         assert_eq!(p.gap(), (6, 0));
+        assert!(p.proven());
+        // Seven of priority 0 fit alone, but the optimum places the one of priority 1 first,
+        // and beside it nothing: no gap, whatever `max_placed` says.
+        let mut p = plan(&[(1, 1), (0, 1)], &[(1, 1), (0, 7)], false);
+        p.bound.optimum_by_priority = vec![(1, 1), (0, 1)];
+        assert_eq!(p.gap(), (0, 0));
         assert!(p.proven());
     }
 }

@@ -92,8 +92,8 @@ pub(super) struct Exact<'c, 'a> {
     /// The demand at position 0 and, per priority level, what some plan is known to place:
     /// states from which no plan reaches it are not searched.
     target: Option<(Vec<u32>, Vec<u64>)>,
-    /// A buffer for [`Exact::viable`]'s count, kept between calls.
-    reach: Vec<u64>,
+    /// A buffer for [`Exact::viable`]'s count of what is placed, kept between calls.
+    done: Vec<u64>,
 }
 
 /// A state's best value and the fill that starts it.
@@ -122,7 +122,7 @@ impl<'c, 'a> Exact<'c, 'a> {
             info: FastMap::default(),
             cut: None,
             target: None,
-            reach: Vec::new(),
+            done: Vec::new(),
         }
     }
 
@@ -164,13 +164,6 @@ impl<'c, 'a> Exact<'c, 'a> {
         }
     }
 
-    /// Per priority level, the most instances the GPUs from position `k` on can place of
-    /// `rem` ([`Sizes::optimistic_into`]), into `out` (its contents replaced).
-    fn optimistic_into(&mut self, k: usize, rem: &[u32], out: &mut Vec<u64>) {
-        let levels = self.ctx.levels.len();
-        self.with_cut(|cut| cut.sizes.optimistic_into(levels, cut.room[k], rem, out));
-    }
-
     /// `f` of the cuts' facts, made on first use.
     fn with_cut<T>(&mut self, f: impl FnOnce(&Cut) -> T) -> T {
         let cut = match self.cut.take() {
@@ -182,24 +175,23 @@ impl<'c, 'a> Exact<'c, 'a> {
         out
     }
 
-    /// Whether `want` on the GPU before position `k`, with at most [`Exact::optimistic_into`]
-    /// from `k` on of what it leaves (`rem`), places fewer than `placed` (per level, highest
-    /// first): compared level by level, each bound made only while the levels above tie.
+    /// Whether `want` on the GPU before position `k`, with at most what the GPUs from `k` on
+    /// can place of what it leaves (`rem`), places fewer than `placed` (per level, highest
+    /// first; [`Sizes::reach_against`]: level by level, each made only while the levels
+    /// above tie, and in the room they leave).
     fn below(&mut self, k: usize, rem: &[u32], want: &[(usize, u32)], placed: &[u64]) -> bool {
         let ctx = self.ctx;
         self.with_cut(|cut| {
-            for (level, &p) in placed.iter().enumerate().take(ctx.levels.len()) {
-                let here: u64 = want
-                    .iter()
+            let here = |level: usize| -> u64 {
+                want.iter()
                     .filter(|&&(r, _)| ctx.level(r) == level)
                     .map(|&(_, c)| u64::from(c))
-                    .sum();
-                let most = cut.sizes.optimistic_at(level, cut.room[k], rem) + here;
-                if most != p {
-                    return most < p;
-                }
-            }
-            false
+                    .sum()
+            };
+            let levels = placed.len().min(ctx.levels.len());
+            cut.sizes
+                .reach_against(cut.room[k], rem, here, &placed[..levels])
+                .is_lt()
         })
     }
 
@@ -208,16 +200,26 @@ impl<'c, 'a> Exact<'c, 'a> {
         if self.target.is_none() {
             return true;
         }
-        let mut reach = std::mem::take(&mut self.reach);
-        self.optimistic_into(k, rem, &mut reach);
-        let Some((root, target)) = &self.target else {
+        let mut done = std::mem::take(&mut self.done);
+        done.clear();
+        done.resize(self.ctx.levels.len(), 0);
+        let ctx = self.ctx;
+        let Some((root, _)) = &self.target else {
             return true;
         };
         for (r, (&d, &left)) in root.iter().zip(rem).enumerate() {
-            reach[self.ctx.level(r)] += u64::from(d - left);
+            done[ctx.level(r)] += u64::from(d - left);
         }
-        let viable = reach >= *target;
-        self.reach = reach;
+        let target = self.target.take();
+        let viable = target.as_ref().is_none_or(|(_, target)| {
+            self.with_cut(|cut| {
+                cut.sizes
+                    .reach_against(cut.room[k], rem, |l| done[l], target)
+                    .is_ge()
+            })
+        });
+        self.target = target;
+        self.done = done;
         viable
     }
 

@@ -89,22 +89,57 @@ impl Sizes {
         self.level[demand]
     }
 
-    /// Per priority level (of `levels`), the most instances of `rem` GPUs with `room` (as
-    /// [`suffix_sums`] gives) can place: no more than are left, than they hold, and than fit,
-    /// smallest first, in their free memory and in their free compute; into `out` (its
-    /// contents replaced), for callers that ask often.
-    pub(super) fn optimistic_into(
+    /// How the most that GPUs with `room` can add to `done` (per priority level, highest
+    /// first) compares with `target`, lexicographically: the levels are weighed in turn, and
+    /// where a level can at best tie, the room left for the levels below is what its
+    /// instances leave at the least (as many instances, and the smallest memory and compute
+    /// of its demands left), since any plan that ties there places them all.
+    pub(super) fn reach_against(
         &self,
-        levels: usize,
         room: (u64, u64, u64),
         rem: &[u32],
-        out: &mut Vec<u64>,
-    ) {
-        out.clear();
-        out.extend((0..levels).map(|level| self.optimistic_at(level, room, rem)));
+        done: impl Fn(usize) -> u64,
+        target: &[u64],
+    ) -> core::cmp::Ordering {
+        let mut room = room;
+        for (level, &t) in target.iter().enumerate() {
+            let most = self.optimistic_at(level, room, rem);
+            let reach = done(level) + most;
+            if reach != t {
+                return reach.cmp(&t);
+            }
+            room = self.after(level, most, room, rem);
+        }
+        core::cmp::Ordering::Equal
     }
 
-    /// [`Sizes::optimistic_into`] at one priority level (0 for a level with no demands).
+    /// `room` less what `n` instances of the level's demands left take at the least.
+    fn after(&self, level: usize, n: u64, room: (u64, u64, u64), rem: &[u32]) -> (u64, u64, u64) {
+        // The least of one resource `n` instances take: the smallest first.
+        let least = |order: Option<&Vec<(usize, u64)>>| {
+            let mut left = n;
+            let mut used = 0u64;
+            for &(d, u) in order.into_iter().flatten() {
+                if left == 0 {
+                    break;
+                }
+                let take = left.min(u64::from(rem[d]));
+                used = used.saturating_add(take.saturating_mul(u));
+                left -= take;
+            }
+            used
+        };
+        (
+            room.0.saturating_sub(n),
+            room.1.saturating_sub(least(self.by_memory.get(level))),
+            room.2.saturating_sub(least(self.by_compute.get(level))),
+        )
+    }
+
+    /// The most instances of one priority level (0 for a level with no demands) of `rem`
+    /// that GPUs with `room` (as [`suffix_sums`] gives) can place: no more than are left,
+    /// than they hold, and than fit, smallest first, in their free memory and in their free
+    /// compute.
     pub(super) fn optimistic_at(&self, level: usize, room: (u64, u64, u64), rem: &[u32]) -> u64 {
         let (most, memory, compute) = room;
         // Smallest first into `free`: how many of the level's demands left fit.
@@ -132,5 +167,51 @@ impl Sizes {
         let by_memory = fill(mem, memory);
         let by_compute = fill(cmp, compute);
         left.min(most).min(by_memory).min(by_compute)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core::cmp::Ordering;
+    use gpupart_profiles::catalog::A100_40GB;
+
+    #[test]
+    fn a_tie_above_leaves_its_room_to_the_levels_below() {
+        let one_g = A100_40GB.profile_by_str("1g.5gb").unwrap();
+        let seven_g = A100_40GB.profile_by_str("7g.40gb").unwrap();
+        let empty = Occupancy::new(&A100_40GB);
+        let slots = [one_g, seven_g]
+            .iter()
+            .filter_map(|p| empty.profile_slot(p))
+            .fold(0u64, |m, s| m | 1 << s);
+        // Demand 0 (level 0): one 7g; demand 1 (level 1): seven 1g; one empty A100.
+        let sizes = Sizes::new(
+            vec![0, 1],
+            vec![share(seven_g, &A100_40GB), share(one_g, &A100_40GB)],
+        );
+        let empty = room(&empty, slots);
+        let rem = [1, 7];
+        let none = |_: usize| 0;
+        // The 7g must be placed to tie at level 0, and then no 1g fits beside it.
+        assert_eq!(sizes.optimistic_at(1, empty, &rem), 7);
+        assert_eq!(
+            sizes.reach_against(empty, &rem, none, &[1, 1]),
+            Ordering::Less
+        );
+        assert_eq!(
+            sizes.reach_against(empty, &rem, none, &[1, 0]),
+            Ordering::Equal
+        );
+        // Below the 7g's count, level 0 decides alone.
+        assert_eq!(
+            sizes.reach_against(empty, &rem, none, &[0, 7]),
+            Ordering::Greater
+        );
+        // Counts already placed add to what the room holds.
+        assert_eq!(
+            sizes.reach_against(empty, &rem, |l| l as u64, &[1, 1]),
+            Ordering::Equal
+        );
     }
 }

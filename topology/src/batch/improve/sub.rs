@@ -172,7 +172,7 @@ impl<'c, 'a> Sub<'c, 'a> {
 
     /// Whether a plan from position `k` with `rem` left may place more than the set does now
     /// (per level, highest first): compared level by level, each level's most made only
-    /// while the levels above tie.
+    /// while the levels above tie, in the room they leave (`Sizes::reach_against`).
     fn viable(&mut self, k: usize, rem: &[u32]) -> bool {
         let served = &mut self.served;
         served.clear();
@@ -180,13 +180,9 @@ impl<'c, 'a> Sub<'c, 'a> {
         for (l, (&d, &left)) in self.root.iter().zip(rem).enumerate() {
             served[self.sizes.level(l)] += u64::from(d - left);
         }
-        for (level, (&done, &before)) in served.iter().zip(&self.before).enumerate() {
-            let reach = done + self.sizes.optimistic_at(level, self.room[k], rem);
-            if reach != before {
-                return reach > before;
-            }
-        }
-        false
+        self.sizes
+            .reach_against(self.room[k], rem, |l| served[l], &self.before)
+            .is_gt()
     }
 
     fn pattern_set(&mut self, k: usize, slot_mask: u64) -> PatternSet {

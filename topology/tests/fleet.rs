@@ -751,6 +751,33 @@ fn the_bound_has_one_meaning() {
     assert_eq!(plan.objective.placed, 1);
     assert_eq!(plan.bound.max_placed, 7);
     assert_eq!(plan.bound.max_placed_by_priority, [(1, 1), (0, 7)]);
+    // ... and the optimum, which places the 7g, places nothing beside it: no gap.
+    assert_eq!(plan.bound.optimum_by_priority, [(1, 1), (0, 1)]);
+    assert_eq!(plan.gap(), (0, 0));
+    // The same without the exact search: the bound on the optimum's lower level assumes the
+    // 7g placed (the plan places all the higher level can), and proves the plan.
+    let plan = solve(&fleet, &reqs, &SolveOptions::default().heuristic_only());
+    assert_eq!(plan.objective.placed_by_priority, [(1, 1), (0, 1)]);
+    assert_eq!(plan.bound.max_placed_by_priority, [(1, 1), (0, 7)]);
+    assert_eq!(plan.bound.optimum_by_priority, [(1, 1), (0, 1)]);
+    assert!(plan.proven());
+    check_bound(&fleet, &reqs, &plan);
+    // A 1g in use at slice 0 leaves the memory, compute and room for more instances than
+    // asked, but not the slices a 4g must start at: a plan placing the 4g and two 1g needs
+    // the empty GPU too. Only the Lagrangian's count of GPUs (each worth its best pattern)
+    // sees it.
+    let mut gpus = vec![Gpu::new(0, &A100_40GB), Gpu::new(1, &A100_40GB)];
+    gpus[0].add("1g.5gb", 0, true).unwrap();
+    let fleet = Fleet::new(gpus).unwrap();
+    let reqs = [
+        Request::parse("4g.20gb", 1).unwrap(),
+        Request::parse("1g.5gb", 2).unwrap(),
+    ];
+    let plan = solve(&fleet, &reqs, &SolveOptions::default().heuristic_only());
+    assert_eq!((plan.objective.placed, plan.objective.gpus_used), (3, 2));
+    assert_eq!(plan.bound.min_gpus_used, 2);
+    assert_eq!(plan.gap(), (0, 0));
+    check_bound(&fleet, &reqs, &plan);
     // Free instances on two GPUs, reused: one GPU would have done.
     let mut gpus = vec![Gpu::new(0, &A100_40GB), Gpu::new(1, &A100_40GB)];
     gpus[0].add("1g.5gb", 0, false).unwrap();

@@ -284,16 +284,20 @@ fn family_sweep(seeds: u64) {
                     }
                     println!("  {name} {gpus} seed {seed}: placed {got:?}, optimum {opt:?}");
                 }
-                if plan.bound.max_placed >= opt.iter().sum::<u64>()
-                    && plan
-                        .bound
-                        .max_placed_by_priority
+                // Every level's bound, and the bound on the optimum's counts, at or above the
+                // optimum's count of that level or higher.
+                let holds = |levels: &[(u8, u64)]| {
+                    levels
                         .iter()
                         .zip(opt.iter().scan(0, |a, &x| {
                             *a += x;
                             Some(*a)
                         }))
                         .all(|((_, b), o)| *b >= o)
+                };
+                if plan.bound.max_placed >= opt.iter().sum::<u64>()
+                    && holds(&plan.bound.max_placed_by_priority)
+                    && holds(&plan.bound.optimum_by_priority)
                 {
                     bound_ok += 1;
                 } else {

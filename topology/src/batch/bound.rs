@@ -71,6 +71,8 @@ pub(super) struct Class {
 struct LagrangeClass {
     /// How many GPUs.
     n: u64,
+    /// How many of them hold in-use instances.
+    fixed: u64,
     /// Per profile slot some request may take here (in slot order), those requests.
     takers: Vec<Vec<usize>>,
     /// The maximal patterns (none fits one more instance of these slots), as counts per
@@ -88,6 +90,25 @@ pub(super) struct Classes {
     lagrange: Vec<LagrangeClass>,
     /// GPUs with in-use instances, eligible or not.
     fixed_gpus: u32,
+}
+
+impl Classes {
+    /// The classes as the Lagrangian sees them, of the GPUs with in-use instances alone.
+    fn fixed_only(&self) -> Classes {
+        Classes {
+            classes: Vec::new(),
+            lagrange: self
+                .lagrange
+                .iter()
+                .filter(|c| c.fixed > 0)
+                .map(|c| LagrangeClass {
+                    n: c.fixed,
+                    ..c.clone()
+                })
+                .collect(),
+            fixed_gpus: self.fixed_gpus,
+        }
+    }
 }
 
 impl<'a> Ctx<'a> {
@@ -136,6 +157,7 @@ impl<'a> Ctx<'a> {
                     let l = out.lagrange.len();
                     out.lagrange.push(LagrangeClass {
                         n: 0,
+                        fixed: 0,
                         takers: lagrange_key.0.clone(),
                         maximal: lagrange_key.1.clone(),
                     });
@@ -208,21 +230,26 @@ impl<'a> Ctx<'a> {
         }
         for c in &out.classes {
             out.lagrange[c.lagrange].n += c.n;
+            if c.fixed {
+                out.lagrange[c.lagrange].fixed += c.n;
+            }
         }
         out
     }
 
     /// The certified bound: per priority level, the most instances of that priority or higher
     /// any plan places; overall, the most of any priority; and the fewest GPUs any plan that
-    /// places `placed` instances uses. `placed_by_level[k]` is the plan's count at
-    /// `self.levels[k]` (highest first): a good plan lets the search stop early.
+    /// places as many instances as the plan uses. `placed.0[k]` is the plan's count at
+    /// `self.levels[k]` (highest first), `placed.1` per request, and `gpus_used` its GPUs: a
+    /// good plan lets the search stop early.
     pub(super) fn certified_bound(
         &self,
         classes: &Classes,
         demand: &[u32],
-        placed_by_level: &[u64],
-        placed_per_request: &[u32],
+        placed: (&[u64], &[u32]),
+        gpus_used: u32,
     ) -> Bound {
+        let (placed_by_level, placed_per_request) = placed;
         let levels = self.levels.len();
         let mut by_priority = Vec::with_capacity(levels);
         let mut cumulative = 0u64;
@@ -231,6 +258,8 @@ impl<'a> Ctx<'a> {
         // instances bounds those of a few) or what is asked, so many levels cost no more
         // than `LAGRANGIAN_LEVELS` bounds.
         let mut skipped = Vec::new();
+        // The weights and multipliers of the bound for all levels.
+        let mut all_levels: Option<(Vec<i64>, Vec<i64>)> = None;
         for (k, &level) in self.levels.iter().enumerate() {
             cumulative += placed_by_level.get(k).copied().unwrap_or(0);
             let weights: Vec<i64> = self
@@ -238,7 +267,11 @@ impl<'a> Ctx<'a> {
                 .iter()
                 .map(|r| if r.priority >= level { SCALE } else { 0 })
                 .collect();
-            if k + 1 < LAGRANGIAN_LEVELS || k + 1 == levels {
+            if k + 1 == levels {
+                let (lagrangian, z) = bound_and_prices(classes, demand, &weights, cumulative);
+                all_levels = Some((weights.clone(), z));
+                by_priority.push((level, lagrangian.min(resources(classes, demand, &weights))));
+            } else if k + 1 < LAGRANGIAN_LEVELS {
                 let lagrangian = bound_for(classes, demand, &weights, cumulative);
                 by_priority.push((level, lagrangian.min(resources(classes, demand, &weights))));
             } else {
@@ -261,9 +294,24 @@ impl<'a> Ctx<'a> {
         let max_placed = by_priority.last().map_or(0, |&(_, b)| b);
         let optimum_by_priority =
             self.optimum_bound(classes, demand, placed_by_level, &by_priority);
+        let mut min_gpus_used = min_gpus(classes, cumulative, placed_per_request);
+        if let Some((w, z)) = &all_levels
+            && min_gpus_used < gpus_used
+        {
+            // By the Lagrangian, with the multipliers of the bound on instances placed, and
+            // where that does not reach the plan's count, with multipliers that bound what
+            // the GPUs with in-use instances alone place.
+            min_gpus_used = min_gpus_used.max(min_gpus_by_value(classes, demand, w, z, cumulative));
+            if min_gpus_used < gpus_used && classes.lagrange.iter().any(|c| c.n > c.fixed) {
+                let fixed = classes.fixed_only();
+                let (_, z) = bound_and_prices(&fixed, demand, w, cumulative.saturating_sub(1));
+                min_gpus_used =
+                    min_gpus_used.max(min_gpus_by_value(classes, demand, w, &z, cumulative));
+            }
+        }
         Bound {
             max_placed,
-            min_gpus_used: min_gpus(classes, cumulative, placed_per_request),
+            min_gpus_used,
             max_placed_by_priority: by_priority,
             optimum_by_priority,
         }
@@ -347,32 +395,9 @@ fn lagrangian(classes: &Classes, demand: &[u32], w: &[i64], z: &[i64]) -> (i128,
         .map(|(&d, &z)| i128::from(d) * i128::from(z))
         .sum();
     let mut used = vec![0u64; demand.len()];
-    // Per slot of the class, what one instance there is worth at best (0 for nothing), and
-    // to which request (reused from class to class).
     let mut best: Vec<(i64, usize)> = Vec::new();
     for c in &classes.lagrange {
-        best.clear();
-        for ds in &c.takers {
-            best.push(
-                ds.iter()
-                    .map(|&d| (w[d] - z[d], d))
-                    .filter(|&(v, _)| v > 0)
-                    .max_by_key(|&(v, d)| (v, core::cmp::Reverse(d)))
-                    .unwrap_or((0, usize::MAX)),
-            );
-        }
-        let width = c.takers.len().max(1);
-        let mut top: (i64, Option<&[u8]>) = (0, None);
-        for row in c.maximal.chunks_exact(width) {
-            let v: i64 = row
-                .iter()
-                .zip(&best)
-                .map(|(&n, &(b, _))| i64::from(n) * b)
-                .sum();
-            if v > top.0 {
-                top = (v, Some(row));
-            }
-        }
+        let top = c.best_pattern(w, z, &mut best);
         ub += i128::from(c.n) * i128::from(top.0);
         if let Some(row) = top.1 {
             for (&n, &(b, d)) in row.iter().zip(&best) {
@@ -383,6 +408,43 @@ fn lagrangian(classes: &Classes, demand: &[u32], w: &[i64], z: &[i64]) -> (i128,
         }
     }
     (ub, used)
+}
+
+impl LagrangeClass {
+    /// The most one GPU of the class is worth with weights `w` and multipliers `z`, and the
+    /// maximal pattern worth it (`None` where nothing is worth anything). `best` is a buffer:
+    /// per slot, what one instance there is worth at best (0 for nothing), and to which
+    /// request.
+    fn best_pattern(
+        &self,
+        w: &[i64],
+        z: &[i64],
+        best: &mut Vec<(i64, usize)>,
+    ) -> (i64, Option<&[u8]>) {
+        best.clear();
+        for ds in &self.takers {
+            best.push(
+                ds.iter()
+                    .map(|&d| (w[d] - z[d], d))
+                    .filter(|&(v, _)| v > 0)
+                    .max_by_key(|&(v, d)| (v, core::cmp::Reverse(d)))
+                    .unwrap_or((0, usize::MAX)),
+            );
+        }
+        let width = self.takers.len().max(1);
+        let mut top: (i64, Option<&[u8]>) = (0, None);
+        for row in self.maximal.chunks_exact(width) {
+            let v: i64 = row
+                .iter()
+                .zip(best.iter())
+                .map(|(&n, &(b, _))| i64::from(n) * b)
+                .sum();
+            if v > top.0 {
+                top = (v, Some(row));
+            }
+        }
+        top
+    }
 }
 
 /// The patterns of `patterns` that no other one holds with one more instance of a slot of
@@ -478,6 +540,45 @@ fn bound_and_prices(classes: &Classes, demand: &[u32], w: &[i64], reached: u64) 
         }
     }
     (best, best_z)
+}
+
+/// The fewest GPUs any plan that places `placed` instances uses, by the Lagrangian with
+/// weights `w` and multipliers `z`: such a plan uses every GPU with in-use instances and some
+/// set of the others, and places at most `sum_d demand_d * z_d` plus the best pattern's worth
+/// on each GPU it uses. So it needs at least as many of the others as it takes, the most
+/// worth first, to bring that sum to `placed`.
+fn min_gpus_by_value(classes: &Classes, demand: &[u32], w: &[i64], z: &[i64], placed: u64) -> u32 {
+    let mut sum: i128 = demand
+        .iter()
+        .zip(z)
+        .map(|(&d, &z)| i128::from(d) * i128::from(z))
+        .sum();
+    let mut others: Vec<(i64, u64)> = Vec::new();
+    let mut best = Vec::new();
+    for c in &classes.lagrange {
+        let (top, _) = c.best_pattern(w, z, &mut best);
+        sum += i128::from(c.fixed) * i128::from(top);
+        if c.n > c.fixed && top > 0 {
+            others.push((top, c.n - c.fixed));
+        }
+    }
+    others.sort_unstable_by(|a, b| b.cmp(a));
+    let need = i128::from(placed) * i128::from(SCALE);
+    let mut more = 0u64;
+    for (top, n) in others {
+        if sum >= need {
+            break;
+        }
+        // GPUs of this class it takes: enough to reach `need`, at most all of them.
+        let short = need - sum;
+        let take = u64::try_from((short + i128::from(top) - 1) / i128::from(top))
+            .unwrap_or(u64::MAX)
+            .min(n);
+        more += take;
+        sum += i128::from(take) * i128::from(top);
+    }
+    // No set of GPUs reaches it (the plan would not exist): the count of them all is a bound.
+    u32::try_from(u64::from(classes.fixed_gpus) + more).unwrap_or(u32::MAX)
 }
 
 /// A second certificate, by one resource at a time: a request places at most what its

@@ -236,6 +236,41 @@ impl<'a> Ctx<'a> {
         })
     }
 
+    /// The most requests of `demand` any plan serves with free instances that exist: no more
+    /// than the free instances some request may take, and per request no more than it asks
+    /// or than the free instances of its profile on GPUs it may use.
+    pub(super) fn reuse_bound(&self, demand: &[u32]) -> u64 {
+        let mut per_request = vec![0u64; demand.len()];
+        let mut instances = 0u64;
+        for (r, on) in self.reusable().iter().enumerate() {
+            for &(g, p) in on {
+                per_request[r] += self.fleet.gpus()[g]
+                    .instances()
+                    .iter()
+                    .filter(|x| !x.in_use && core::ptr::eq(x.profile, p))
+                    .count() as u64;
+            }
+        }
+        for (g, gpu) in self.fleet.gpus().iter().enumerate() {
+            instances += gpu
+                .instances()
+                .iter()
+                .filter(|x| {
+                    !x.in_use
+                        && self.eligible[g]
+                            .iter()
+                            .any(|&(r, p)| demand[r] > 0 && core::ptr::eq(p, x.profile))
+                })
+                .count() as u64;
+        }
+        let asked: u64 = per_request
+            .iter()
+            .zip(demand)
+            .map(|(&n, &d)| n.min(u64::from(d)))
+            .sum();
+        asked.min(instances)
+    }
+
     /// Whether request `a` comes before request `b` on any GPU that may serve both: the same
     /// profile, a priority at least as high, and no GPU `a` may use that `b` may not (ties
     /// go to the first request). Of two such requests, an optimum exists in which `b` is
@@ -567,7 +602,8 @@ impl<'a> Ctx<'a> {
                 .collect(),
         };
         let classes = self.classes(&self.classes);
-        let mut bound = self.certified_bound(classes, demand, &total.placed, &placed_per_request);
+        let placed = (&total.placed[..], &placed_per_request[..]);
+        let mut bound = self.certified_bound(classes, demand, placed, objective.gpus_used);
         if exact {
             // The exact search's plan is the optimum: what it places at each level is what
             // the optimum does.
@@ -630,5 +666,41 @@ impl<'a> Ctx<'a> {
             .gpus()
             .iter()
             .any(|g| r.model.is_none_or(|m| m == g.model.name) && g.profile(&r.profile).is_some())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gpupart_profiles::catalog::A100_40GB;
+
+    #[test]
+    fn reuse_is_bounded_by_the_free_instances_each_request_may_take() {
+        // GPU 0: two free 1g.5gb and a free 2g.10gb; GPU 1: a free 1g.5gb and one in use.
+        let mut gpus = vec![Gpu::new(0, &A100_40GB), Gpu::new(1, &A100_40GB)];
+        gpus[0].add("1g.5gb", 0, false).unwrap();
+        gpus[0].add("1g.5gb", 1, false).unwrap();
+        gpus[0].add("2g.10gb", 2, false).unwrap();
+        gpus[1].add("1g.5gb", 0, false).unwrap();
+        gpus[1].add("1g.5gb", 1, true).unwrap();
+        let fleet = Fleet::new(gpus).unwrap();
+        let options = SolveOptions::default();
+        let requests = [
+            // At most the three free 1g.5gb.
+            Request::parse("1g.5gb", 5).unwrap(),
+            // Only GPU 1, which has no free 2g.10gb.
+            Request::parse("2g.10gb", 1).unwrap().on_gpus(&[1]),
+            // No free instance of its profile.
+            Request::parse("3g.20gb", 1).unwrap(),
+        ];
+        let ctx = Ctx::new(&fleet, &requests, &options);
+        assert_eq!(ctx.reuse_bound(&[5, 1, 1]), 3);
+        // No more than asked.
+        assert_eq!(ctx.reuse_bound(&[2, 1, 1]), 2);
+        assert_eq!(ctx.reuse_bound(&[0, 1, 1]), 0);
+        // The 2g.10gb on any GPU: the free one on GPU 0 counts.
+        let requests = [Request::parse("2g.10gb", 2).unwrap()];
+        let ctx = Ctx::new(&fleet, &requests, &options);
+        assert_eq!(ctx.reuse_bound(&[2]), 1);
     }
 }

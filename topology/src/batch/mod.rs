@@ -408,7 +408,9 @@ fn choose(ctx: &Ctx<'_>, demand: &[u32], limit: usize, budget: u64) -> (Chosen, 
     }
     // The improvement's second round is left out here: the exact search goes on after it.
     let (choice, plan) = pack_and_improve(ctx, demand, &mut greedy, Some(first), false);
-    if plan.proven() {
+    // The bound proves instances placed and GPUs used; where the plan could reuse more free
+    // instances (which the objective puts before GPUs used), the search goes on.
+    if plan.proven() && plan.objective.reused >= ctx.reuse_bound(demand) {
         return ((choice, false), Some(plan));
     }
     dp.budget = budget - budget / FIRST_SHARE;

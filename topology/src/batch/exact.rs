@@ -24,9 +24,22 @@ pub(super) struct Options {
 
 impl Options {
     /// Adds a fill at the end.
-    fn push(&mut self, want: &[(usize, u32)]) {
+    pub(super) fn push(&mut self, want: &[(usize, u32)]) {
         self.flat.extend_from_slice(want);
         self.ends.push(self.flat.len());
+    }
+
+    /// Adds a fill at the end: `a` and then `b`.
+    pub(super) fn push_both(&mut self, a: &[(usize, u32)], b: &[(usize, u32)]) {
+        self.flat.extend_from_slice(a);
+        self.flat.extend_from_slice(b);
+        self.ends.push(self.flat.len());
+    }
+
+    /// Every fill gone, the room kept.
+    pub(super) fn clear(&mut self) {
+        self.flat.clear();
+        self.ends.clear();
     }
 
     /// How many fills.

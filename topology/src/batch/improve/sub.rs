@@ -5,6 +5,7 @@ use gpupart_profiles::ModelKey;
 
 use super::super::FastMap;
 use super::super::context::Ctx;
+use super::super::exact::Options;
 use super::super::patterns::{Patterns, shared_patterns};
 use super::super::room::{Sizes, room, share, suffix_sums};
 use crate::Occupancy;
@@ -53,7 +54,13 @@ pub(super) struct Sub<'c, 'a> {
     sizes: Sizes,
     /// A buffer for [`Sub::viable`]: per level, what the set serves so far.
     served: Vec<u64>,
+    /// Per position of the set, its fills by the demand left of the requests it may serve
+    /// (all they depend on), and how many were made.
+    fills: Vec<FastMap<Vec<u32>, Fills>>,
 }
+
+/// A GPU's fills to weigh, and how many were made to choose them.
+type Fills = std::rc::Rc<(Options, u64)>;
 
 /// The best per-level count from one step of the search on, and the fill it starts with.
 type Step = (Vec<u64>, Vec<(usize, u32)>);
@@ -160,6 +167,7 @@ impl<'c, 'a> Sub<'c, 'a> {
             slots,
             sizes: Sizes::new(levels, least),
             memo: (0..positions).map(|_| FastMap::default()).collect(),
+            fills: (0..positions).map(|_| FastMap::default()).collect(),
             patterns,
             maximal,
             budget,
@@ -198,9 +206,23 @@ impl<'c, 'a> Sub<'c, 'a> {
             .clone()
     }
 
+    /// [`Sub::make_options`], made once per demand left of the requests GPU `k` may serve.
+    fn options(&mut self, k: usize, rem: &[u32]) -> Fills {
+        let key: Vec<u32> = self.slots[k]
+            .iter()
+            .flat_map(|(_, groups)| groups.iter().flatten().map(|&l| rem[l]))
+            .collect();
+        if let Some(found) = self.fills[k].get(&key) {
+            return found.clone();
+        }
+        let made = std::rc::Rc::new(self.make_options(k, rem));
+        self.fills[k].insert(key, made.clone());
+        made
+    }
+
     /// Every maximal fill of GPU `k` of the set under `rem` (local (request, count)), the
     /// fullest `OPTIONS` of them where there are more, and how many were made in all.
-    fn options(&mut self, k: usize, rem: &[u32]) -> (Vec<Vec<(usize, u32)>>, u64) {
+    fn make_options(&mut self, k: usize, rem: &[u32]) -> (Options, u64) {
         let caps: Vec<(usize, u32)> = self.slots[k]
             .iter()
             .map(|(s, groups)| (*s, groups.iter().flatten().map(|&l| rem[l]).sum()))
@@ -210,7 +232,9 @@ impl<'c, 'a> Sub<'c, 'a> {
             .filter(|(_, c)| *c > 0)
             .fold(0u64, |m, (s, _)| m | 1 << (s % 64));
         if slot_mask == 0 {
-            return (vec![Vec::new()], 1);
+            let mut none = Options::default();
+            none.push(&[]);
+            return (none, 1);
         }
         // The maximal patterns under these caps: the same for every GPU of the same base,
         // so shared by every set and step of this improvement.
@@ -245,52 +269,64 @@ impl<'c, 'a> Sub<'c, 'a> {
             self.maximal.insert(key, list.clone());
             list
         };
-        let mut out = Vec::new();
+        let mut out = Options::default();
+        // Buffers for one pattern's fills, one slot's splits and the product.
+        let (mut wants, mut splits, mut next) =
+            (Options::default(), Options::default(), Options::default());
+        let mut base = Vec::new();
         for p in maximal.iter() {
             // Split each slot's instances among its groups, every way. The splits of one
             // slot are the same whatever came before, so made once; of the product, only
             // the first `WANTS` are kept, so only they are made.
-            let mut wants: Vec<Vec<(usize, u32)>> = vec![Vec::new()];
+            wants.clear();
+            wants.push(&[]);
             for (s, groups) in &self.slots[k] {
                 let n = u32::from(p[*s]);
                 if n == 0 {
                     continue;
                 }
-                let mut splits = Vec::new();
-                split(groups, rem, n, 0, &[], &mut splits);
-                let mut next = Vec::with_capacity((wants.len() * splits.len()).min(WANTS));
-                'product: for w in &wants {
-                    for sp in &splits {
+                splits.clear();
+                split(groups, rem, n, 0, &mut base, &mut splits);
+                next.clear();
+                'product: for w in wants.iter() {
+                    for sp in splits.iter() {
                         if next.len() == WANTS {
                             break 'product;
                         }
-                        let mut x = Vec::with_capacity(w.len() + sp.len());
-                        x.extend_from_slice(w);
-                        x.extend_from_slice(sp);
-                        next.push(x);
+                        next.push_both(w, sp);
                     }
                 }
-                wants = next;
+                core::mem::swap(&mut wants, &mut next);
             }
-            out.extend(wants);
+            for w in wants.iter() {
+                out.push(w);
+            }
         }
         let made = out.len() as u64;
-        if out.is_empty() {
-            out.push(Vec::new());
+        if out.len() == 0 {
+            out.push(&[]);
         }
         // The fullest fills first (higher priorities weigh more), and only the first
         // `OPTIONS`: a neighbourhood to search, not a proof.
         if out.len() > OPTIONS {
             let sizes = &self.sizes;
-            let worth = |w: &Vec<(usize, u32)>| -> u64 {
+            let worth = |w: &[(usize, u32)]| -> u64 {
                 w.iter()
                     .map(|&(l, c)| {
                         u64::from(c) << (8 * (3usize.saturating_sub(sizes.level(l))).min(7))
                     })
                     .sum()
             };
-            out.sort_by_cached_key(|w| core::cmp::Reverse(worth(w)));
-            out.truncate(OPTIONS);
+            let mut order: Vec<(core::cmp::Reverse<u64>, usize)> = (0..out.len())
+                .map(|i| (core::cmp::Reverse(worth(out.get(i))), i))
+                .collect();
+            // Stable: fills of equal worth keep the order they were made in.
+            order.sort_by_key(|&(w, _)| w);
+            let mut kept = Options::default();
+            for &(_, i) in order.iter().take(OPTIONS) {
+                kept.push(out.get(i));
+            }
+            out = kept;
         }
         (out, made)
     }
@@ -312,16 +348,17 @@ impl<'c, 'a> Sub<'c, 'a> {
         }
         let mut best: Option<Step> = None;
         let mut next = rem.to_vec();
-        let (options, made) = self.options(k, rem);
-        // Fills made beyond those weighed are work too.
+        let fills = self.options(k, rem);
+        let (options, made) = (&fills.0, fills.1);
+        // Fills made beyond those weighed are work too (whether made now or before).
         self.budget = self
             .budget
             .checked_sub(made.saturating_sub(options.len() as u64))?;
-        for want in options {
+        for want in options.iter() {
             self.budget = self.budget.checked_sub(1)?;
             next.copy_from_slice(rem);
             let mut v = vec![0u64; levels];
-            for &(l, c) in &want {
+            for &(l, c) in want {
                 next[l] -= c;
                 v[self.sizes.level(l)] += u64::from(c);
             }
@@ -332,7 +369,7 @@ impl<'c, 'a> Sub<'c, 'a> {
                 *a += b;
             }
             if best.as_ref().is_none_or(|(b, _)| v > *b) {
-                best = Some((v, want));
+                best = Some((v, want.to_vec()));
             }
         }
         let value = best.as_ref().map(|(v, _)| v.clone());
@@ -361,34 +398,36 @@ impl<'c, 'a> Sub<'c, 'a> {
     }
 }
 
-/// Every way to give `n` instances of one slot to its `groups` (within what each asks in
-/// `rem`), appended to `base` into `out`; within a group the highest priority takes first.
+/// Every way to give `n` instances of one slot to its `groups` from the `at`-th on (within
+/// what each asks in `rem`), each after what `base` holds, into `out`; within a group the
+/// highest priority takes first. `base` is as it was when this returns.
 fn split(
     groups: &[Vec<usize>],
     rem: &[u32],
     n: u32,
     at: usize,
-    base: &[(usize, u32)],
-    out: &mut Vec<Vec<(usize, u32)>>,
+    base: &mut Vec<(usize, u32)>,
+    out: &mut Options,
 ) {
     if n == 0 {
-        out.push(base.to_vec());
+        out.push(base);
         return;
     }
     let Some(group) = groups.get(at) else { return };
     let cap: u32 = group.iter().map(|&l| rem[l]).sum();
     let rest_cap: u32 = groups[at + 1..].iter().flatten().map(|&l| rem[l]).sum();
+    let mark = base.len();
     // This group takes `t`, the later groups the rest.
     for t in (n.saturating_sub(rest_cap)..=n.min(cap)).rev() {
-        let mut w = base.to_vec();
         let mut left = t;
         for &l in group {
             let take = left.min(rem[l]);
             if take > 0 {
-                w.push((l, take));
+                base.push((l, take));
                 left -= take;
             }
         }
-        split(groups, rem, n - t, at + 1, &w, out);
+        split(groups, rem, n - t, at + 1, base, out);
+        base.truncate(mark);
     }
 }

@@ -15,6 +15,16 @@
 //! each GPU's share by its best pattern. This holds for *any* `z`, so the search for a good
 //! `z` (a subgradient method) may be crude: the bound stays valid. The arithmetic is on
 //! integers (`z` in 1/1024 steps), so no rounding can make it lie.
+//!
+//! The same sum gives two more bounds:
+//! - *What the optimum places of a lower priority.* Where the plan places at every higher
+//!   level all that level's bound allows, the optimum places exactly that much there; with
+//!   a multiplier on each of those levels' counts, the level's bound may assume it
+//!   (`optimum_by_priority`).
+//! - *The fewest GPUs.* A plan uses every GPU with in-use instances and some others, and each
+//!   GPU adds at most its best pattern's worth to the sum: so a plan placing `n` needs as many
+//!   others, the most worth first, as bring the sum to `n` (`min_gpus_used`, beside the
+//!   counts by instances, memory and compute).
 
 use std::cell::OnceCell;
 

@@ -262,7 +262,14 @@ impl<'a> Ctx<'a> {
         let (placed_by_level, placed_per_request) = placed;
         let levels = self.levels.len();
         let mut by_priority = Vec::with_capacity(levels);
-        let mut cumulative = 0u64;
+        // Per level, what the plan places of it or higher.
+        let at_or_above: Vec<u64> = (0..levels)
+            .scan(0u64, |sum, k| {
+                *sum += placed_by_level.get(k).copied().unwrap_or(0);
+                Some(*sum)
+            })
+            .collect();
+        let cumulative = at_or_above.last().copied().unwrap_or(0);
         // The Lagrangian and resource bounds for the highest levels and for all of them
         // together; a level between takes the one for all (a bound on every request's
         // instances bounds those of a few) or what is asked, so many levels cost no more
@@ -270,19 +277,18 @@ impl<'a> Ctx<'a> {
         let mut skipped = Vec::new();
         // The weights and multipliers of the bound for all levels.
         let mut all_levels: Option<(Vec<i64>, Vec<i64>)> = None;
-        for (k, &level) in self.levels.iter().enumerate() {
-            cumulative += placed_by_level.get(k).copied().unwrap_or(0);
+        for (k, (&level, &reached)) in self.levels.iter().zip(&at_or_above).enumerate() {
             let weights: Vec<i64> = self
                 .requests
                 .iter()
                 .map(|r| if r.priority >= level { SCALE } else { 0 })
                 .collect();
             if k + 1 == levels {
-                let (lagrangian, z) = bound_and_prices(classes, demand, &weights, cumulative);
+                let (lagrangian, z) = bound_and_prices(classes, demand, &weights, reached);
                 all_levels = Some((weights.clone(), z));
                 by_priority.push((level, lagrangian.min(resources(classes, demand, &weights))));
             } else if k + 1 < LAGRANGIAN_LEVELS {
-                let lagrangian = bound_for(classes, demand, &weights, cumulative);
+                let lagrangian = bound_for(classes, demand, &weights, reached);
                 by_priority.push((level, lagrangian.min(resources(classes, demand, &weights))));
             } else {
                 // No more than is asked at this level or above.
@@ -302,8 +308,7 @@ impl<'a> Ctx<'a> {
             }
         }
         let max_placed = by_priority.last().map_or(0, |&(_, b)| b);
-        let optimum_by_priority =
-            self.optimum_bound(classes, demand, placed_by_level, &by_priority);
+        let optimum_by_priority = self.optimum_bound(classes, demand, &at_or_above, &by_priority);
         let mut min_gpus_used = min_gpus(classes, cumulative, placed_per_request);
         if let Some((w, z)) = &all_levels
             && min_gpus_used < gpus_used
@@ -341,20 +346,14 @@ impl<'a> Ctx<'a> {
         &self,
         classes: &Classes,
         demand: &[u32],
-        placed_by_level: &[u64],
+        at_or_above: &[u64],
         by_priority: &[(u8, u64)],
     ) -> Vec<(u8, u64)> {
-        let cumulative: Vec<u64> = placed_by_level
-            .iter()
-            .scan(0u64, |sum, &n| {
-                *sum += n;
-                Some(*sum)
-            })
-            .collect();
-        let placed = |k: usize| cumulative.get(k).copied().unwrap_or(0);
+        let placed = |k: usize| at_or_above.get(k).copied().unwrap_or(0);
         let mut out: Vec<(u8, u64)> = Vec::with_capacity(by_priority.len());
+        // Whether the plan places at every level so far all its bound allows.
+        let mut above_met = true;
         for (k, &(level, unconditional)) in by_priority.iter().enumerate() {
-            let above_met = out.iter().enumerate().all(|(j, &(_, b))| placed(j) >= b);
             let mut b = unconditional;
             if k > 0 && k < LAGRANGIAN_LEVELS && above_met && b > placed(k) {
                 let above: u64 = (0..k).map(placed).sum();
@@ -381,6 +380,7 @@ impl<'a> Ctx<'a> {
                     }
                 }
             }
+            above_met &= placed(k) >= b;
             out.push((level, b));
         }
         out
@@ -397,13 +397,18 @@ impl<'a> Ctx<'a> {
     }
 }
 
-/// UB(z) scaled by `SCALE`, and how many instances of each request the best patterns give.
-fn lagrangian(classes: &Classes, demand: &[u32], w: &[i64], z: &[i64]) -> (i128, Vec<u64>) {
-    let mut ub: i128 = demand
+/// `sum_d demand_d * z_d`: the demand at the multipliers' prices, the Lagrangian's first term.
+fn priced(demand: &[u32], z: &[i64]) -> i128 {
+    demand
         .iter()
         .zip(z)
         .map(|(&d, &z)| i128::from(d) * i128::from(z))
-        .sum();
+        .sum()
+}
+
+/// UB(z) scaled by `SCALE`, and how many instances of each request the best patterns give.
+fn lagrangian(classes: &Classes, demand: &[u32], w: &[i64], z: &[i64]) -> (i128, Vec<u64>) {
+    let mut ub = priced(demand, z);
     let mut used = vec![0u64; demand.len()];
     let mut best: Vec<(i64, usize)> = Vec::new();
     for c in &classes.lagrange {
@@ -558,11 +563,7 @@ fn bound_and_prices(classes: &Classes, demand: &[u32], w: &[i64], reached: u64) 
 /// on each GPU it uses. So it needs at least as many of the others as it takes, the most
 /// worth first, to bring that sum to `placed`.
 fn min_gpus_by_value(classes: &Classes, demand: &[u32], w: &[i64], z: &[i64], placed: u64) -> u32 {
-    let mut sum: i128 = demand
-        .iter()
-        .zip(z)
-        .map(|(&d, &z)| i128::from(d) * i128::from(z))
-        .sum();
+    let mut sum = priced(demand, z);
     let mut others: Vec<(i64, u64)> = Vec::new();
     let mut best = Vec::new();
     for c in &classes.lagrange {

@@ -210,28 +210,21 @@ impl<'c, 'a> Exact<'c, 'a> {
 
     /// Whether, from position `k` with `rem` left, a plan may still reach the target.
     fn viable(&mut self, k: usize, rem: &[u32]) -> bool {
-        if self.target.is_none() {
+        let Some((root, target)) = self.target.take() else {
             return true;
-        }
+        };
         let mut done = std::mem::take(&mut self.done);
         done.clear();
         done.resize(self.ctx.levels.len(), 0);
-        let ctx = self.ctx;
-        let Some((root, _)) = &self.target else {
-            return true;
-        };
         for (r, (&d, &left)) in root.iter().zip(rem).enumerate() {
-            done[ctx.level(r)] += u64::from(d - left);
+            done[self.ctx.level(r)] += u64::from(d - left);
         }
-        let target = self.target.take();
-        let viable = target.as_ref().is_none_or(|(_, target)| {
-            self.with_cut(|cut| {
-                cut.sizes
-                    .reach_against(cut.room[k], rem, |l| done[l], target)
-                    .is_ge()
-            })
+        let viable = self.with_cut(|cut| {
+            cut.sizes
+                .reach_against(cut.room[k], rem, |l| done[l], &target)
+                .is_ge()
         });
-        self.target = target;
+        self.target = Some((root, target));
         self.done = done;
         viable
     }

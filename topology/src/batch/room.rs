@@ -108,7 +108,9 @@ impl Sizes {
             if reach != t {
                 return reach.cmp(&t);
             }
-            room = self.after(level, most, room, rem);
+            if level + 1 < target.len() {
+                room = self.after(level, most, room, rem);
+            }
         }
         core::cmp::Ordering::Equal
     }

@@ -57,6 +57,8 @@ pub(super) struct Sub<'c, 'a> {
     /// Per position of the set, its fills by the demand left of the requests it may serve
     /// (all they depend on), and how many were made.
     fills: Vec<FastMap<Vec<u32>, Fills>>,
+    /// A buffer for [`Sub::options`]' key, kept between calls.
+    fills_key: Vec<u32>,
 }
 
 /// A GPU's fills to weigh, and how many were made to choose them.
@@ -168,6 +170,7 @@ impl<'c, 'a> Sub<'c, 'a> {
             sizes: Sizes::new(levels, least),
             memo: (0..positions).map(|_| FastMap::default()).collect(),
             fills: (0..positions).map(|_| FastMap::default()).collect(),
+            fills_key: Vec::new(),
             patterns,
             maximal,
             budget,
@@ -208,15 +211,23 @@ impl<'c, 'a> Sub<'c, 'a> {
 
     /// [`Sub::make_options`], made once per demand left of the requests GPU `k` may serve.
     fn options(&mut self, k: usize, rem: &[u32]) -> Fills {
-        let key: Vec<u32> = self.slots[k]
-            .iter()
-            .flat_map(|(_, groups)| groups.iter().flatten().map(|&l| rem[l]))
-            .collect();
-        if let Some(found) = self.fills[k].get(&key) {
-            return found.clone();
-        }
-        let made = std::rc::Rc::new(self.make_options(k, rem));
-        self.fills[k].insert(key, made.clone());
+        let mut key = std::mem::take(&mut self.fills_key);
+        key.clear();
+        key.extend(
+            self.slots[k]
+                .iter()
+                .flat_map(|(_, groups)| groups.iter().flatten().map(|&l| rem[l])),
+        );
+        // Looked up without a copy of the key; copied only when kept.
+        let made = match self.fills[k].get(key.as_slice()) {
+            Some(found) => found.clone(),
+            None => {
+                let made = std::rc::Rc::new(self.make_options(k, rem));
+                self.fills[k].insert(key.clone(), made.clone());
+                made
+            }
+        };
+        self.fills_key = key;
         made
     }
 

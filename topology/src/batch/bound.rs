@@ -26,7 +26,7 @@
 //!   others, the most worth first, as bring the sum to `n` (`min_gpus_used`, beside the
 //!   counts by instances, memory and compute).
 
-use std::cell::OnceCell;
+use std::cell::{OnceCell, RefCell};
 
 use super::Bound;
 use super::FastMap;
@@ -100,7 +100,13 @@ pub(super) struct Classes {
     lagrange: Vec<LagrangeClass>,
     /// GPUs with in-use instances, eligible or not.
     fixed_gpus: u32,
+    /// The Lagrangian bounds' searches so far, by demand and weights (see
+    /// [`bound_and_prices`]).
+    found: RefCell<FastMap<SearchKey, Search>>,
 }
+
+/// What a Lagrangian bound's search is for: the demand and the weights.
+type SearchKey = (Vec<u32>, Vec<i64>);
 
 impl Classes {
     /// The classes as the Lagrangian sees them, of the GPUs with in-use instances alone.
@@ -117,6 +123,7 @@ impl Classes {
                 })
                 .collect(),
             fixed_gpus: self.fixed_gpus,
+            found: RefCell::default(),
         }
     }
 }
@@ -392,7 +399,10 @@ impl<'a> Ctx<'a> {
     /// less the multiplier of the best all-priorities bound found.
     pub(super) fn prices(&self, classes: &Classes, demand: &[u32]) -> Vec<i64> {
         let w = vec![SCALE; demand.len()];
-        let (_, z) = bound_and_prices(classes, demand, &w, 0);
+        // A search of its own, not kept: aimed at 0, it would steer the certified bound's.
+        let mut search = Search::new(classes, demand, &w, 0);
+        search.run(classes, demand, &w, 0);
+        let z = search.best_z;
         z.iter().map(|&z| SCALE - z).collect()
     }
 }
@@ -497,64 +507,116 @@ fn bound_for(classes: &Classes, demand: &[u32], w: &[i64], reached: u64) -> u64 
 
 /// [`bound_for`] with the multipliers that gave it (scaled by `SCALE`): the price of one more
 /// instance of each request, which steers a packer towards the patterns the bound favours.
+///
+/// The search is kept per demand and weights in `classes` (plans of one fleet ask for the
+/// same bounds again and again): a later call takes the bound found so far where it is no
+/// more than its `reached` or the search has ended, and otherwise goes on with the search
+/// where it stopped (its steps aimed at the first call's `reached`).
 fn bound_and_prices(classes: &Classes, demand: &[u32], w: &[i64], reached: u64) -> (u64, Vec<i64>) {
-    let floor = |ub: i128| u64::try_from(ub.max(0) / i128::from(SCALE)).unwrap_or(u64::MAX);
-    // z = 0: the fleet's capacity; z = w: the demand itself.
-    let zero = vec![0i64; demand.len()];
-    let (ub0, _) = lagrangian(classes, demand, w, &zero);
-    let (ubw, _) = lagrangian(classes, demand, w, w);
-    let mut best = floor(ub0).min(floor(ubw));
-    let mut best_z = if ub0 <= ubw { zero.clone() } else { w.to_vec() };
-    if best <= reached {
-        return (best, best_z);
-    }
-    let mut z: Vec<f64> = if ub0 <= ubw {
-        vec![0.0; demand.len()]
-    } else {
-        w.iter().map(|&x| x as f64).collect()
-    };
-    let mut step_scale = 1.0;
-    let mut last = f64::MAX;
-    for _ in 0..STEPS {
-        // z stays within [0, SCALE]: the cast cannot truncate.
-        #[allow(clippy::cast_possible_truncation)]
-        let zi: Vec<i64> = z.iter().map(|&v| v.round() as i64).collect();
-        let (ub, used) = lagrangian(classes, demand, w, &zi);
-        if floor(ub) < best {
-            best = floor(ub);
-            best_z.clone_from(&zi);
-        }
-        if best <= reached {
-            break;
-        }
-        let g: Vec<f64> = demand
-            .iter()
-            .zip(&used)
-            .zip(w)
-            .map(|((&d, &u), &wd)| {
-                if wd == 0 {
-                    0.0
-                } else {
-                    f64::from(d) - u as f64
-                }
-            })
-            .collect();
-        let norm: f64 = g.iter().map(|x| x * x).sum();
-        if norm == 0.0 {
-            break;
-        }
-        let ubf = ub as f64;
-        if ubf >= last {
-            step_scale *= 0.7;
-        }
-        last = ubf;
-        let target = reached as f64 * SCALE as f64;
-        let theta = step_scale * (ubf - target).max(SCALE as f64) / norm;
-        for ((zd, gd), &wd) in z.iter_mut().zip(&g).zip(w) {
-            *zd = (*zd - theta * gd).clamp(0.0, wd.max(0) as f64);
+    let key = (demand.to_vec(), w.to_vec());
+    let mut found = classes.found.borrow_mut();
+    let search = found
+        .entry(key)
+        .or_insert_with(|| Search::new(classes, demand, w, reached));
+    search.run(classes, demand, w, reached);
+    (search.best, search.best_z.clone())
+}
+
+/// A subgradient search for the smallest Lagrangian bound, which may stop once its bound
+/// reaches what a plan places and go on later.
+#[derive(Debug, Clone)]
+struct Search {
+    /// The smallest `floor(UB(z))` so far, and its multipliers.
+    best: u64,
+    best_z: Vec<i64>,
+    /// The multipliers of the next step.
+    z: Vec<f64>,
+    step_scale: f64,
+    last: f64,
+    /// Steps made.
+    steps: usize,
+    /// What the steps aim at (scaled by `SCALE`): the first caller's `reached`.
+    target: f64,
+    /// Whether the search has ended (all its steps made, or a step left nothing to move).
+    ended: bool,
+}
+
+impl Search {
+    /// The search's start: the better of z = 0 (the fleet's capacity) and z = w (the demand
+    /// itself).
+    fn new(classes: &Classes, demand: &[u32], w: &[i64], reached: u64) -> Self {
+        let zero = vec![0i64; demand.len()];
+        let (ub0, _) = lagrangian(classes, demand, w, &zero);
+        let (ubw, _) = lagrangian(classes, demand, w, w);
+        let (best_z, z) = if ub0 <= ubw {
+            (zero, vec![0.0; demand.len()])
+        } else {
+            (w.to_vec(), w.iter().map(|&x| x as f64).collect())
+        };
+        Search {
+            best: floor(ub0).min(floor(ubw)),
+            best_z,
+            z,
+            step_scale: 1.0,
+            last: f64::MAX,
+            steps: 0,
+            target: reached as f64 * SCALE as f64,
+            ended: false,
         }
     }
-    (best, best_z)
+
+    /// Steps until the bound is no more than `reached` or the search ends.
+    fn run(&mut self, classes: &Classes, demand: &[u32], w: &[i64], reached: u64) {
+        while self.best > reached && !self.ended {
+            if self.steps >= STEPS {
+                self.ended = true;
+                break;
+            }
+            self.steps += 1;
+            // z stays within [0, SCALE]: the cast cannot truncate.
+            #[allow(clippy::cast_possible_truncation)]
+            let zi: Vec<i64> = self.z.iter().map(|&v| v.round() as i64).collect();
+            let (ub, used) = lagrangian(classes, demand, w, &zi);
+            if floor(ub) < self.best {
+                self.best = floor(ub);
+                self.best_z = zi;
+            }
+            if self.best <= reached {
+                break;
+            }
+            let g: Vec<f64> = demand
+                .iter()
+                .zip(&used)
+                .zip(w)
+                .map(|((&d, &u), &wd)| {
+                    if wd == 0 {
+                        0.0
+                    } else {
+                        f64::from(d) - u as f64
+                    }
+                })
+                .collect();
+            let norm: f64 = g.iter().map(|x| x * x).sum();
+            if norm == 0.0 {
+                self.ended = true;
+                break;
+            }
+            let ubf = ub as f64;
+            if ubf >= self.last {
+                self.step_scale *= 0.7;
+            }
+            self.last = ubf;
+            let theta = self.step_scale * (ubf - self.target).max(SCALE as f64) / norm;
+            for ((zd, gd), &wd) in self.z.iter_mut().zip(&g).zip(w) {
+                *zd = (*zd - theta * gd).clamp(0.0, wd.max(0) as f64);
+            }
+        }
+    }
+}
+
+/// `floor(ub / SCALE)`, at least 0.
+fn floor(ub: i128) -> u64 {
+    u64::try_from(ub.max(0) / i128::from(SCALE)).unwrap_or(u64::MAX)
 }
 
 /// The fewest GPUs any plan that places `placed` instances uses, by the Lagrangian with

@@ -338,6 +338,9 @@ impl<'c, 'a> Greedy<'c, 'a> {
         let model = base.model();
         let elig = &self.ctx.eligible[g];
         let mut slot_mask = 0u64;
+        // Per profile slot, the requests with demand left that it may serve, highest
+        // priority first (then in request order): whom a pattern's instances there go to.
+        let mut takers: Vec<Vec<usize>> = vec![Vec::new(); model.profiles.len()];
         for (r, p) in elig {
             if let Some(s) = model
                 .profiles
@@ -346,10 +349,14 @@ impl<'c, 'a> Greedy<'c, 'a> {
                 .filter(|_| rem[*r] > 0)
             {
                 slot_mask |= 1 << (s % 64);
+                takers[s].push(*r);
             }
         }
         if slot_mask == 0 {
             return None;
+        }
+        for t in &mut takers {
+            t.sort_by_key(|&r| (core::cmp::Reverse(self.ctx.requests[r].priority), r));
         }
         let patterns = self.patterns_for(base, slot_mask);
         let (total_mem, total_comp) = (
@@ -368,13 +375,7 @@ impl<'c, 'a> Greedy<'c, 'a> {
                     continue;
                 }
                 let p = &model.profiles[slot];
-                let mut takers: Vec<usize> = elig
-                    .iter()
-                    .filter(|(r, q)| *q == p && rem[*r] > 0)
-                    .map(|(r, _)| *r)
-                    .collect();
-                takers.sort_by_key(|&r| (core::cmp::Reverse(self.ctx.requests[r].priority), r));
-                for r in takers {
+                for &r in takers.get(slot).map_or(&[][..], Vec::as_slice) {
                     let take = left.min(rem[r]);
                     if take > 0 {
                         want.push((r, take));

@@ -28,11 +28,16 @@
 //! chooses (rounded down, the rest by the best pattern repeated); where that leaves instances
 //! out and the certified bound says more may fit, a local improvement re-solves small sets of
 //! GPUs exactly with what they serve and what is left, until the bound is reached or no set
-//! gains. The plan then carries a bound that shows its distance from the optimum.
+//! gains. Last, where free instances are left unused or the bound allows fewer GPUs, a
+//! consolidation moves creations onto free instances of their profile and empties the GPUs
+//! that create the fewest instances into those reconfigured anyway (each move kept only where
+//! the objective's value grows). The plan then carries a bound that shows its distance from
+//! the optimum.
 //!
 //! The modules: `context` (one GPU's outcome and the objective's value), the exact search
 //! (`exact`), the class-based packer (`greedy`) over per-GPU patterns (`patterns`) and its
-//! LPs (`mix`, `lp`), the local improvement (`improve`), the bound (`bound`), and the plan
+//! LPs (`mix`, `lp`), the local improvement and the consolidation (`improve`), the bound
+//! (`bound`), and the plan
 //! the solver answers with (`plan`).
 
 mod bound;
@@ -489,7 +494,7 @@ fn pack_and_improve(
     let asked: u64 = demand.iter().map(|&d| u64::from(d)).sum();
     if ctx.placed(&choice) >= asked {
         let plan = ctx.plan(&choice, demand, false);
-        return (choice, plan);
+        return consolidated(ctx, demand, choice, plan);
     }
     let mut starts = Starts::default();
     starts.push(ctx, choice);
@@ -515,13 +520,33 @@ fn pack_and_improve(
     greedy.prices = ctx.prices(classes, demand);
     greedy.mode = Mode::Priced;
     starts.push(ctx, greedy.run(demand.to_vec()));
-    match improve_best(ctx, starts.0, demand, second) {
+    let (best, plan) = match improve_best(ctx, starts.0, demand, second) {
         (best, Some(plan)) => (best, plan),
         (best, None) => {
             let plan = ctx.plan(&best, demand, false);
             (best, plan)
         }
+    };
+    consolidated(ctx, demand, best, plan)
+}
+
+/// `choice` with more free instances reused where some are left, and fewer GPUs touched
+/// where the bound leaves room for fewer GPUs used (see [`improve::consolidate`]); and its
+/// plan (`plan`, made for `choice`, where nothing moved).
+fn consolidated(
+    ctx: &Ctx<'_>,
+    demand: &[u32],
+    mut choice: Vec<Option<Realization>>,
+    plan: Plan,
+) -> (Vec<Option<Realization>>, Plan) {
+    let reuse = plan.objective.reused < ctx.reuse_bound(demand);
+    if (reuse || plan.gap().1 > 0)
+        && improve::consolidate(ctx, &mut choice, CONSOLIDATE_WORK, reuse)
+    {
+        let plan = ctx.plan(&choice, demand, false);
+        return (choice, plan);
     }
+    (choice, plan)
 }
 
 /// The best `IMPROVE_STARTS` distinct plans the packer made, best first (equal values in
@@ -624,6 +649,9 @@ const SECOND_PATIENCE: u32 = 48;
 
 /// Starting plans the local improvement works from, at most.
 const IMPROVE_STARTS: usize = 3;
+
+/// GPU outcomes the consolidation may make in all (see `improve::consolidate`).
+const CONSOLIDATE_WORK: u64 = 4_000;
 
 /// Options the local improvement may weigh in all (see `improve`).
 const IMPROVE_WORK: u64 = 200_000;

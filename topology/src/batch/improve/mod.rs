@@ -6,8 +6,15 @@
 //! pseudo-random sequence (plans stay deterministic); a second round adds to each set one
 //! of the GPUs that serve the fewest instances, where giving up one large instance may make
 //! room for several.
+//!
+//! `consolidate` works on a plan that places what it can: creations move onto free
+//! instances the plan leaves unused, and GPUs reconfigured for a few instances give them to
+//! GPUs reconfigured anyway.
 
+mod consolidate;
 mod sub;
+
+pub(super) use consolidate::consolidate;
 
 use super::FastMap;
 use super::context::{Ctx, Realization};

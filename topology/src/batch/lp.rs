@@ -1,16 +1,37 @@
 //! A small dense simplex for the per-class pattern LPs: maximize `c·x` subject to `A x <= b`,
-//! `x >= 0`, with `b >= 0` (so the origin is a feasible start). Bland's rule, so it cannot
-//! cycle; a bounded number of pivots. Its answer only steers the packer, never the bound, so
-//! floating point is fine here.
+//! `x >= 0`, with `b >= 0` (so the origin is a feasible start). Bland's rule, or Dantzig's
+//! for the large LPs (see [`Rule`]); neither cycles, and the pivots are bounded. Its answer
+//! only steers the packer, never the bound, so floating point is fine here.
 
 /// Pivots at most.
 const MAX_PIVOTS: usize = 5_000;
 
+/// Pivots Bland's rule gets first under [`Rule::BlandFirst`].
+const BLAND_FIRST: usize = 1_500;
+
 const EPS: f64 = 1e-9;
 
-/// An optimal `x`, or `None` past the pivot limit or for an unbounded problem.
-pub(crate) fn maximize(c: &[f64], a: &[Vec<f64>], b: &[f64]) -> Option<Vec<f64>> {
-    solve(c, a, b).map(|s| s.x)
+/// Degenerate pivots in a row before Dantzig's rule gives way to Bland's for good.
+const STALL: usize = 50;
+
+/// How the entering column is picked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Rule {
+    /// The first column that improves (Bland's rule): cannot cycle, but may take very many
+    /// pivots on large LPs.
+    Bland,
+    /// The column that improves the most per unit (Dantzig's rule), and Bland's once `STALL`
+    /// pivots in a row leave the objective where it was (so it cannot cycle either): far
+    /// fewer pivots on large LPs, at another optimal vertex where there are several.
+    Dantzig,
+    /// Bland's within `BLAND_FIRST` pivots, and where that is not enough, Dantzig's: the
+    /// vertex Bland's rule finds where it finds one soon, an answer soon where it would not.
+    BlandFirst,
+}
+
+/// An optimal `x` by `rule`, or `None` past the pivot limit or for an unbounded problem.
+pub(crate) fn maximize(c: &[f64], a: &[Vec<f64>], b: &[f64], rule: Rule) -> Option<Vec<f64>> {
+    solve(c, a, b, rule).map(|s| s.x)
 }
 
 /// An optimal vertex and its reduced costs.
@@ -24,7 +45,17 @@ pub(crate) struct Solution {
 }
 
 /// [`maximize`], with the reduced costs.
-pub(crate) fn solve(c: &[f64], a: &[Vec<f64>], b: &[f64]) -> Option<Solution> {
+pub(crate) fn solve(c: &[f64], a: &[Vec<f64>], b: &[f64], rule: Rule) -> Option<Solution> {
+    match rule {
+        Rule::Bland => pivot(c, a, b, Rule::Bland, MAX_PIVOTS),
+        Rule::Dantzig => pivot(c, a, b, Rule::Dantzig, MAX_PIVOTS),
+        Rule::BlandFirst => pivot(c, a, b, Rule::Bland, BLAND_FIRST)
+            .or_else(|| pivot(c, a, b, Rule::Dantzig, MAX_PIVOTS)),
+    }
+}
+
+/// The simplex by `rule` (Bland or Dantzig), within `limit` pivots.
+fn pivot(c: &[f64], a: &[Vec<f64>], b: &[f64], rule: Rule, limit: usize) -> Option<Solution> {
     let (m, n) = (b.len(), c.len());
     let width = n + m + 1;
     // Rows 0..m: constraints with slacks; row m: the objective (negated reduced costs). One
@@ -40,10 +71,26 @@ pub(crate) fn solve(c: &[f64], a: &[Vec<f64>], b: &[f64]) -> Option<Solution> {
         t[m * width + j] = -c[j];
     }
     let mut basis: Vec<usize> = (n..n + m).collect();
-    for _ in 0..MAX_PIVOTS {
+    // The pivot row's nonzero entries, (column, value), made anew at each pivot.
+    let mut nonzero: Vec<(usize, f64)> = Vec::with_capacity(width);
+    // Degenerate pivots in a row (the objective does not move).
+    let mut stalled = 0usize;
+    for _ in 0..limit {
         let obj = &t[m * width..];
-        // Entering: the first column with a negative objective entry (Bland).
-        let Some(e) = (0..n + m).find(|&j| obj[j] < -EPS) else {
+        // Entering: the first column with a negative objective entry (Bland), or the most
+        // negative one, ties to the first (Dantzig) until pivots stall.
+        let entering = if rule == Rule::Bland || stalled > STALL {
+            (0..n + m).find(|&j| obj[j] < -EPS)
+        } else {
+            let mut best: Option<(f64, usize)> = None;
+            for (j, &v) in obj[..n + m].iter().enumerate() {
+                if v < -EPS && best.is_none_or(|(b, _)| v < b) {
+                    best = Some((v, j));
+                }
+            }
+            best.map(|(_, j)| j)
+        };
+        let Some(e) = entering else {
             let mut x = vec![0.0; n];
             for (i, &bv) in basis.iter().enumerate() {
                 if bv < n {
@@ -70,7 +117,12 @@ pub(crate) fn solve(c: &[f64], a: &[Vec<f64>], b: &[f64]) -> Option<Solution> {
                 }
             }
         }
-        let (_, l, _) = leave?;
+        let (ratio, l, _) = leave?;
+        if ratio <= EPS {
+            stalled += 1;
+        } else if stalled <= STALL {
+            stalled = 0;
+        }
         // The pivot row apart from the others, which each lose a multiple of it.
         let (before, rest) = t.split_at_mut(l * width);
         let (row, after) = rest.split_at_mut(width);
@@ -78,15 +130,23 @@ pub(crate) fn solve(c: &[f64], a: &[Vec<f64>], b: &[f64]) -> Option<Solution> {
         for v in row.iter_mut() {
             *v /= pivot;
         }
-        let row: &[f64] = row;
+        // The tableau stays sparse: only the pivot row's nonzero columns change the others
+        // (subtracting a multiple of zero leaves an entry as it is).
+        nonzero.clear();
+        nonzero.extend(
+            row.iter()
+                .enumerate()
+                .filter(|&(_, &p)| p != 0.0)
+                .map(|(j, &p)| (j, p)),
+        );
         for r in before
             .chunks_exact_mut(width)
             .chain(after.chunks_exact_mut(width))
         {
             if r[e].abs() > EPS {
                 let f = r[e];
-                for (v, &p) in r.iter_mut().zip(row) {
-                    *v -= f * p;
+                for &(j, p) in &nonzero {
+                    r[j] -= f * p;
                 }
             }
         }
@@ -97,40 +157,87 @@ pub(crate) fn solve(c: &[f64], a: &[Vec<f64>], b: &[f64]) -> Option<Solution> {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    const RULES: [Rule; 2] = [Rule::Bland, Rule::Dantzig];
 
     #[test]
     fn a_textbook_problem() {
         // max 3x + 5y, x <= 4, 2y <= 12, 3x + 2y <= 18: x = 2, y = 6.
-        let x = maximize(
-            &[3.0, 5.0],
-            &[vec![1.0, 0.0], vec![0.0, 2.0], vec![3.0, 2.0]],
-            &[4.0, 12.0, 18.0],
-        )
-        .unwrap();
-        assert!(
-            (x[0] - 2.0).abs() < 1e-9 && (x[1] - 6.0).abs() < 1e-9,
-            "{x:?}"
-        );
+        for rule in RULES {
+            let x = maximize(
+                &[3.0, 5.0],
+                &[vec![1.0, 0.0], vec![0.0, 2.0], vec![3.0, 2.0]],
+                &[4.0, 12.0, 18.0],
+                rule,
+            )
+            .unwrap();
+            assert!(
+                (x[0] - 2.0).abs() < 1e-9 && (x[1] - 6.0).abs() < 1e-9,
+                "{rule:?}: {x:?}"
+            );
+        }
     }
 
     #[test]
     fn reduced_costs() {
         // max x + y, x + y <= 1: both columns reach an optimum (reduced cost 0); with
         // max x + 2y only y does, and x would need 1 more.
-        let s = solve(&[1.0, 1.0], &[vec![1.0, 1.0]], &[1.0]).unwrap();
-        assert!(s.reduced.iter().all(|r| r.abs() < 1e-9), "{:?}", s.reduced);
-        let s = solve(&[1.0, 2.0], &[vec![1.0, 1.0]], &[1.0]).unwrap();
-        assert!((s.reduced[0] - 1.0).abs() < 1e-9 && s.reduced[1].abs() < 1e-9);
-        assert!((s.x[1] - 1.0).abs() < 1e-9);
+        for rule in RULES {
+            let s = solve(&[1.0, 1.0], &[vec![1.0, 1.0]], &[1.0], rule).unwrap();
+            assert!(s.reduced.iter().all(|r| r.abs() < 1e-9), "{:?}", s.reduced);
+            let s = solve(&[1.0, 2.0], &[vec![1.0, 1.0]], &[1.0], rule).unwrap();
+            assert!((s.reduced[0] - 1.0).abs() < 1e-9 && s.reduced[1].abs() < 1e-9);
+            assert!((s.x[1] - 1.0).abs() < 1e-9);
+        }
     }
 
     #[test]
     fn degenerate_and_empty() {
-        assert_eq!(maximize(&[1.0], &[vec![1.0]], &[0.0]).unwrap(), [0.0]);
-        assert!(
-            maximize(&[1.0], &[vec![-1.0]], &[1.0]).is_none(),
-            "unbounded"
-        );
+        for rule in RULES {
+            assert_eq!(maximize(&[1.0], &[vec![1.0]], &[0.0], rule).unwrap(), [0.0]);
+            assert!(
+                maximize(&[1.0], &[vec![-1.0]], &[1.0], rule).is_none(),
+                "unbounded"
+            );
+        }
+    }
+
+    proptest! {
+        /// On bounded packing LPs (nonnegative data, every column in some row), both rules
+        /// reach an optimum of the same value, at a point that keeps every row.
+        #[test]
+        fn both_rules_reach_the_same_optimum(
+            shape in (1usize..8, 1usize..12).prop_flat_map(|(m, n)| (
+                prop::collection::vec(prop::collection::vec(0u8..4, n), m),
+                prop::collection::vec(0u8..10, m),
+                prop::collection::vec(0u8..6, n),
+            )),
+        ) {
+            let (rows, b, c) = shape;
+            let mut a: Vec<Vec<f64>> = rows
+                .iter()
+                .map(|r| r.iter().map(|&v| f64::from(v)).collect())
+                .collect();
+            // Every column in the first row: the LP is bounded.
+            for v in &mut a[0] {
+                *v += 1.0;
+            }
+            let b: Vec<f64> = b.iter().map(|&v| f64::from(v)).collect();
+            let c: Vec<f64> = c.iter().map(|&v| f64::from(v)).collect();
+            let value = |x: &[f64]| x.iter().zip(&c).map(|(x, c)| x * c).sum::<f64>();
+            let bland = maximize(&c, &a, &b, Rule::Bland).unwrap();
+            let dantzig = maximize(&c, &a, &b, Rule::Dantzig).unwrap();
+            prop_assert!((value(&bland) - value(&dantzig)).abs() < 1e-6);
+            for x in [&bland, &dantzig] {
+                prop_assert!(x.iter().all(|&v| v >= -1e-9));
+                for (row, &limit) in a.iter().zip(&b) {
+                    let used: f64 = row.iter().zip(x.iter()).map(|(a, x)| a * x).sum();
+                    prop_assert!(used <= limit + 1e-6);
+                }
+            }
+        }
     }
 }

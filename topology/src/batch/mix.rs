@@ -100,7 +100,7 @@ impl Greedy<'_, '_> {
             );
             b.push(cols.takers[s].iter().map(|&r| f64::from(rem[r])).sum());
         }
-        let Some(x) = super::lp::maximize(&cols.value, &a, &b) else {
+        let Some(x) = super::lp::maximize(&cols.value, &a, &b, super::lp::Rule::Bland) else {
             return Vec::new();
         };
         let mut left = rem.to_vec();
@@ -253,7 +253,7 @@ impl Greedy<'_, '_> {
             a[classes.len() + links.len() + r][col] = 1.0;
             value[col] = self.ctx.lp_weight(r);
         }
-        let Some(x) = super::lp::maximize(&value, &a, &b) else {
+        let Some(x) = super::lp::maximize(&value, &a, &b, super::lp::Rule::BlandFirst) else {
             return Vec::new();
         };
         // The LP's assignment, per class and slot: how much each request gets there.
@@ -323,7 +323,7 @@ impl Greedy<'_, '_> {
             }
             at += c.patterns.len();
         }
-        let Some(x) = super::lp::maximize(&value, &a, &b) else {
+        let Some(x) = super::lp::maximize(&value, &a, &b, super::lp::Rule::Bland) else {
             return Vec::new();
         };
         let mut left = rem.to_vec();

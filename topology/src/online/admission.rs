@@ -342,7 +342,8 @@ pub(super) fn admission(fleet: &Fleet, loads: &[Load]) -> Result<Admission, Erro
         rhs,
         offered: offered_rows,
     };
-    let solution = lp::solve(&problem.obj, &problem.rows, &problem.rhs).ok_or_else(settle)?;
+    let solution =
+        lp::solve(&problem.obj, &problem.rows, &problem.rhs, lp::Rule::Bland).ok_or_else(settle)?;
     let x = solution.x;
     let mut plan: Vec<(ModelKey, Vec<Vec<u32>>)> = Vec::new();
     for (j, (mi, c)) in columns.iter().enumerate() {
@@ -370,7 +371,7 @@ pub(super) fn admission(fleet: &Fleet, loads: &[Load]) -> Result<Admission, Erro
         } else {
             let mut tilted = problem.obj.clone();
             tilted[i] += TILT / l.mean_life;
-            match lp::maximize(&tilted, &problem.rows, &problem.rhs) {
+            match lp::maximize(&tilted, &problem.rows, &problem.rhs, lp::Rule::Bland) {
                 // Still an optimum of the first LP (the tilt never trades any of its value).
                 Some(y) if problem.value(&y) >= best - FULL * best.abs().max(1.0) => {
                     y[i].clamp(admitted, offered)

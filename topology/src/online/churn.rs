@@ -81,7 +81,7 @@ impl Admission {
 
 /// The LP's optimal value with `rhs`.
 fn value(lp: &Lp, rhs: &[f64]) -> Option<f64> {
-    lp::maximize(&lp.obj, &lp.rows, rhs).map(|x| lp.value(&x))
+    lp::maximize(&lp.obj, &lp.rows, rhs, lp::Rule::Bland).map(|x| lp.value(&x))
 }
 
 /// The largest mean drawn exactly.

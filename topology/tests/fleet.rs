@@ -582,6 +582,35 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// With the exact search starved of budget, the packer's plan, the search by levels and
+    /// the parts' bounds answer: every bound still holds against brute force, and a plan
+    /// with no gap places, level by level, what the optimum does.
+    #[test]
+    fn a_starved_exact_search_keeps_every_bound_honest(
+        fleet in arb_fleet(7),
+        requests in arb_requests(4),
+    ) {
+        let best = brute_force(&fleet, &requests);
+        for budget in [16, 160, 1_600] {
+            let mut opts = SolveOptions::default();
+            opts.exact_budget = budget;
+            let plan = solve(&fleet, &requests, &opts);
+            check_valid(&fleet, &requests, &plan);
+            check_bound(&fleet, &requests, &plan);
+            prop_assert!(plan_key(&plan, &requests) <= best);
+            if plan.gap().0 == 0 {
+                let optimum = extremes(&fleet, &requests).optimum_at_or_above;
+                let placed: Vec<u64> =
+                    plan.objective.placed_by_priority.iter().map(|&(_, n)| n).collect();
+                prop_assert_eq!(placed, optimum);
+            }
+        }
+    }
+}
+
 /// `entries` (the same asks as `requests`, entered otherwise) solve as `requests` do, with
 /// the default options and heuristic only: the same objective and bound, and a legal plan
 /// that names the entries.

@@ -107,6 +107,9 @@ pub(super) struct Exact<'c, 'a> {
     target: Option<(Vec<u32>, Vec<u64>)>,
     /// A buffer for [`Exact::viable`]'s count of what is placed, kept between calls.
     done: Vec<u64>,
+    /// Whether values count instances placed alone (per level), not the objective's later
+    /// terms.
+    pub(super) counts_only: bool,
 }
 
 /// A state's best value and the fill that starts it.
@@ -136,6 +139,7 @@ impl<'c, 'a> Exact<'c, 'a> {
             cut: None,
             target: None,
             done: Vec::new(),
+            counts_only: false,
         }
     }
 
@@ -194,6 +198,7 @@ impl<'c, 'a> Exact<'c, 'a> {
     /// above tie, and in the room they leave).
     fn below(&mut self, k: usize, rem: &[u32], want: &[(usize, u32)], placed: &[u64]) -> bool {
         let ctx = self.ctx;
+        let counts_only = self.counts_only;
         self.with_cut(|cut| {
             let here = |level: usize| -> u64 {
                 want.iter()
@@ -202,9 +207,15 @@ impl<'c, 'a> Exact<'c, 'a> {
                     .sum()
             };
             let levels = placed.len().min(ctx.levels.len());
-            cut.sizes
-                .reach_against(cut.room[k], rem, here, &placed[..levels])
-                .is_lt()
+            let reach = cut
+                .sizes
+                .reach_against(cut.room[k], rem, here, &placed[..levels]);
+            // Counting instances alone, a tie gains nothing either.
+            if counts_only {
+                reach.is_le()
+            } else {
+                reach.is_lt()
+            }
         })
     }
 
@@ -491,8 +502,18 @@ impl<'c, 'a> Exact<'c, 'a> {
             }
             // Every option weighed counts against the budget, memoized or not.
             self.budget = self.budget.checked_sub(1)?;
-            let Some(here) = self.realized_value(g, want)? else {
-                continue;
+            let here = if self.counts_only {
+                // Every option fits (see `make_options`).
+                let mut v = self.ctx.zero();
+                for &(r, c) in want {
+                    v.placed[self.ctx.level(r)] += u64::from(c);
+                }
+                v
+            } else {
+                let Some(here) = self.realized_value(g, want)? else {
+                    continue;
+                };
+                here
             };
             let Some(rest) = self.best(k + 1, &next)? else {
                 continue;

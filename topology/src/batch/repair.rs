@@ -1,0 +1,218 @@
+//! Level by level, for fleets the exact search covers: where a plan may place fewer than the
+//! optimum at some priority level, an exact search that counts only the instances of that
+//! level and the ones above (the lower levels' demand set aside, and none of the objective's
+//! later terms) finds the optimum's counts there. It is far quicker than the search over the
+//! whole objective, as ties need no further look. Where it finds more than the plan places,
+//! its plan for those levels is a new start, which the local improvement and the
+//! consolidation fill with the levels below; where it finds no more, the plan's counts at
+//! those levels are the optimum's, and the bound says so.
+
+use super::context::{Ctx, Realization};
+use super::exact::Exact;
+use super::{Plan, improve};
+
+/// `choice` and its `plan` after the repair, within `budget` (the exact search's units, for
+/// all levels together); `improve_work` and `patience` for the improvement of a new start.
+pub(super) fn by_levels(
+    ctx: &Ctx<'_>,
+    demand: &[u32],
+    mut choice: Vec<Option<Realization>>,
+    plan: Plan,
+    budget: u64,
+    improve_work: u64,
+    patience: u32,
+) -> (Vec<Option<Realization>>, Plan) {
+    let levels = ctx.levels.len();
+    let gpus = ctx.fleet.gpus().len();
+    // Per level, the optimum's count at that level or above where a search proved it.
+    let mut proven: Vec<Option<u64>> = vec![None; levels];
+    let mut bound: Vec<u64> = plan
+        .bound
+        .optimum_by_priority
+        .iter()
+        .map(|&(_, b)| b)
+        .collect();
+    let mut budget = budget;
+    let mut changed = false;
+    for level in 0..levels {
+        let placed = ctx.total(&choice).placed;
+        let at_or_above: u64 = placed.iter().take(level + 1).sum();
+        if bound.get(level).is_some_and(|&b| b <= at_or_above) {
+            // The plan places the bound here: nothing to find.
+            continue;
+        }
+        let restricted: Vec<u32> = demand
+            .iter()
+            .enumerate()
+            .map(|(r, &d)| if ctx.level(r) <= level { d } else { 0 })
+            .collect();
+        let mut search = Exact::over(ctx, (0..gpus).collect(), budget)
+            .with_target(&restricted, placed[..=level].to_vec());
+        search.counts_only = true;
+        let found = search.best(0, &restricted);
+        budget = search.budget;
+        let Some(Some(best)) = found else {
+            // Out of budget: the levels below are no easier.
+            break;
+        };
+        if best.placed[..=level] > placed[..=level] {
+            // A start that places more here: the levels below fill around it.
+            let mut start = search.reconstruct(&restricted);
+            start.resize(gpus, None);
+            let _ = improve::improve(ctx, &mut start, demand, &bound, improve_work, (patience, 0));
+            let _ = improve::consolidate(ctx, &mut start, super::strategy::CONSOLIDATE_WORK, true);
+            if ctx.total(&start) > ctx.total(&choice) {
+                choice = start;
+                changed = true;
+            }
+        }
+        let mut sum = 0u64;
+        for (k, &n) in best.placed.iter().enumerate().take(level + 1) {
+            sum += n;
+            if k == level {
+                proven[k] = Some(sum);
+                if let Some(b) = bound.get_mut(k) {
+                    *b = (*b).min(sum);
+                }
+            }
+        }
+    }
+    let mut plan = if changed {
+        ctx.plan(&choice, demand, false)
+    } else {
+        plan
+    };
+    for ((_, b), p) in plan.bound.optimum_by_priority.iter_mut().zip(&proven) {
+        if let Some(p) = p {
+            *b = (*b).min(*p);
+        }
+    }
+    (choice, plan)
+}
+
+#[cfg(test)]
+mod tests {
+    use gpupart_profiles::catalog::A100_40GB;
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::batch::greedy::{Greedy, Mode};
+    use crate::batch::{Request, SolveOptions};
+    use crate::{Fleet, Gpu};
+
+    const NAMES: [&str; 7] = [
+        "1g.5gb",
+        "1g.10gb",
+        "2g.10gb",
+        "3g.20gb",
+        "4g.20gb",
+        "7g.40gb",
+        "1g.5gb+me",
+    ];
+
+    /// A100-40GBs with `(profile, start, in use)` instances each.
+    fn fleet(gpus: &[Vec<(usize, u8, bool)>]) -> Fleet {
+        let list = gpus
+            .iter()
+            .enumerate()
+            .map(|(i, xs)| {
+                let i = u32::try_from(i).unwrap();
+                let mut g = Gpu::new(i, &A100_40GB).with_numa_node(i % 2);
+                for &(p, start, in_use) in xs {
+                    // Some land, some do not: the fleet is whatever fits.
+                    let _ = g.add(NAMES[p], start, in_use);
+                }
+                g
+            })
+            .collect();
+        Fleet::new(list).unwrap()
+    }
+
+    /// Per level, what the optimum places at that level or above (by the exact search with
+    /// all the budget it needs), `None` where even that runs out.
+    fn optimum(ctx: &Ctx<'_>, demand: &[u32]) -> Option<Vec<u64>> {
+        let gpus = ctx.fleet.gpus().len();
+        let mut search = Exact::over(ctx, (0..gpus).collect(), 50_000_000);
+        let best = search.best(0, demand)??;
+        Some(
+            best.placed
+                .iter()
+                .scan(0u64, |sum, &n| {
+                    *sum += n;
+                    Some(*sum)
+                })
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn a_plan_short_at_the_top_gets_the_optimum_there_and_below() {
+        // Nothing placed yet: the search for the top level finds both 7g, and the rest
+        // fills around them.
+        let fleet = fleet(&[vec![], vec![], vec![], vec![], vec![]]);
+        let reqs = [
+            Request::parse("7g.40gb", 2).unwrap().with_priority(1),
+            Request::parse("1g.5gb", 10).unwrap(),
+        ];
+        let ctx = Ctx::new(&fleet, &reqs, &SolveOptions::default());
+        let demand = [2, 10];
+        let choice = vec![None; 5];
+        let plan = ctx.plan(&choice, &demand, false);
+        assert!(plan.gap().0 > 0);
+        let (choice, plan) = by_levels(&ctx, &demand, choice, plan, 20_000, 200_000, 64);
+        assert_eq!(plan.objective.placed_by_priority, [(1, 2), (0, 12)]);
+        assert_eq!(plan.gap().0, 0);
+        assert!(plan.layout(&fleet).is_ok(), "{plan}");
+        assert_eq!(ctx.plan(&choice, &demand, false).objective, plan.objective);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+        /// From whatever the packer made (its plain plan, or nothing at all), the search by
+        /// levels never lowers the objective's value, leaves a plan that applies, and never
+        /// bounds the optimum below what it places, level by level; where it leaves no gap,
+        /// the plan places what the optimum does.
+        #[test]
+        fn the_search_by_levels_only_improves_and_bounds_honestly(
+            gpus in prop::collection::vec(
+                prop::collection::vec((0usize..7, 0u8..7, any::<bool>()), 0..3), 2..7),
+            asks in prop::collection::vec((0usize..7, 1u32..5, 0u8..3, 0u8..3), 1..5),
+            empty in any::<bool>(),
+            budget in prop::sample::select(vec![200u64, 2_000, 20_000]),
+        ) {
+            let fleet = fleet(&gpus);
+            let reqs: Vec<Request> = asks
+                .iter()
+                .map(|&(p, n, numa, prio)| {
+                    let r = Request::parse(NAMES[p], n).unwrap().with_priority(prio);
+                    if numa < 2 { r.on_numa_node(u32::from(numa)) } else { r }
+                })
+                .collect();
+            let ctx = Ctx::new(&fleet, &reqs, &SolveOptions::default());
+            let demand: Vec<u32> = reqs.iter().map(|r| r.count).collect();
+            let mut choice = if empty {
+                Vec::new()
+            } else {
+                Greedy::new(&ctx, Mode::Size).run(demand.clone())
+            };
+            choice.resize(fleet.gpus().len(), None);
+            let before = ctx.total(&choice);
+            let plan = ctx.plan(&choice, &demand, false);
+            let (after, plan) = by_levels(&ctx, &demand, choice, plan, budget, 50_000, 16);
+            prop_assert!(ctx.total(&after) >= before);
+            prop_assert!(plan.layout(&fleet).is_ok(), "{plan}");
+            prop_assert_eq!(&ctx.plan(&after, &demand, false).objective, &plan.objective);
+            if let Some(optimum) = optimum(&ctx, &demand) {
+                for (&(_, b), &o) in plan.bound.optimum_by_priority.iter().zip(&optimum) {
+                    prop_assert!(b >= o, "{:?} against the optimum {:?}", plan.bound, optimum);
+                }
+                if plan.gap().0 == 0 {
+                    let placed: Vec<u64> =
+                        plan.objective.placed_by_priority.iter().map(|&(_, n)| n).collect();
+                    prop_assert_eq!(placed, optimum);
+                }
+            }
+        }
+    }
+}

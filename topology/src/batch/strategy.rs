@@ -1,0 +1,393 @@
+//! How a fleet is solved: cut into parts no request joins, each searched exactly where it
+//! is small enough, else (or where the search runs out of budget) packed by the class-based
+//! packer, improved locally, repaired level by level and consolidated (see the module docs
+//! of `batch` for the order and why).
+
+use super::context::{self, Ctx, Realization};
+use super::exact::Exact;
+use super::greedy::{Greedy, Mode};
+use super::{Plan, Request, SolveOptions, improve, repair};
+use crate::fleet::Fleet;
+
+pub(super) fn solve_demands(fleet: &Fleet, requests: &[Request], options: &SolveOptions) -> Plan {
+    let ctx = Ctx::new(fleet, requests, options);
+    let demand: Vec<u32> = requests.iter().map(|r| r.count).collect();
+    if fleet.gpus().len() <= options.exact_gpu_limit {
+        let parts = parts(&ctx);
+        let covered: usize = parts.iter().map(Vec::len).sum();
+        if parts.len() > 1 || covered < fleet.gpus().len() {
+            // No request joins two parts, and every term of the objective is a sum over
+            // GPUs: the optimum is each part's optimum, and solving the parts one by one is
+            // as exact as solving them together, at a fraction of the states. GPUs no request
+            // may use are in no part: they stay as they are.
+            if let Some(((choice, exact), optimum)) =
+                solve_parts(fleet, requests, options, &demand, &parts)
+            {
+                let mut plan = ctx.plan(&choice, &demand, exact);
+                for ((_, b), &o) in plan.bound.optimum_by_priority.iter_mut().zip(&optimum) {
+                    *b = (*b).min(o);
+                }
+                return plan;
+            }
+        }
+    }
+    match choose(&ctx, &demand, options.exact_gpu_limit, options.exact_budget) {
+        (_, Some(plan)) => plan,
+        ((choice, exact), None) => ctx.plan(&choice, &demand, exact),
+    }
+}
+
+/// Every GPU's outcome (`None` for untouched), and whether the exact search proved it.
+type Chosen = (Vec<Option<Realization>>, bool);
+
+/// Each part solved on its own (a fleet of its GPUs) with a share of the exact search's
+/// budget by its size (among the GPUs of all parts); `None` where a part's fleet cannot be
+/// made. With it, per level, the sum of the parts' bounds on what their optimum places at
+/// that level or above: the optimum of the whole is the sum of the parts' optima (the
+/// objective is a sum over GPUs, and no request joins two parts), so the sum bounds it.
+fn solve_parts(
+    fleet: &Fleet,
+    requests: &[Request],
+    options: &SolveOptions,
+    demand: &[u32],
+    parts: &[Vec<usize>],
+) -> Option<(Chosen, Vec<u64>)> {
+    let gpus = fleet.gpus();
+    let all = u64::try_from(parts.iter().map(Vec::len).sum::<usize>())
+        .ok()?
+        .max(1);
+    let mut choice = vec![None; gpus.len()];
+    let mut exact = true;
+    let mut optimum: Vec<u64> = Vec::new();
+    for part in parts {
+        let sub = Fleet::new(part.iter().map(|&g| gpus[g].clone()).collect()).ok()?;
+        let ctx = Ctx::new(&sub, requests, options);
+        let share = u64::try_from(part.len()).ok()?;
+        let budget = options.exact_budget.saturating_mul(share) / all;
+        let ((outcomes, proved), plan) = choose(&ctx, demand, options.exact_gpu_limit, budget);
+        // The part's bound on its optimum, level by level (every part has the requests'
+        // levels): its exact plan's counts, or its plan's bound.
+        let bound: Vec<u64> = match plan.filter(|_| !proved) {
+            Some(plan) => plan
+                .bound
+                .optimum_by_priority
+                .iter()
+                .map(|&(_, b)| b)
+                .collect(),
+            None => ctx
+                .total(&outcomes)
+                .placed
+                .iter()
+                .scan(0u64, |sum, &n| {
+                    *sum += n;
+                    Some(*sum)
+                })
+                .collect(),
+        };
+        optimum.resize(bound.len().max(optimum.len()), 0);
+        for (o, b) in optimum.iter_mut().zip(&bound) {
+            *o = o.saturating_add(*b);
+        }
+        exact &= proved;
+        for (&g, real) in part.iter().zip(outcomes) {
+            choice[g] = real;
+        }
+    }
+    Some(((choice, exact), optimum))
+}
+
+/// The solver on one fleet (or part), exact up to `limit` GPUs with `budget` for the search:
+/// the GPUs' outcomes, whether exact, and the plan where it was made on the way.
+fn choose(ctx: &Ctx<'_>, demand: &[u32], limit: usize, budget: u64) -> (Chosen, Option<Plan>) {
+    let mut greedy = Greedy::new(ctx, Mode::Size);
+    let gpus = ctx.fleet.gpus().len();
+    let packed = |greedy: &mut Greedy<'_, '_>, first| {
+        let (choice, plan) = pack_and_improve(ctx, demand, greedy, first, true);
+        ((choice, false), Some(plan))
+    };
+    if gpus > limit {
+        return packed(&mut greedy, None);
+    }
+    if gpus <= SMALL_FLEET {
+        let mut dp = Exact::over(ctx, (0..gpus).collect(), budget);
+        if let Some(Some(_)) = dp.best(0, demand) {
+            return ((dp.reconstruct(demand), true), None);
+        }
+        return packed(&mut greedy, None);
+    }
+    // What the packer places is a target the exact search needs not look below: states from
+    // which no plan reaches it are cut. The search first gets a share of its budget; where
+    // that is not enough, the packer's plan with the local improvement answers if the bound
+    // proves it optimal (per priority level, and in GPUs used), and only otherwise does the
+    // search go on with the rest of its budget.
+    let first = greedy.run(demand.to_vec());
+    let mut dp = Exact::over(ctx, (0..gpus).collect(), budget / FIRST_SHARE)
+        .with_target(demand, ctx.total(&first).placed.to_vec());
+    if let Some(Some(_)) = dp.best(0, demand) {
+        return ((dp.reconstruct(demand), true), None);
+    }
+    // The improvement's second round is left out here: the exact search goes on after it.
+    let (choice, plan) = pack_and_improve(ctx, demand, &mut greedy, Some(first), false);
+    // The bound proves instances placed and GPUs used; where the plan could reuse more free
+    // instances (which the objective puts before GPUs used), the search goes on.
+    if plan.proven() && plan.objective.reused >= ctx.reuse_bound(demand) {
+        return ((choice, false), Some(plan));
+    }
+    // Where the plan may place fewer than the optimum at some level, the search by levels
+    // looks there (counting instances alone): a better plan should the exact search below
+    // not finish, or a proof of the plan's counts. (Such a proof leaves the objective's
+    // later terms open, so the exact search goes on either way.)
+    let (choice, plan) = if plan.gap().0 > 0 {
+        repair::by_levels(
+            ctx,
+            demand,
+            choice,
+            plan,
+            budget / REPAIR_SHARE,
+            IMPROVE_WORK,
+            IMPROVE_PATIENCE,
+        )
+    } else {
+        (choice, plan)
+    };
+    dp.budget = budget - budget / FIRST_SHARE;
+    if let Some(Some(_)) = dp.best(0, demand) {
+        return ((dp.reconstruct(demand), true), None);
+    }
+    ((choice, false), Some(plan))
+}
+
+/// The fleet's GPUs that may serve a request, in parts that no request joins: every GPU a
+/// request may use lies in one part. In order of their lowest GPU, each in fleet order.
+fn parts(ctx: &Ctx<'_>) -> Vec<Vec<usize>> {
+    fn root(up: &mut [usize], mut x: usize) -> usize {
+        while up[x] != x {
+            up[x] = up[up[x]];
+            x = up[x];
+        }
+        x
+    }
+    let gpus = ctx.fleet.gpus().len();
+    let mut up: Vec<usize> = (0..gpus).collect();
+    let mut first: Vec<Option<usize>> = vec![None; ctx.requests.len()];
+    for (g, elig) in ctx.eligible.iter().enumerate() {
+        for &(r, _) in elig {
+            match first.get(r).copied().flatten() {
+                None => {
+                    if let Some(f) = first.get_mut(r) {
+                        *f = Some(g);
+                    }
+                }
+                Some(h) => {
+                    let (a, b) = (root(&mut up, g), root(&mut up, h));
+                    up[a.max(b)] = a.min(b);
+                }
+            }
+        }
+    }
+    let mut parts: Vec<Vec<usize>> = Vec::new();
+    let mut at: Vec<Option<usize>> = vec![None; gpus];
+    for g in 0..gpus {
+        if ctx.eligible[g].is_empty() {
+            continue;
+        }
+        let r = root(&mut up, g);
+        match at[r] {
+            Some(i) => parts[i].push(g),
+            None => {
+                at[r] = Some(parts.len());
+                parts.push(vec![g]);
+            }
+        }
+    }
+    parts
+}
+
+/// The class-based packer, then the local improvement where the packer leaves instances out:
+/// every GPU's outcome and the plan (`first`: the packer's plan by size, if made already;
+/// `second`: whether the improvement has its second round).
+fn pack_and_improve(
+    ctx: &Ctx<'_>,
+    demand: &[u32],
+    greedy: &mut Greedy<'_, '_>,
+    first: Option<Vec<Option<Realization>>>,
+    second: bool,
+) -> (Vec<Option<Realization>>, Plan) {
+    // Pack by size first (fewest GPUs when everything fits); if something is left over, also
+    // pack by count (most instances when capacity binds), by the LP's mix of patterns per
+    // class and over all classes at once, letting GPUs give up free instances nobody asked
+    // for, and by the patterns the bound's prices favour. Every such plan is a start for the
+    // local improvement.
+    greedy.mode = Mode::Size;
+    let choice = match first {
+        Some(p) => p,
+        None => greedy.run(demand.to_vec()),
+    };
+    let asked: u64 = demand.iter().map(|&d| u64::from(d)).sum();
+    if ctx.placed(&choice) >= asked {
+        let plan = ctx.plan(&choice, demand, false);
+        return consolidated(ctx, demand, choice, plan);
+    }
+    let mut starts = Starts::default();
+    starts.push(ctx, choice);
+    for mode in [Mode::Count, Mode::Lp, Mode::GlobalLp] {
+        greedy.mode = mode;
+        starts.push(ctx, greedy.run(demand.to_vec()));
+    }
+    if ctx
+        .fleet
+        .gpus()
+        .iter()
+        .any(|g| g.instances().iter().any(|x| !x.in_use))
+    {
+        // Free instances crowd the fleet: let each GPU give them up for its pattern.
+        greedy.destroy_free = true;
+        for mode in [Mode::Size, Mode::Lp, Mode::GlobalLp] {
+            greedy.mode = mode;
+            starts.push(ctx, greedy.run(demand.to_vec()));
+        }
+        greedy.destroy_free = false;
+    }
+    let classes = ctx.classes(&ctx.classes);
+    greedy.prices = ctx.prices(classes, demand);
+    greedy.mode = Mode::Priced;
+    starts.push(ctx, greedy.run(demand.to_vec()));
+    let (best, plan) = match improve_best(ctx, starts.0, demand, second) {
+        (best, Some(plan)) => (best, plan),
+        (best, None) => {
+            let plan = ctx.plan(&best, demand, false);
+            (best, plan)
+        }
+    };
+    consolidated(ctx, demand, best, plan)
+}
+
+/// `choice` with more free instances reused where some are left, and fewer GPUs touched
+/// where the bound leaves room for fewer GPUs used (see [`improve::consolidate`]); and its
+/// plan (`plan`, made for `choice`, where nothing moved).
+fn consolidated(
+    ctx: &Ctx<'_>,
+    demand: &[u32],
+    mut choice: Vec<Option<Realization>>,
+    plan: Plan,
+) -> (Vec<Option<Realization>>, Plan) {
+    let reuse = plan.objective.reused < ctx.reuse_bound(demand);
+    if (reuse || plan.gap().1 > 0)
+        && improve::consolidate(ctx, &mut choice, CONSOLIDATE_WORK, reuse)
+    {
+        let plan = ctx.plan(&choice, demand, false);
+        return (choice, plan);
+    }
+    (choice, plan)
+}
+
+/// The best `IMPROVE_STARTS` distinct plans the packer made, best first (equal values in
+/// the order they came).
+#[derive(Default)]
+struct Starts(Vec<(context::Value, Vec<Option<Realization>>)>);
+
+impl Starts {
+    fn push(&mut self, ctx: &Ctx<'_>, mut choice: Vec<Option<Realization>>) {
+        choice.resize(ctx.fleet.gpus().len(), None);
+        let v = ctx.total(&choice);
+        if self.0.iter().any(|(w, c)| *w == v && *c == choice) {
+            return;
+        }
+        let at = self.0.partition_point(|(w, _)| *w >= v);
+        if at < IMPROVE_STARTS {
+            self.0.insert(at, (v, choice));
+            self.0.truncate(IMPROVE_STARTS);
+        }
+    }
+}
+
+/// The best plan from `valued` (plans with their value, best first) after the local
+/// improvement: each improved in turn, until one reaches the certified bound; with the plan
+/// already made for it where the best is a start left as it was (`second`: whether the
+/// improvement has its second round).
+fn improve_best(
+    ctx: &Ctx<'_>,
+    valued: Vec<(context::Value, Vec<Option<Realization>>)>,
+    demand: &[u32],
+    second: bool,
+) -> (Vec<Option<Realization>>, Option<Plan>) {
+    let mut best: Option<(context::Value, Vec<Option<Realization>>, Option<Plan>)> = None;
+    // A start further below the best one than the best one is below the bound is not worth
+    // improving: it would have to gain more than the optimum can be above the best.
+    let mut floor = 0u64;
+    for (_, mut choice) in valued {
+        if ctx.placed(&choice) < floor {
+            break;
+        }
+        let first = ctx.plan(&choice, demand, false);
+        if best.is_none() {
+            let placed = first.objective.placed;
+            floor = placed.saturating_sub(first.bound.max_placed.saturating_sub(placed));
+        }
+        let bound: Vec<u64> = first
+            .bound
+            .optimum_by_priority
+            .iter()
+            .map(|&(_, b)| b)
+            .collect();
+        let mut first = Some(first);
+        if first.as_ref().is_some_and(|f| f.gap().0 > 0) {
+            // The best start gets the full patience, the others half: they are there for
+            // the neighbourhoods the best one does not reach, found early or not at all.
+            let patience = if best.is_none() {
+                IMPROVE_PATIENCE
+            } else {
+                IMPROVE_PATIENCE / 2
+            };
+            let rounds = (
+                patience,
+                if second {
+                    patience * SECOND_PATIENCE / IMPROVE_PATIENCE
+                } else {
+                    0
+                },
+            );
+            if improve::improve(ctx, &mut choice, demand, &bound, IMPROVE_WORK, rounds) {
+                // The plan made before no longer tells this one.
+                first = None;
+            }
+        }
+        let v = ctx.total(&choice);
+        let done = improve::at_bound(ctx, &choice, demand, &bound);
+        if best.as_ref().is_none_or(|(b, _, _)| v > *b) {
+            best = Some((v, choice, first));
+        }
+        if done {
+            break;
+        }
+    }
+    best.map(|(_, c, p)| (c, p)).unwrap_or_default()
+}
+
+/// Fleets this small are searched exactly without first packing them for a target: the
+/// search is quicker than the packer there.
+const SMALL_FLEET: usize = 4;
+
+/// Larger fleets (up to `exact_gpu_limit`) are first searched with this share of the budget
+/// (one part in `FIRST_SHARE`) before the packer's plan is tried against the bound.
+const FIRST_SHARE: u64 = 8;
+
+/// The search by levels gets this share of the exact search's budget (one part in
+/// `REPAIR_SHARE`), over all its levels.
+const REPAIR_SHARE: u64 = 2;
+
+/// Sets the local improvement tries in a row without a gain before it gives up on a start.
+const IMPROVE_PATIENCE: u32 = 64;
+
+/// Sets in a row without a gain before the improvement's second round (each set holding one
+/// of the GPUs that serve the fewest instances) gives up.
+const SECOND_PATIENCE: u32 = 48;
+
+/// Starting plans the local improvement works from, at most.
+const IMPROVE_STARTS: usize = 3;
+
+/// GPU outcomes the consolidation may make in all (see `improve::consolidate`).
+pub(super) const CONSOLIDATE_WORK: u64 = 4_000;
+
+/// Options the local improvement may weigh in all (see `improve`).
+const IMPROVE_WORK: u64 = 200_000;

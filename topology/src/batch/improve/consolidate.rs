@@ -12,7 +12,7 @@ use super::super::context::{Ctx, Realization, Value};
 /// Consolidates `choice` (one entry per GPU, `None` for untouched) within `work` GPU
 /// outcomes made in all: first the moves to free instances (`reuse`: whether to try them),
 /// then the GPUs that create the fewest instances give theirs away, each creation going to
-/// the first GPU that takes it (the ones with the least room left first, at most `TRIES`
+/// the first GPU that takes it (the ones with the least free memory first, at most `TRIES`
 /// of them). Returns whether it changed anything.
 pub(in super::super) fn consolidate(
     ctx: &Ctx<'_>,

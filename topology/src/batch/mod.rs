@@ -163,7 +163,9 @@ pub struct SolveOptions {
     pub exact_gpu_limit: usize,
     /// Most options (a GPU and what it would serve) the exact search may weigh before it
     /// gives up for the class-based solver (above four GPUs: an eighth of them, then the
-    /// rest only where the class-based solver's plan is not proven optimal by the bound).
+    /// rest only where the class-based solver's plan is not proven optimal by the bound;
+    /// where that plan may be short at some priority level, the search by levels gets half
+    /// as many again before).
     pub exact_budget: u64,
 }
 

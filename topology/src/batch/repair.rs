@@ -66,15 +66,11 @@ pub(super) fn by_levels(
                 changed = true;
             }
         }
-        let mut sum = 0u64;
-        for (k, &n) in best.placed.iter().enumerate().take(level + 1) {
-            sum += n;
-            if k == level {
-                proven[k] = Some(sum);
-                if let Some(b) = bound.get_mut(k) {
-                    *b = (*b).min(sum);
-                }
-            }
+        // The optimum places as much at this level or above as this search does.
+        let most: u64 = best.placed.iter().take(level + 1).sum();
+        proven[level] = Some(most);
+        if let Some(b) = bound.get_mut(level) {
+            *b = (*b).min(most);
         }
     }
     let mut plan = if changed {

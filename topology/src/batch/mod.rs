@@ -57,6 +57,8 @@ mod plan;
 mod repair;
 mod room;
 mod strategy;
+#[cfg(test)]
+mod testing;
 
 pub use plan::{Bound, Creation, GpuChange, Objective, Plan, Reuse, Unplaced, UnplacedReason};
 

@@ -88,41 +88,12 @@ pub(super) fn by_levels(
 
 #[cfg(test)]
 mod tests {
-    use gpupart_profiles::catalog::A100_40GB;
     use proptest::prelude::*;
 
     use super::*;
     use crate::batch::greedy::{Greedy, Mode};
+    use crate::batch::testing::{fleet, requests};
     use crate::batch::{Request, SolveOptions};
-    use crate::{Fleet, Gpu};
-
-    const NAMES: [&str; 7] = [
-        "1g.5gb",
-        "1g.10gb",
-        "2g.10gb",
-        "3g.20gb",
-        "4g.20gb",
-        "7g.40gb",
-        "1g.5gb+me",
-    ];
-
-    /// A100-40GBs with `(profile, start, in use)` instances each.
-    fn fleet(gpus: &[Vec<(usize, u8, bool)>]) -> Fleet {
-        let list = gpus
-            .iter()
-            .enumerate()
-            .map(|(i, xs)| {
-                let i = u32::try_from(i).unwrap();
-                let mut g = Gpu::new(i, &A100_40GB).with_numa_node(i % 2);
-                for &(p, start, in_use) in xs {
-                    // Some land, some do not: the fleet is whatever fits.
-                    let _ = g.add(NAMES[p], start, in_use);
-                }
-                g
-            })
-            .collect();
-        Fleet::new(list).unwrap()
-    }
 
     /// Per level, what the optimum places at that level or above (by the exact search with
     /// all the budget it needs), `None` where even that runs out.
@@ -178,13 +149,7 @@ mod tests {
             budget in prop::sample::select(vec![200u64, 2_000, 20_000]),
         ) {
             let fleet = fleet(&gpus);
-            let reqs: Vec<Request> = asks
-                .iter()
-                .map(|&(p, n, numa, prio)| {
-                    let r = Request::parse(NAMES[p], n).unwrap().with_priority(prio);
-                    if numa < 2 { r.on_numa_node(u32::from(numa)) } else { r }
-                })
-                .collect();
+            let reqs = requests(&asks);
             let ctx = Ctx::new(&fleet, &reqs, &SolveOptions::default());
             let demand: Vec<u32> = reqs.iter().map(|r| r.count).collect();
             let mut choice = if empty {

@@ -342,40 +342,12 @@ fn waste(ctx: &Ctx<'_>, choice: &[Option<Realization>], g: usize) -> u32 {
 
 #[cfg(test)]
 mod tests {
-    use gpupart_profiles::catalog::A100_40GB;
     use proptest::prelude::*;
 
     use super::*;
+    use crate::batch::SolveOptions;
     use crate::batch::greedy::{Greedy, Mode};
-    use crate::batch::{Request, SolveOptions};
-    use crate::{Fleet, Gpu};
-
-    const NAMES: [&str; 7] = [
-        "1g.5gb",
-        "1g.10gb",
-        "2g.10gb",
-        "3g.20gb",
-        "4g.20gb",
-        "7g.40gb",
-        "1g.5gb+me",
-    ];
-
-    fn fleet(gpus: &[Vec<(usize, u8, bool)>]) -> Fleet {
-        let list = gpus
-            .iter()
-            .enumerate()
-            .map(|(i, xs)| {
-                let i = u32::try_from(i).unwrap();
-                let mut g = Gpu::new(i, &A100_40GB).with_numa_node(i % 2);
-                for &(p, start, in_use) in xs {
-                    // Some land, some do not: the fleet is whatever fits.
-                    let _ = g.add(NAMES[p], start, in_use);
-                }
-                g
-            })
-            .collect();
-        Fleet::new(list).unwrap()
-    }
+    use crate::batch::testing::{fleet, requests};
 
     proptest! {
         /// Whatever the packer left, the improvement never lowers the objective's value,
@@ -388,13 +360,7 @@ mod tests {
             asks in prop::collection::vec((0usize..7, 1u32..6, 0u8..3, 0u8..2), 1..6),
         ) {
             let fleet = fleet(&gpus);
-            let reqs: Vec<Request> = asks
-                .iter()
-                .map(|&(p, n, numa, prio)| {
-                    let r = Request::parse(NAMES[p], n).unwrap().with_priority(prio);
-                    if numa < 2 { r.on_numa_node(u32::from(numa)) } else { r }
-                })
-                .collect();
+            let reqs = requests(&asks);
             let ctx = Ctx::new(&fleet, &reqs, &SolveOptions::default());
             let demand: Vec<u32> = reqs.iter().map(|r| r.count).collect();
             let mut choice = Greedy::new(&ctx, Mode::Size).run(demand.clone());

@@ -1,0 +1,50 @@
+//! Fixtures the batch solver's unit tests share: a fleet of A100-40GBs with instances, and
+//! requests from tuples that proptest draws.
+
+use gpupart_profiles::catalog::A100_40GB;
+
+use super::Request;
+use crate::{Fleet, Gpu};
+
+/// A100-40GB profiles, by the index the tuples below name them.
+const NAMES: [&str; 7] = [
+    "1g.5gb",
+    "1g.10gb",
+    "2g.10gb",
+    "3g.20gb",
+    "4g.20gb",
+    "7g.40gb",
+    "1g.5gb+me",
+];
+
+/// A100-40GBs (NUMA node: index mod 2) with `(profile, start, in use)` instances each; an
+/// instance that does not land is left out (the fleet is whatever fits).
+pub(super) fn fleet(gpus: &[Vec<(usize, u8, bool)>]) -> Fleet {
+    let list = gpus
+        .iter()
+        .enumerate()
+        .map(|(i, xs)| {
+            let i = u32::try_from(i).unwrap();
+            let mut g = Gpu::new(i, &A100_40GB).with_numa_node(i % 2);
+            for &(p, start, in_use) in xs {
+                let _ = g.add(NAMES[p], start, in_use);
+            }
+            g
+        })
+        .collect();
+    Fleet::new(list).unwrap()
+}
+
+/// Requests from `(profile, count, NUMA node (2 and above: any), priority)`.
+pub(super) fn requests(asks: &[(usize, u32, u8, u8)]) -> Vec<Request> {
+    asks.iter()
+        .map(|&(p, n, numa, prio)| {
+            let r = Request::parse(NAMES[p], n).unwrap().with_priority(prio);
+            if numa < 2 {
+                r.on_numa_node(u32::from(numa))
+            } else {
+                r
+            }
+        })
+        .collect()
+}

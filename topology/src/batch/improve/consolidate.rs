@@ -8,6 +8,7 @@
 //! A move is kept only where the objective's value grows, so instances placed never fall.
 
 use super::super::context::{Ctx, Realization, Value};
+use super::free_slices;
 
 /// Consolidates `choice` (one entry per GPU, `None` for untouched) within `work` GPU
 /// outcomes made in all: first the moves to free instances (`reuse`: whether to try them),
@@ -27,10 +28,10 @@ pub(in super::super) fn consolidate(
     // The GPUs to empty, fewest creations first; where their creations may go, the GPUs
     // the plan reconfigures that have memory left, the least first.
     let mut sources: Vec<(usize, usize)> = Vec::new();
-    let mut targets: Vec<(u8, usize)> = Vec::new();
+    let mut targets: Vec<(u32, usize)> = Vec::new();
     for (g, real) in choice.iter().enumerate() {
         if let Some(real) = real.as_ref().filter(|real| reconfigured(real)) {
-            let free = free_memory(&gpus[g], real);
+            let (free, _) = free_slices(&gpus[g], real);
             if free > 0 {
                 targets.push((free, g));
             }
@@ -74,16 +75,15 @@ pub(in super::super) fn consolidate(
                 else {
                     continue;
                 };
-                if free_memory(&gpus[h], now) < p.memory_slices {
+                if free_slices(&gpus[h], now).0 < u32::from(p.memory_slices) {
                     continue;
                 }
                 tries += 1;
                 let mut want = want_of(now, true);
                 add(&mut want, r);
-                let Some(left) = work.checked_sub(1) else {
+                if !spend(&mut work, 1) {
                     return changed;
-                };
-                work = left;
+                }
                 if let Some(next) = ctx.realize(h, &want) {
                     set(&mut moved, h, Some(next));
                     placed = true;
@@ -98,25 +98,15 @@ pub(in super::super) fn consolidate(
         if !ok {
             continue;
         }
-        let Some(left) = work.checked_sub(1) else {
+        if !spend(&mut work, 1) {
             return changed;
-        };
-        work = left;
-        let emptied = if stay.is_empty() {
-            None
-        } else {
-            match ctx.realize(g, &stay) {
-                Some(r) => Some(r),
-                None => continue,
-            }
+        }
+        let Some(emptied) = outcome(ctx, g, &stay) else {
+            continue;
         };
         set(&mut moved, g, emptied);
         if gains(ctx, choice, &moved) {
-            for (h, next) in moved.drain(..) {
-                if let Some(slot) = choice.get_mut(h) {
-                    *slot = next;
-                }
-            }
+            apply(choice, moved.drain(..));
             changed = true;
         }
     }
@@ -195,28 +185,18 @@ fn to_free_instances(ctx: &Ctx<'_>, choice: &mut [Option<Realization>], work: &m
                         remove(&mut h_want, q);
                         add(&mut g_want, q);
                     }
-                    let Some(left) = work.checked_sub(2) else {
+                    if !spend(work, 2) {
                         return changed;
-                    };
-                    *work = left;
+                    }
                     let Some(next_h) = ctx.realize(h, &h_want) else {
                         continue;
                     };
-                    let next_g = if g_want.is_empty() {
-                        None
-                    } else {
-                        match ctx.realize(g, &g_want) {
-                            Some(next) => Some(next),
-                            None => continue,
-                        }
+                    let Some(next_g) = outcome(ctx, g, &g_want) else {
+                        continue;
                     };
                     let moved = [(h, Some(next_h)), (g, next_g)];
                     if gains(ctx, choice, &moved) {
-                        for (k, next) in moved {
-                            if let Some(slot) = choice.get_mut(k) {
-                                *slot = next;
-                            }
-                        }
+                        apply(choice, moved);
                         changed = true;
                         done = true;
                         break;
@@ -231,27 +211,37 @@ fn to_free_instances(ctx: &Ctx<'_>, choice: &mut [Option<Realization>], work: &m
     changed
 }
 
-/// The memory slices `gpu` has free after `real`: its instances that stay, and the
-/// creations.
-fn free_memory(gpu: &crate::Gpu, real: &Realization) -> u8 {
-    let destroyed = |x: &crate::Instance| {
-        real.destroy
-            .iter()
-            .any(|d| d.start == x.start && core::ptr::eq(d.profile, x.profile))
-    };
-    let kept: u32 = gpu
-        .instances()
-        .iter()
-        .filter(|x| !destroyed(x))
-        .map(|x| u32::from(x.profile.memory_slices))
-        .sum();
-    let created: u32 = real
-        .create
-        .iter()
-        .map(|c| u32::from(c.profile.memory_slices))
-        .sum();
-    let total = u32::from(gpu.model.memory_slices);
-    u8::try_from(total.saturating_sub(kept + created)).unwrap_or(u8::MAX)
+/// Takes `n` units from `work`: false, and `work` as it was, where fewer are left.
+fn spend(work: &mut u64, n: u64) -> bool {
+    match work.checked_sub(n) {
+        Some(left) => {
+            *work = left;
+            true
+        }
+        None => false,
+    }
+}
+
+/// GPU `g`'s outcome serving `want`: untouched (`None`) for nothing, and `None` outside
+/// where `want` does not fit.
+fn outcome(ctx: &Ctx<'_>, g: usize, want: &[(usize, u32)]) -> Option<Option<Realization>> {
+    if want.is_empty() {
+        Some(None)
+    } else {
+        ctx.realize(g, want).map(Some)
+    }
+}
+
+/// Gives each GPU of `moved` its new outcome in `choice`.
+fn apply(
+    choice: &mut [Option<Realization>],
+    moved: impl IntoIterator<Item = (usize, Option<Realization>)>,
+) {
+    for (g, next) in moved {
+        if let Some(slot) = choice.get_mut(g) {
+            *slot = next;
+        }
+    }
 }
 
 /// Whether the GPUs' new outcomes in `moved` are worth more than their outcomes in

@@ -325,6 +325,13 @@ fn waste(ctx: &Ctx<'_>, choice: &[Option<Realization>], g: usize) -> u32 {
         return occ.free_memory_slices()
             + u32::from(gpu.model.compute_slices.saturating_sub(occ.compute_used()));
     };
+    let (memory, compute) = free_slices(gpu, r);
+    memory + compute
+}
+
+/// Memory and compute slices `gpu` leaves unused after its outcome `r`: what its kept
+/// instances and its creations do not take.
+fn free_slices(gpu: &crate::Gpu, r: &Realization) -> (u32, u32) {
     // The slices the kept and created instances take (a plan's instances never overlap).
     let mut mask = 0u32;
     let mut compute = 0u32;
@@ -336,8 +343,10 @@ fn waste(ctx: &Ctx<'_>, choice: &[Option<Realization>], g: usize) -> u32 {
         mask |= c.placement.mask();
         compute += u32::from(c.profile.compute_slices);
     }
-    u32::from(gpu.model.memory_slices).saturating_sub(mask.count_ones())
-        + u32::from(gpu.model.compute_slices).saturating_sub(compute)
+    (
+        u32::from(gpu.model.memory_slices).saturating_sub(mask.count_ones()),
+        u32::from(gpu.model.compute_slices).saturating_sub(compute),
+    )
 }
 
 #[cfg(test)]

@@ -865,6 +865,58 @@ proptest! {
 }
 
 #[test]
+fn entries_no_gpu_admits_merge_where_they_go_unplaced_alike() {
+    // Found by `entries_alike_on_this_fleet_solve_as_one`: five A100s, one with a free 1g at
+    // slice 4, and a 1g on NUMA node 0 (no GPU is on it). Entered as two (one of them also
+    // pinned to every GPU), the 1g was two demands that no GPU admits, which steered the
+    // heuristic to a fourth GPU where the counted entry used three.
+    let mut gpus: Vec<Gpu> = [7, 9, 11, 13, 15]
+        .iter()
+        .map(|&i| Gpu::new(i, &A100_40GB))
+        .collect();
+    gpus[1].add("1g.5gb", 4, false).unwrap();
+    let fleet = Fleet::new(gpus).unwrap();
+    let counted = [
+        Request::parse("1g.5gb", 2).unwrap().on_numa_node(0),
+        Request::parse("4g.20gb", 3).unwrap(),
+        Request::parse("3g.20gb", 2).unwrap().with_priority(1),
+    ];
+    let every = [7, 9, 11, 13, 15];
+    let mut split = Vec::new();
+    for r in &counted {
+        let mut plain = r.clone();
+        plain.count = r.count / 2;
+        let mut pinned = r.clone().on_gpus(&every);
+        pinned.count = r.count - plain.count;
+        split.extend([plain, pinned]);
+    }
+    for opts in [
+        SolveOptions::default(),
+        SolveOptions::default().heuristic_only(),
+    ] {
+        let one = solve(&fleet, &counted, &opts);
+        let two = solve(&fleet, &split, &opts);
+        check_valid(&fleet, &split, &two);
+        assert_eq!(two.objective, one.objective);
+        assert_eq!(two.objective.gpus_used, 3);
+        assert_eq!(two.bound, one.bound);
+        // Each 1g entry is told apart, for its own reason.
+        let unplaced: Vec<_> = two
+            .unplaced
+            .iter()
+            .map(|u| (u.request, u.count, u.reason))
+            .collect();
+        assert_eq!(
+            unplaced,
+            [
+                (0, 1, UnplacedReason::NoEligibleGpu),
+                (1, 1, UnplacedReason::NoEligibleGpu)
+            ]
+        );
+    }
+}
+
+#[test]
 fn constraints_every_gpu_meets_make_no_new_demand() {
     // Both GPUs are A100s on NUMA node 0: "on an A100" and "on node 0" tell them apart from
     // no one, so the three entries are one demand of 10 1g.5gb (7 fit a GPU: 10 fit in all),

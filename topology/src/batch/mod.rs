@@ -231,10 +231,13 @@ fn aggregate(requests: &[Request]) -> (Vec<Request>, Vec<Vec<usize>>) {
     })
 }
 
-/// Demands for one profile at one priority that may use the same GPUs of `fleet` (and at
-/// least one) as one: they differ only in constraints this fleet does not tell apart (a
-/// model every GPU is, a NUMA node every GPU it has is on), so any plan serves one as well as
-/// the other. The first of them stands for the merged demand, with their entries in order.
+/// Demands for one profile at one priority that may use the same GPUs of `fleet` as one: they
+/// differ only in constraints this fleet does not tell apart (a model every GPU is, a NUMA
+/// node every GPU it has is on), so any plan serves one as well as the other. Demands that
+/// no GPU admits merge too where they go unplaced for the same reason (some GPU of the
+/// model they ask for has the profile, or none has): such an entry split in two leaves the
+/// plan as it was. The first of them stands for the merged demand, with their
+/// entries in order.
 fn merge_interchangeable(
     fleet: &Fleet,
     options: &SolveOptions,
@@ -258,10 +261,27 @@ fn merge_interchangeable(
             .filter(|(_, g)| d.admits(g, options.enable_mig) && g.profile(&d.profile).is_some())
             .filter_map(|(at, _)| u32::try_from(at).ok())
             .collect();
-        // A demand no GPU admits is kept apart: why nothing is placed (no such profile, no
-        // eligible GPU) is told by its own constraints.
-        (!usable.is_empty()).then_some((d.profile, d.priority, usable))
+        let serves = if usable.is_empty() {
+            // Why nothing is placed (no eligible GPU, or no GPU of its model has the
+            // profile) is told by the demand's own constraints: merged only where alike.
+            let has_profile = fleet.gpus().iter().any(|g| {
+                d.model.is_none_or(|m| m == g.model.name) && g.profile(&d.profile).is_some()
+            });
+            Serves::Nowhere { has_profile }
+        } else {
+            Serves::Gpus(usable)
+        };
+        Some((d.profile, d.priority, serves))
     })
+}
+
+/// Where a demand may be served, as [`merge_interchangeable`] compares demands.
+#[derive(PartialEq, Eq, Hash)]
+enum Serves {
+    /// These GPUs (fleet positions) admit it.
+    Gpus(Vec<u32>),
+    /// No GPU admits it; `has_profile`: some GPU of the model it asks for has its profile.
+    Nowhere { has_profile: bool },
 }
 
 /// Requests (each with the entries it stands for) with the same `key` as one demand, in

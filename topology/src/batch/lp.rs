@@ -139,14 +139,23 @@ fn pivot(c: &[f64], a: &[Vec<f64>], b: &[f64], rule: Rule, limit: usize) -> Opti
                 .filter(|&(_, &p)| p != 0.0)
                 .map(|(j, &p)| (j, p)),
         );
+        // Where the pivot row is dense, the whole row at once (the same arithmetic: an
+        // entry less a multiple of zero is the entry).
+        let dense = nonzero.len() * 4 > width;
         for r in before
             .chunks_exact_mut(width)
             .chain(after.chunks_exact_mut(width))
         {
             if r[e].abs() > EPS {
                 let f = r[e];
-                for &(j, p) in &nonzero {
-                    r[j] -= f * p;
+                if dense {
+                    for (v, &p) in r.iter_mut().zip(row.iter()) {
+                        *v -= f * p;
+                    }
+                } else {
+                    for &(j, p) in &nonzero {
+                        r[j] -= f * p;
+                    }
                 }
             }
         }

@@ -235,7 +235,7 @@ pub(super) fn improve(
         let found = sub.best(0, &local);
         work -= budget - sub.budget;
         let better = match found {
-            Some(Some(v)) if v > before => {
+            Some(Some(v)) if *v > *before => {
                 let wants = sub.wants(&local);
                 let reals: Option<Vec<Realization>> = set
                     .iter()

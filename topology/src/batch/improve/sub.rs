@@ -17,9 +17,9 @@ const OPTIONS: usize = 64;
 /// (the first found).
 const WANTS: usize = 256;
 
-/// The packing patterns of one base occupancy over some profile slots, with a set of them for
-/// asking whether one more instance of a slot still fits.
-pub(super) type PatternSet = std::rc::Rc<(Patterns, FastSet<Vec<u8>>)>;
+/// The packing patterns of one base occupancy over some profile slots, and per pattern the
+/// slots (as bits) where one more instance still fits: another pattern of the set.
+pub(super) type PatternSet = std::rc::Rc<(Patterns, Vec<u64>)>;
 
 type FastSet<K> = rustc_hash::FxHashSet<K>;
 
@@ -59,13 +59,21 @@ pub(super) struct Sub<'c, 'a> {
     fills: Vec<FastMap<Vec<u32>, Fills>>,
     /// A buffer for [`Sub::options`]' key, kept between calls.
     fills_key: Vec<u32>,
+    /// Buffers for [`Sub::make_options`] (one pattern's fills, one slot's splits, their
+    /// product, a split being made), kept between calls.
+    buffers: (Options, Options, Options, Vec<(usize, u32)>),
+    /// Nothing at any level: the value past the set's last GPU.
+    zero: Value,
 }
 
 /// A GPU's fills to weigh, and how many were made to choose them.
 type Fills = std::rc::Rc<(Options, u64)>;
 
+/// A per-level count of instances, shared between the memo and its callers.
+pub(super) type Value = std::rc::Rc<[u64]>;
+
 /// The best per-level count from one step of the search on, and the fill it starts with.
-type Step = (Vec<u64>, Vec<(usize, u32)>);
+type Step = (Value, Vec<(usize, u32)>);
 
 /// A base occupancy and, per profile slot asked, how many instances may be placed at most.
 pub(super) type MaximalKey = ((ModelKey, u32, u128), Vec<(usize, u8)>);
@@ -171,6 +179,8 @@ impl<'c, 'a> Sub<'c, 'a> {
             memo: (0..positions).map(|_| FastMap::default()).collect(),
             fills: (0..positions).map(|_| FastMap::default()).collect(),
             fills_key: Vec::new(),
+            buffers: Default::default(),
+            zero: vec![0; ctx.levels.len()].into(),
             patterns,
             maximal,
             budget,
@@ -203,8 +213,23 @@ impl<'c, 'a> Sub<'c, 'a> {
             .entry((m, mask, packed, slot_mask))
             .or_insert_with(|| {
                 let list = shared_patterns(base, (m, mask, packed, slot_mask));
-                let set = list.iter().map(|p| p.counts.clone()).collect();
-                std::rc::Rc::new((list, set))
+                let set: FastSet<&[u8]> = list.iter().map(|p| p.counts.as_slice()).collect();
+                let mut probe = Vec::new();
+                let grows = list
+                    .iter()
+                    .map(|p| {
+                        let mut bits = 0u64;
+                        for s in (0..p.counts.len().min(64)).filter(|s| slot_mask >> s & 1 == 1) {
+                            probe.clone_from(&p.counts);
+                            probe[s] = probe[s].saturating_add(1);
+                            if set.contains(probe.as_slice()) {
+                                bits |= 1 << s;
+                            }
+                        }
+                        bits
+                    })
+                    .collect();
+                std::rc::Rc::new((list, grows))
             })
             .clone()
     }
@@ -259,32 +284,25 @@ impl<'c, 'a> Sub<'c, 'a> {
             found.clone()
         } else {
             let set = self.pattern_set(k, slot_mask);
-            let mut probe = Vec::new();
+            // Within the caps, and no slot below its cap where one more still fits.
             let list: Vec<Vec<u8>> = set
                 .0
                 .iter()
-                .filter(|p| caps.iter().all(|&(s, c)| u32::from(p.counts[s]) <= c))
-                .filter(|p| {
+                .zip(&set.1)
+                .filter(|(p, _)| caps.iter().all(|&(s, c)| u32::from(p.counts[s]) <= c))
+                .filter(|&(p, &grows)| {
                     caps.iter().all(|&(s, c)| {
-                        if c == 0 || u32::from(p.counts[s]) >= c {
-                            return true;
-                        }
-                        probe.clone_from(&p.counts);
-                        probe[s] += 1;
-                        !set.1.contains(&probe)
+                        c == 0 || u32::from(p.counts[s]) >= c || s >= 64 || grows >> s & 1 == 0
                     })
                 })
-                .map(|p| p.counts.clone())
+                .map(|(p, _)| p.counts.clone())
                 .collect();
             let list = std::rc::Rc::new(list);
             self.maximal.insert(key, list.clone());
             list
         };
         let mut out = Options::default();
-        // Buffers for one pattern's fills, one slot's splits and the product.
-        let (mut wants, mut splits, mut next) =
-            (Options::default(), Options::default(), Options::default());
-        let mut base = Vec::new();
+        let (mut wants, mut splits, mut next, mut base) = std::mem::take(&mut self.buffers);
         for p in maximal.iter() {
             // Split each slot's instances among its groups, every way. The splits of one
             // slot are the same whatever came before, so made once; of the product, only
@@ -313,6 +331,7 @@ impl<'c, 'a> Sub<'c, 'a> {
                 out.push(w);
             }
         }
+        self.buffers = (wants, splits, next, base);
         let made = out.len() as u64;
         if out.len() == 0 {
             out.push(&[]);
@@ -345,10 +364,10 @@ impl<'c, 'a> Sub<'c, 'a> {
     /// The best per-level count of instances GPUs `k..` of the set place under `rem`:
     /// `Some(None)` where no plan from here places more than the set does now, `None` once
     /// the budget is spent.
-    pub(super) fn best(&mut self, k: usize, rem: &[u32]) -> Option<Option<Vec<u64>>> {
+    pub(super) fn best(&mut self, k: usize, rem: &[u32]) -> Option<Option<Value>> {
         let levels = self.ctx.levels.len();
         if k == self.set.len() {
-            return Some(self.viable(k, rem).then(|| vec![0u64; levels]));
+            return Some(self.viable(k, rem).then(|| self.zero.clone()));
         }
         if let Some(found) = self.memo[k].get(rem) {
             return Some(found.as_ref().map(|(v, _)| v.clone()));
@@ -357,18 +376,20 @@ impl<'c, 'a> Sub<'c, 'a> {
             self.memo[k].insert(rem.to_vec(), None);
             return Some(None);
         }
-        let mut best: Option<Step> = None;
+        // The best value so far, and which fill gives it.
+        let mut best: Option<(Vec<u64>, usize)> = None;
         let mut next = rem.to_vec();
+        let mut v = vec![0u64; levels];
         let fills = self.options(k, rem);
         let (options, made) = (&fills.0, fills.1);
         // Fills made beyond those weighed are work too (whether made now or before).
         self.budget = self
             .budget
             .checked_sub(made.saturating_sub(options.len() as u64))?;
-        for want in options.iter() {
+        for (i, want) in options.iter().enumerate() {
             self.budget = self.budget.checked_sub(1)?;
             next.copy_from_slice(rem);
-            let mut v = vec![0u64; levels];
+            v.fill(0);
             for &(l, c) in want {
                 next[l] -= c;
                 v[self.sizes.level(l)] += u64::from(c);
@@ -376,15 +397,21 @@ impl<'c, 'a> Sub<'c, 'a> {
             let Some(rest) = self.best(k + 1, &next)? else {
                 continue;
             };
-            for (a, b) in v.iter_mut().zip(rest) {
+            for (a, b) in v.iter_mut().zip(rest.iter()) {
                 *a += b;
             }
-            if best.as_ref().is_none_or(|(b, _)| v > *b) {
-                best = Some((v, want.to_vec()));
+            match &mut best {
+                Some((b, at)) if v > *b => {
+                    b.copy_from_slice(&v);
+                    *at = i;
+                }
+                Some(_) => {}
+                None => best = Some((v.clone(), i)),
             }
         }
-        let value = best.as_ref().map(|(v, _)| v.clone());
-        self.memo[k].insert(rem.to_vec(), best);
+        let step: Option<Step> = best.map(|(v, i)| (v.into(), options.get(i).to_vec()));
+        let value = step.as_ref().map(|(v, _)| v.clone());
+        self.memo[k].insert(rem.to_vec(), step);
         Some(value)
     }
 

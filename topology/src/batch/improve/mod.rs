@@ -59,6 +59,9 @@ pub(super) fn improve(
     let mut stale = 0u32;
     let mut patterns = FastMap::default();
     let mut maximal = FastMap::default();
+    // The sets searched since the plan last changed: searched again, one would find what it
+    // found then (nothing), so it is passed over at no cost.
+    let mut tried: rustc_hash::FxHashSet<Vec<usize>> = rustc_hash::FxHashSet::default();
     let mut wasted: Vec<u32> = (0..gpus.len()).map(|g| waste(ctx, choice, g)).collect();
     // Per request, the GPUs that may serve it.
     let mut by_request: Vec<Vec<usize>> = vec![Vec::new(); demand.len()];
@@ -207,6 +210,10 @@ pub(super) fn improve(
             }
         }
         set.sort_unstable();
+        if !tried.insert(set.clone()) {
+            stale += 1;
+            continue;
+        }
         let mut pot = rem.clone();
         let mut before = vec![0u64; ctx.levels.len()];
         for &g in &set {
@@ -270,6 +277,7 @@ pub(super) fn improve(
             rem = pot;
             stale = 0;
             gains += 1;
+            tried.clear();
             if changed || gains.is_multiple_of(REFRESH) {
                 fresh = false;
             }

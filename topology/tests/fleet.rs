@@ -661,6 +661,14 @@ proptest! {
     }
 }
 
+/// The plan's unplaced entries as `(entry, count, reason)`.
+fn unplaced(plan: &Plan) -> Vec<(usize, u32, UnplacedReason)> {
+    plan.unplaced
+        .iter()
+        .map(|u| (u.request, u.count, u.reason))
+        .collect()
+}
+
 #[test]
 fn reasons_for_unplaced() {
     let mut fleet = Fleet::uniform(&A100_40GB, 2);
@@ -671,11 +679,7 @@ fn reasons_for_unplaced() {
         Request::parse("7g.40gb", 2).unwrap(),
     ];
     let plan = solve(&fleet, &reqs, &SolveOptions::default());
-    let reasons: Vec<_> = plan
-        .unplaced
-        .iter()
-        .map(|u| (u.request, u.count, u.reason))
-        .collect();
+    let reasons = unplaced(&plan);
     assert_eq!(
         reasons,
         [
@@ -901,11 +905,7 @@ fn entries_no_gpu_admits_merge_where_they_go_unplaced_alike() {
         assert_eq!(two.objective.gpus_used, 3);
         assert_eq!(two.bound, one.bound);
         // Each 1g entry is told apart, for its own reason.
-        let unplaced: Vec<_> = two
-            .unplaced
-            .iter()
-            .map(|u| (u.request, u.count, u.reason))
-            .collect();
+        let unplaced = unplaced(&two);
         assert_eq!(
             unplaced,
             [
@@ -948,11 +948,7 @@ fn constraints_every_gpu_meets_make_no_new_demand() {
             }
         }
         assert_eq!(served, [4, 3, 0, 3]);
-        let reasons: Vec<_> = plan
-            .unplaced
-            .iter()
-            .map(|u| (u.request, u.count, u.reason))
-            .collect();
+        let reasons = unplaced(&plan);
         assert_eq!(reasons, [(2, 2, UnplacedReason::NoEligibleGpu)]);
     }
 }

@@ -92,7 +92,7 @@ mod tests {
 
     use super::*;
     use crate::batch::greedy::{Greedy, Mode};
-    use crate::batch::testing::{fleet, requests};
+    use crate::batch::testing::{arb_asks, arb_gpus, fleet, requests};
     use crate::batch::{Request, SolveOptions};
 
     /// Per level, what the optimum places at that level or above (by the exact search with
@@ -142,9 +142,8 @@ mod tests {
         /// the plan places what the optimum does.
         #[test]
         fn the_search_by_levels_only_improves_and_bounds_honestly(
-            gpus in prop::collection::vec(
-                prop::collection::vec((0usize..7, 0u8..7, any::<bool>()), 0..3), 2..7),
-            asks in prop::collection::vec((0usize..7, 1u32..5, 0u8..3, 0u8..3), 1..5),
+            gpus in arb_gpus(2..7),
+            asks in arb_asks(1..5, 1u32..5, 0..3),
             empty in any::<bool>(),
             budget in prop::sample::select(vec![200u64, 2_000, 20_000]),
         ) {

@@ -1,7 +1,10 @@
 //! Fixtures the batch solver's unit tests share: a fleet of A100-40GBs with instances, and
 //! requests from tuples that proptest draws.
 
+use core::ops::Range;
+
 use gpupart_profiles::catalog::A100_40GB;
+use proptest::prelude::*;
 
 use super::Request;
 use crate::{Fleet, Gpu};
@@ -47,4 +50,22 @@ pub(super) fn requests(asks: &[(usize, u32, u8, u8)]) -> Vec<Request> {
             }
         })
         .collect()
+}
+
+/// Instances for [`fleet`]: `gpus` GPUs (a count in the range), each with up to two.
+pub(super) fn arb_gpus(gpus: Range<usize>) -> impl Strategy<Value = Vec<Vec<(usize, u8, bool)>>> {
+    prop::collection::vec(
+        prop::collection::vec((0..NAMES.len(), 0u8..7, any::<bool>()), 0..3),
+        gpus,
+    )
+}
+
+/// Asks for [`requests`]: `entries` of them (a count in the range), each of a count in
+/// `counts` and a priority in `levels`.
+pub(super) fn arb_asks(
+    entries: Range<usize>,
+    counts: Range<u32>,
+    levels: Range<u8>,
+) -> impl Strategy<Value = Vec<(usize, u32, u8, u8)>> {
+    prop::collection::vec((0..NAMES.len(), counts, 0u8..3, levels), entries)
 }

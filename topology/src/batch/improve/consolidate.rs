@@ -326,7 +326,7 @@ mod tests {
 
     use super::*;
     use crate::batch::greedy::{Greedy, Mode};
-    use crate::batch::testing::{fleet, requests};
+    use crate::batch::testing::{arb_asks, arb_gpus, fleet, requests};
     use crate::batch::{Request, SolveOptions};
 
     #[test]
@@ -388,9 +388,8 @@ mod tests {
         /// every request's constraints, and leaves a plan that applies to the fleet.
         #[test]
         fn consolidation_only_improves(
-            gpus in prop::collection::vec(
-                prop::collection::vec((0usize..7, 0u8..7, any::<bool>()), 0..3), 2..9),
-            asks in prop::collection::vec((0usize..7, 1u32..6, 0u8..3, 0u8..2), 1..6),
+            gpus in arb_gpus(2..9),
+            asks in arb_asks(1..6, 1u32..6, 0..2),
             destroy_free in any::<bool>(),
         ) {
             let fleet = fleet(&gpus);

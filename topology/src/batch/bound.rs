@@ -138,7 +138,17 @@ impl<'a> Ctx<'a> {
         let mut out = Classes::default();
         let mut index: FastMap<ClassKey, usize> = FastMap::default();
         let mut lagrange_of: FastMap<(Vec<Vec<usize>>, Vec<u8>), usize> = FastMap::default();
+        // GPUs with no instance in use and one shared eligibility list (so one model) fall
+        // in one class, or in none: keyed by the list, they skip the signature and the key.
+        let mut bare: FastMap<usize, Option<usize>> = FastMap::default();
         for (g, gpu) in self.fleet.gpus().iter().enumerate() {
+            let is_bare = gpu.instances().iter().all(|x| !x.in_use);
+            if is_bare && let Some(&class) = bare.get(&self.eligible[g].as_ptr().addr()) {
+                if let Some(c) = class {
+                    out.classes[c].n += 1;
+                }
+                continue;
+            }
             let fixed = gpu.in_use_occupancy();
             let has_fixed = !fixed.instances().is_empty();
             out.fixed_gpus += u32::from(has_fixed);
@@ -147,12 +157,21 @@ impl<'a> Ctx<'a> {
                 .filter_map(|&(d, p)| fixed.profile_slot(p).map(|s| (d, s)))
                 .collect();
             if elig.is_empty() {
+                if is_bare {
+                    bare.insert(self.eligible[g].as_ptr().addr(), None);
+                }
                 continue;
             }
             let key = (fixed.signature(), elig.clone());
             if let Some(&c) = index.get(&key) {
                 out.classes[c].n += 1;
+                if is_bare {
+                    bare.insert(self.eligible[g].as_ptr().addr(), Some(c));
+                }
                 continue;
+            }
+            if is_bare {
+                bare.insert(self.eligible[g].as_ptr().addr(), Some(out.classes.len()));
             }
             let slot_mask = elig.iter().fold(0u64, |m, &(_, s)| m | 1 << (s % 64));
             let (model, mask, packed) = fixed.signature();

@@ -77,7 +77,8 @@ pub(super) struct Ctx<'a> {
     /// Per request, the position of its priority in `levels`.
     level_of: Vec<usize>,
     /// Per GPU: (request, the profile on this GPU's model) for every request it admits.
-    pub(super) eligible: Vec<Vec<(usize, &'static GpuInstanceProfile)>>,
+    /// GPUs alike in all that admission reads share one list.
+    pub(super) eligible: Vec<Eligible>,
     /// Room of an occupancy, by its signature: identical GPUs are asked once.
     pub(super) room_cache: std::cell::RefCell<FastMap<(ModelKey, u32, u128), u8>>,
     /// [`place_with_room`] by the occupancy's signature and the profiles' slots (GPUs alike
@@ -96,6 +97,14 @@ pub(super) struct Ctx<'a> {
     /// What [`Ctx::reusable`] gives, made on first use.
     reusable: std::cell::OnceCell<Vec<Vec<(usize, &'static GpuInstanceProfile)>>>,
 }
+
+/// What one GPU admits: (request, its profile on the GPU's model), in request order.
+pub(super) type Eligible = std::rc::Rc<[(usize, &'static GpuInstanceProfile)]>;
+
+/// What [`Request::admits`] and the profile look-up read of a GPU: the model, whether MIG
+/// is on or may be enabled there, the NUMA node and, where some request names GPUs, the
+/// GPU's index. GPUs with one key admit the same requests with the same profiles.
+type AdmitKey = (usize, bool, Option<u32>, Option<u32>);
 
 /// Per request, what [`Ctx::outranks`] compares: where the fleet has at most 64 GPUs, the
 /// GPUs it may use as a bit mask; on larger fleets, a number for its kind (requests alike in
@@ -191,16 +200,29 @@ impl<'a> Ctx<'a> {
             .iter()
             .map(|r| levels.iter().position(|&l| l == r.priority).unwrap_or(0))
             .collect();
+        let by_index = requests.iter().any(|r| r.gpus.is_some());
+        let mut shared: FastMap<AdmitKey, Eligible> = FastMap::default();
         let eligible = fleet
             .gpus()
             .iter()
             .map(|g| {
-                requests
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, r)| r.admits(g, options.enable_mig))
-                    .filter_map(|(i, r)| g.profile(&r.profile).map(|p| (i, p)))
-                    .collect()
+                let key = (
+                    core::ptr::from_ref(g.model) as usize,
+                    g.mig_enabled || (options.enable_mig && g.instances().is_empty()),
+                    g.numa_node,
+                    by_index.then_some(g.index),
+                );
+                shared
+                    .entry(key)
+                    .or_insert_with(|| {
+                        requests
+                            .iter()
+                            .enumerate()
+                            .filter(|(_, r)| r.admits(g, options.enable_mig))
+                            .filter_map(|(i, r)| g.profile(&r.profile).map(|p| (i, p)))
+                            .collect()
+                    })
+                    .clone()
             })
             .collect();
         Ctx {
@@ -228,7 +250,7 @@ impl<'a> Ctx<'a> {
                 if gpu.instances().iter().all(|x| x.in_use) {
                     continue;
                 }
-                for &(r, p) in &self.eligible[g] {
+                for &(r, p) in self.eligible[g].iter() {
                     out[r].push((g, p));
                 }
             }
@@ -296,7 +318,7 @@ impl<'a> Ctx<'a> {
         if self.eligible.len() <= 64 {
             let mut reach = vec![0u64; self.requests.len()];
             for (g, elig) in self.eligible.iter().enumerate() {
-                for &(r, _) in elig {
+                for &(r, _) in elig.iter() {
                     reach[r] |= 1 << g;
                 }
             }
@@ -637,7 +659,7 @@ impl<'a> Ctx<'a> {
         let reasons = self.reasons.get_or_init(|| {
             let mut eligible = vec![false; self.requests.len()];
             for elig in &self.eligible {
-                for &(r, _) in elig {
+                for &(r, _) in elig.iter() {
                     eligible[r] = true;
                 }
             }

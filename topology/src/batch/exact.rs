@@ -169,7 +169,7 @@ impl<'c, 'a> Exact<'c, 'a> {
         }
         let mut least = vec![(u64::MAX, u64::MAX); self.ctx.requests.len()];
         for (g, elig) in self.ctx.eligible.iter().enumerate() {
-            for &(r, p) in elig {
+            for &(r, p) in elig.iter() {
                 let (memory, compute) = share(p, gpus[g].model);
                 least[r] = (least[r].0.min(memory), least[r].1.min(compute));
             }

@@ -341,7 +341,7 @@ impl<'c, 'a> Greedy<'c, 'a> {
         // Per profile slot, the requests with demand left that it may serve, highest
         // priority first (then in request order): whom a pattern's instances there go to.
         let mut takers: Vec<Vec<usize>> = vec![Vec::new(); model.profiles.len()];
-        for (r, p) in elig {
+        for (r, p) in elig.iter() {
             if let Some(s) = model
                 .profiles
                 .iter()

@@ -17,7 +17,7 @@ impl Greedy<'_, '_> {
         let model = base.model();
         let elig = &self.ctx.eligible[g];
         let mut takers: Vec<Vec<usize>> = vec![Vec::new(); model.profiles.len()];
-        for &(r, p) in elig {
+        for &(r, p) in elig.iter() {
             if rem[r] == 0 {
                 continue;
             }

@@ -171,7 +171,7 @@ fn parts(ctx: &Ctx<'_>) -> Vec<Vec<usize>> {
     let mut up: Vec<usize> = (0..gpus).collect();
     let mut first: Vec<Option<usize>> = vec![None; ctx.requests.len()];
     for (g, elig) in ctx.eligible.iter().enumerate() {
-        for &(r, _) in elig {
+        for &(r, _) in elig.iter() {
             match first.get(r).copied().flatten() {
                 None => {
                     if let Some(f) = first.get_mut(r) {

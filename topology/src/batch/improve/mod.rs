@@ -66,7 +66,7 @@ pub(super) fn improve(
     // Per request, the GPUs that may serve it.
     let mut by_request: Vec<Vec<usize>> = vec![Vec::new(); demand.len()];
     for (g, elig) in ctx.eligible.iter().enumerate() {
-        for &(r, _) in elig {
+        for &(r, _) in elig.iter() {
             by_request[r].push(g);
         }
     }

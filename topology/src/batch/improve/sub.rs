@@ -101,7 +101,7 @@ impl<'c, 'a> Sub<'c, 'a> {
         // Per local request, the GPUs of the set it may use (as bits, for sets of up to 64).
         let mut reach = vec![0u64; reqs.len()];
         for (k, &g) in set.iter().enumerate().take(64) {
-            for &(r, _) in &ctx.eligible[g] {
+            for &(r, _) in ctx.eligible[g].iter() {
                 if let Some(l) = local(r) {
                     reach[l] |= 1 << k;
                 }
@@ -113,7 +113,7 @@ impl<'c, 'a> Sub<'c, 'a> {
             let gpu = &gpus[g];
             let base = gpu.in_use_occupancy();
             let mut per_slot: Vec<(usize, Vec<Vec<usize>>)> = Vec::new();
-            for &(r, p) in &ctx.eligible[g] {
+            for &(r, p) in ctx.eligible[g].iter() {
                 let (Some(l), Some(s)) = (local(r), base.profile_slot(p)) else {
                     continue;
                 };

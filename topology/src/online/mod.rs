@@ -21,7 +21,9 @@ pub mod churn;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
+
+use rustc_hash::FxHashMap as HashMap;
 
 pub use admission::{Admission, Load, Share};
 pub use churn::Estimate;
@@ -39,6 +41,9 @@ struct Bucket {
     mig: bool,
     numa: Option<u32>,
     gpus: BTreeSet<usize>,
+    /// Per profile slot of the model, the best start in this state once worked out
+    /// ([`choice`]); emptied when what counts as room changes.
+    choices: Vec<Option<Option<Choice>>>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -69,7 +74,6 @@ pub struct Online {
     bucket_of: HashMap<StateKey, usize>,
     gpu_bucket: Vec<usize>,
     by_model: HashMap<ModelKey, Vec<usize>>,
-    choices: HashMap<(usize, usize), Option<Choice>>,
     /// The profiles whose room counts; `None`: every profile of the model.
     expected: Option<Vec<ProfileName>>,
     /// The admission in force, if any ([`Online::admit`]).
@@ -143,6 +147,47 @@ pub fn ranking(
     keyed.into_iter().map(|(_, v)| v).collect()
 }
 
+/// The best start for the profile at `slot` in `bucket`'s state, worked out once per state
+/// and slot: off the admission's plan last, then the least room lost, then the fewest free
+/// slices after.
+fn choice(
+    bucket: &mut Bucket,
+    slot: usize,
+    expected: Option<&[ProfileName]>,
+    admission: Option<&Admission>,
+) -> Option<Choice> {
+    if let Some(&Some(c)) = bucket.choices.get(slot) {
+        return c;
+    }
+    let occ = &bucket.occ;
+    let profile = &occ.model().profiles[slot];
+    let before = room(occ, expected);
+    let mut best: Option<Choice> = None;
+    for &pl in profile.placements {
+        if occ.refusal(slot, pl).is_some() {
+            continue;
+        }
+        let mut after = occ.clone();
+        after.push(slot, pl);
+        let c = Choice {
+            off_plan: admission.is_some_and(|a| !a.on_plan(&after)),
+            start: pl.start,
+            loss: before - room(&after, expected).min(before),
+            free_after: after.free_memory_slices(),
+        };
+        if best
+            .is_none_or(|x| (c.off_plan, c.loss, c.free_after) < (x.off_plan, x.loss, x.free_after))
+        {
+            best = Some(c);
+        }
+    }
+    if bucket.choices.len() <= slot {
+        bucket.choices.resize(slot + 1, None);
+    }
+    bucket.choices[slot] = Some(best);
+    best
+}
+
 impl Online {
     /// The profiles whose room counts (`None`: every profile), as [`Online::expect`] set.
     #[must_use]
@@ -157,12 +202,11 @@ impl Online {
             gpu_bucket: vec![usize::MAX; fleet.gpus().len()],
             fleet,
             buckets: Vec::new(),
-            bucket_of: HashMap::new(),
-            by_model: HashMap::new(),
-            choices: HashMap::new(),
+            bucket_of: HashMap::default(),
+            by_model: HashMap::default(),
             expected: None,
             admission: None,
-            in_service: HashMap::new(),
+            in_service: HashMap::default(),
         };
         for x in me.fleet.gpus().iter().flat_map(|g| g.instances()) {
             if x.in_use {
@@ -180,7 +224,9 @@ impl Online {
     /// nobody asks for (a 7g in a fleet that only runs 1g and 2g instances).
     pub fn expect(&mut self, profiles: &[ProfileName]) {
         self.expected = Some(profiles.to_vec());
-        self.choices.clear();
+        for b in &mut self.buckets {
+            b.choices.clear();
+        }
     }
 
     /// Admits the workload `loads` from now on (see [`Admission`]): solves its long-run
@@ -233,6 +279,7 @@ impl Online {
                     mig: gpu.mig_enabled,
                     numa: gpu.numa_node,
                     gpus: BTreeSet::new(),
+                    choices: Vec::new(),
                 });
                 self.bucket_of.insert(key, b);
                 self.by_model.entry(key.0).or_default().push(b);
@@ -247,37 +294,6 @@ impl Online {
         if let Some(b) = self.buckets.get_mut(self.gpu_bucket[g]) {
             b.gpus.remove(&g);
         }
-    }
-
-    fn choice(&mut self, b: usize, slot: usize) -> Option<Choice> {
-        if let Some(c) = self.choices.get(&(b, slot)) {
-            return *c;
-        }
-        let occ = &self.buckets[b].occ;
-        let profile = &occ.model().profiles[slot];
-        let expected = self.expected.as_deref();
-        let before = room(occ, expected);
-        let mut best: Option<Choice> = None;
-        for &pl in profile.placements {
-            if occ.refusal(slot, pl).is_some() {
-                continue;
-            }
-            let mut after = occ.clone();
-            after.push(slot, pl);
-            let c = Choice {
-                off_plan: self.admission.as_ref().is_some_and(|a| !a.on_plan(&after)),
-                start: pl.start,
-                loss: before - room(&after, expected).min(before),
-                free_after: after.free_memory_slices(),
-            };
-            if best.is_none_or(|x| {
-                (c.off_plan, c.loss, c.free_after) < (x.off_plan, x.loss, x.free_after)
-            }) {
-                best = Some(c);
-            }
-        }
-        self.choices.insert((b, slot), best);
-        best
     }
 
     /// Places one instance of `profile` (on a GPU of NUMA node `numa_node` if given) and marks
@@ -305,16 +321,16 @@ impl Online {
         let mut best: Option<(bool, u64, u32, usize, usize, u8)> = None;
         // Whether any GPU could ever take it (MIG on, the NUMA node, a model with it).
         let mut eligible = false;
-        let models: Vec<ModelKey> = self.by_model.keys().copied().collect();
-        for m in models {
-            let buckets = self.by_model.get(&m).cloned().unwrap_or_default();
-            let Some(b0) = buckets.first() else { continue };
-            let model = self.buckets[*b0].occ.model();
+        let expected = self.expected.as_deref();
+        let admission = self.admission.as_ref();
+        for buckets in self.by_model.values() {
+            let Some(&b0) = buckets.first() else { continue };
+            let model = self.buckets[b0].occ.model();
             let Some(slot) = model.profiles.iter().position(|p| p.name == *profile) else {
                 continue;
             };
-            for b in buckets {
-                let bucket = &self.buckets[b];
+            for &b in buckets {
+                let bucket = &mut self.buckets[b];
                 if !bucket.mig || numa_node.is_some_and(|n| bucket.numa != Some(n)) {
                     continue;
                 }
@@ -322,7 +338,7 @@ impl Online {
                     continue;
                 };
                 eligible = true;
-                let Some(c) = self.choice(b, slot) else {
+                let Some(c) = choice(bucket, slot, expected, admission) else {
                     continue;
                 };
                 let cand = (c.off_plan, c.loss, c.free_after, g, slot, c.start);

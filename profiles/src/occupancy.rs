@@ -15,9 +15,17 @@ pub struct Occupancy {
     compute_used: u8,
     media_used: bool,
     /// Instances per profile, in the order of `model.profiles`.
-    per_profile: Vec<u8>,
-    instances: Vec<(&'static GpuInstanceProfile, Placement)>,
+    per_profile: smallvec::SmallVec<[u8; PROFILES_INLINE]>,
+    instances: smallvec::SmallVec<[(&'static GpuInstanceProfile, Placement); INSTANCES_INLINE]>,
 }
+
+/// Profiles per model kept inline (a model with more spills to the heap): solvers clone
+/// occupancies by the million, and an inline clone is a copy.
+const PROFILES_INLINE: usize = 24;
+
+/// Instances kept inline: one a memory slice on every model of the catalog but those with
+/// more than 8 slices.
+const INSTANCES_INLINE: usize = 8;
 
 impl Occupancy {
     /// An empty GPU of `model`.
@@ -28,8 +36,8 @@ impl Occupancy {
             memory_mask: 0,
             compute_used: 0,
             media_used: false,
-            per_profile: vec![0; model.profiles.len()],
-            instances: Vec::new(),
+            per_profile: smallvec::smallvec![0; model.profiles.len()],
+            instances: smallvec::SmallVec::new(),
         }
     }
 

@@ -182,7 +182,8 @@ pub(super) fn place_with_room(
     let model = occ.model();
     for (extra, room) in [(full_profile(model), 2), (half_profile(model), 1)] {
         let Some(extra) = extra else { continue };
-        let mut with = creates.to_vec();
+        let mut with = Vec::with_capacity(creates.len() + 1);
+        with.extend_from_slice(creates);
         with.push(extra);
         if let Some(sol) = solve_gpu(occ, &with) {
             return Some((sol[..creates.len()].iter().map(|x| x.1).collect(), room));
@@ -435,10 +436,12 @@ impl<'a> Ctx<'a> {
         };
         let mut best: Option<(Value, u32, Realization)> = None;
         let n_free = u32::try_from(free.len()).ok()?;
+        let asked: u32 = want.iter().map(|&(_, c)| c).sum();
+        let asked = usize::try_from(asked).unwrap_or(0).min(64);
         for mask in (0..(1u32 << n_free)).rev() {
             let mut rem: Vec<(usize, u32)> = want.to_vec();
-            let mut reuse = Vec::new();
-            let mut destroy = Vec::new();
+            let mut reuse = Vec::with_capacity(free.len());
+            let mut destroy = Vec::with_capacity(free.len());
             let mut occ = fixed.clone();
             for (k, x) in free.iter().enumerate() {
                 if mask & (1 << k) == 0 {
@@ -454,8 +457,8 @@ impl<'a> Ctx<'a> {
                     reuse.push((slot.0, *x));
                 }
             }
-            let mut creates_req = Vec::new();
-            let mut creates = Vec::new();
+            let mut creates_req = Vec::with_capacity(asked);
+            let mut creates = Vec::with_capacity(asked);
             for &(r, c) in &rem {
                 let p = profile_of(r)?;
                 for _ in 0..c {

@@ -151,6 +151,18 @@ impl<'c, 'a> Exact<'c, 'a> {
         self
     }
 
+    /// Raises the target to `target` (per priority level, highest first: what a plan found
+    /// since places) where it is more. States already cut stay cut (they cannot reach the
+    /// lower target either), and values already memoized are those of real plans that
+    /// include every plan reaching the new target, so the search stays exact.
+    pub(super) fn raise_target(&mut self, target: &[u64]) {
+        if let Some((_, now)) = &mut self.target
+            && target > now.as_slice()
+        {
+            *now = target.to_vec();
+        }
+    }
+
     /// What the cuts need: per position of the order, what the GPUs from there on can hold
     /// for the requests they may serve, beside their in-use instances; per request, the least
     /// memory and compute one instance takes on any GPU it may use.
@@ -552,5 +564,48 @@ impl<'c, 'a> Exact<'c, 'a> {
             out.push(real);
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::batch::SolveOptions;
+    use crate::batch::greedy::{Greedy, Mode};
+    use crate::batch::testing::{arb_asks, arb_gpus, fleet, requests};
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+        /// A search cut short, its target then raised to what the packer's plan places and
+        /// given the budget to finish, finds the optimum of a search with neither, and
+        /// rebuilds a plan of that value: what it memoized under the lower target stays
+        /// sound.
+        #[test]
+        fn a_raised_target_keeps_the_search_exact(
+            gpus in arb_gpus(2..6),
+            asks in arb_asks(1..5, 1u32..5, 0..3),
+            first in prop::sample::select(vec![0u64, 20, 200, 2_000]),
+        ) {
+            let fleet = fleet(&gpus);
+            let reqs = requests(&asks);
+            let ctx = Ctx::new(&fleet, &reqs, &SolveOptions::default());
+            let demand: Vec<u32> = reqs.iter().map(|r| r.count).collect();
+            let all: Vec<usize> = (0..fleet.gpus().len()).collect();
+            let Some(Some(optimum)) = Exact::over(&ctx, all.clone(), 5_000_000).best(0, &demand)
+            else {
+                return Ok(());
+            };
+            let packed = ctx.total(&Greedy::new(&ctx, Mode::Size).run(demand.clone()));
+            let mut search = Exact::over(&ctx, all, first)
+                .with_target(&demand, vec![0; ctx.levels.len()]);
+            let _ = search.best(0, &demand);
+            search.raise_target(&packed.placed);
+            search.budget = 5_000_000;
+            prop_assert_eq!(search.best(0, &demand), Some(Some(optimum.clone())));
+            prop_assert_eq!(ctx.total(&search.reconstruct(&demand)), optimum);
+        }
     }
 }

@@ -151,6 +151,8 @@ fn choose(ctx: &Ctx<'_>, demand: &[u32], limit: usize, budget: u64) -> (Chosen, 
         (choice, plan)
     };
     dp.budget = budget - budget / FIRST_SHARE;
+    // What the plan places now is a target the rest of the search needs not look below.
+    dp.raise_target(&ctx.total(&choice).placed);
     if let Some(Some(_)) = dp.best(0, demand) {
         return ((dp.reconstruct(demand), true), None);
     }

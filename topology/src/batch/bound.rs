@@ -143,12 +143,18 @@ impl<'a> Ctx<'a> {
         let mut bare: FastMap<usize, Option<usize>> = FastMap::default();
         for (g, gpu) in self.fleet.gpus().iter().enumerate() {
             let is_bare = gpu.instances().iter().all(|x| !x.in_use);
-            if is_bare && let Some(&class) = bare.get(&self.eligible[g].as_ptr().addr()) {
+            let list = self.eligible[g].as_ptr().addr();
+            if is_bare && let Some(&class) = bare.get(&list) {
                 if let Some(c) = class {
                     out.classes[c].n += 1;
                 }
                 continue;
             }
+            let mut remember = |class| {
+                if is_bare {
+                    bare.insert(list, class);
+                }
+            };
             let fixed = gpu.in_use_occupancy();
             let has_fixed = !fixed.instances().is_empty();
             out.fixed_gpus += u32::from(has_fixed);
@@ -157,22 +163,16 @@ impl<'a> Ctx<'a> {
                 .filter_map(|&(d, p)| fixed.profile_slot(p).map(|s| (d, s)))
                 .collect();
             if elig.is_empty() {
-                if is_bare {
-                    bare.insert(self.eligible[g].as_ptr().addr(), None);
-                }
+                remember(None);
                 continue;
             }
             let key = (fixed.signature(), elig.clone());
             if let Some(&c) = index.get(&key) {
                 out.classes[c].n += 1;
-                if is_bare {
-                    bare.insert(self.eligible[g].as_ptr().addr(), Some(c));
-                }
+                remember(Some(c));
                 continue;
             }
-            if is_bare {
-                bare.insert(self.eligible[g].as_ptr().addr(), Some(out.classes.len()));
-            }
+            remember(Some(out.classes.len()));
             let slot_mask = elig.iter().fold(0u64, |m, &(_, s)| m | 1 << (s % 64));
             let (model, mask, packed) = fixed.signature();
             let patterns = shared_patterns(&fixed, (model, mask, packed, slot_mask));

@@ -28,7 +28,7 @@ use rustc_hash::FxHashMap as HashMap;
 pub use admission::{Admission, Load, Share};
 pub use churn::Estimate;
 
-use gpupart_profiles::{ModelKey, ProfileName};
+use gpupart_profiles::{ModelKey, Placement, ProfileName};
 
 use crate::fleet::{Fleet, Instance};
 use crate::{Error, Occupancy};
@@ -129,14 +129,7 @@ pub fn ranking(
         let Some(slot) = model.profiles.iter().position(|p| p.name == *profile) else {
             continue;
         };
-        let before = room(occ, expected);
-        for (k, &pl) in model.profiles[slot].placements.iter().enumerate() {
-            if occ.refusal(slot, pl).is_some() {
-                continue;
-            }
-            let mut after = occ.clone();
-            after.push(slot, pl);
-            let loss = before - room(&after, expected).min(before);
+        for (k, pl, after, loss) in outcomes(occ, slot, expected) {
             keyed.push((
                 (loss, after.free_memory_slices(), pos, k),
                 (gpu.index, pl.start),
@@ -145,6 +138,28 @@ pub fn ranking(
     }
     keyed.sort_by_key(|(k, _)| *k);
     keyed.into_iter().map(|(_, v)| v).collect()
+}
+
+/// Each legal place for the profile at `slot` on `occ` now: the placement's position among
+/// the profile's placements, the placement, the state after it, and the room it loses (over
+/// `expected` profiles, or every profile).
+fn outcomes<'o>(
+    occ: &'o Occupancy,
+    slot: usize,
+    expected: Option<&'o [ProfileName]>,
+) -> impl Iterator<Item = (usize, Placement, Occupancy, u64)> + 'o {
+    let before = room(occ, expected);
+    occ.model().profiles[slot]
+        .placements
+        .iter()
+        .enumerate()
+        .filter(move |&(_, &pl)| occ.refusal(slot, pl).is_none())
+        .map(move |(k, &pl)| {
+            let mut after = occ.clone();
+            after.push(slot, pl);
+            let loss = before - room(&after, expected).min(before);
+            (k, pl, after, loss)
+        })
 }
 
 /// The best start for the profile at `slot` in `bucket`'s state, worked out once per state
@@ -159,20 +174,12 @@ fn choice(
     if let Some(&Some(c)) = bucket.choices.get(slot) {
         return c;
     }
-    let occ = &bucket.occ;
-    let profile = &occ.model().profiles[slot];
-    let before = room(occ, expected);
     let mut best: Option<Choice> = None;
-    for &pl in profile.placements {
-        if occ.refusal(slot, pl).is_some() {
-            continue;
-        }
-        let mut after = occ.clone();
-        after.push(slot, pl);
+    for (_, pl, after, loss) in outcomes(&bucket.occ, slot, expected) {
         let c = Choice {
             off_plan: admission.is_some_and(|a| !a.on_plan(&after)),
             start: pl.start,
-            loss: before - room(&after, expected).min(before),
+            loss,
             free_after: after.free_memory_slices(),
         };
         if best

@@ -29,9 +29,13 @@ pub(in super::super) fn consolidate(
     // the plan reconfigures that have memory left, the least first.
     let mut sources: Vec<(usize, usize)> = Vec::new();
     let mut targets: Vec<(u32, usize)> = Vec::new();
+    // Per GPU, the memory slices its outcome in `choice` leaves free (kept up to date as
+    // moves are applied): a creation looks at many targets, most of them too full.
+    let mut free_of: Vec<u32> = vec![0; choice.len()];
     for (g, real) in choice.iter().enumerate() {
         if let Some(real) = real.as_ref().filter(|real| reconfigured(real)) {
             let (free, _) = free_slices(&gpus[g], real);
+            free_of[g] = free;
             if free > 0 {
                 targets.push((free, g));
             }
@@ -42,8 +46,30 @@ pub(in super::super) fn consolidate(
     }
     sources.sort_unstable();
     targets.sort_unstable();
+    let targets: Vec<usize> = targets.into_iter().map(|(_, h)| h).collect();
+    // Where each target stands in `targets`.
+    let mut at: Vec<usize> = vec![usize::MAX; choice.len()];
+    for (i, &h) in targets.iter().enumerate() {
+        at[h] = i;
+    }
+    // Whether GPU `h`, its outcome `now` leaving `free` memory slices, could take one more
+    // instance of request `r`: reconfigured anyway, eligible, with the memory the profile
+    // needs there.
+    let fits = |h: usize, now: &Realization, free: u32, r: usize| {
+        reconfigured(now)
+            && ctx.eligible[h]
+                .iter()
+                .find(|(e, _)| *e == r)
+                .is_some_and(|(_, p)| free >= u32::from(p.memory_slices))
+    };
+    // Per request, the targets (positions in `targets`) that fit it as `choice` stands,
+    // made at `epoch` (the number of moves applied): most targets are too full, and
+    // sources fail alike until a move changes something.
+    let mut takers: Vec<(u64, Vec<usize>)> = vec![(u64::MAX, Vec::new()); ctx.requests.len()];
+    let mut epoch = 0u64;
     // What a tried move does: the GPUs it changes and their new outcomes.
     let mut moved: Vec<(usize, Option<Realization>)> = Vec::new();
+    let mut changed_at: Vec<usize> = Vec::new();
     for &(_, g) in &sources {
         let Some(real) = choice.get(g).and_then(Option::as_ref) else {
             continue;
@@ -58,26 +84,76 @@ pub(in super::super) fn consolidate(
         creations.sort_unstable();
         let mut ok = true;
         for &r in &creations {
-            let mut placed = false;
+            let Some(list) = takers.get_mut(r) else {
+                ok = false;
+                break;
+            };
+            if list.0 != epoch {
+                list.1.clear();
+                list.1.extend((0..targets.len()).filter(|&i| {
+                    let h = targets[i];
+                    choice
+                        .get(h)
+                        .and_then(Option::as_ref)
+                        .is_some_and(|now| fits(h, now, free_of[h], r))
+                }));
+                list.0 = epoch;
+            }
+            // The targets in order: those listed that no tried move changed, merged with
+            // those a tried move changed (weighed afresh).
+            let is_moved = |h: usize| moved.iter().any(|(m, _)| *m == h);
+            changed_at.clear();
+            changed_at.extend(
+                moved
+                    .iter()
+                    .filter_map(|(m, _)| at.get(*m).copied().filter(|&i| i != usize::MAX)),
+            );
+            changed_at.sort_unstable();
+            let mut listed = list.1.iter().copied().filter(|&i| !is_moved(targets[i]));
+            let mut fresh = changed_at.iter().copied();
+            let (mut next_listed, mut next_fresh) = (listed.next(), fresh.next());
+            let mut found = None;
             let mut tries = 0;
-            for &(_, h) in &targets {
+            loop {
+                let i = match (next_listed, next_fresh) {
+                    (Some(a), Some(b)) if a < b => {
+                        next_listed = listed.next();
+                        a
+                    }
+                    (_, Some(b)) => {
+                        next_fresh = fresh.next();
+                        b
+                    }
+                    (Some(a), None) => {
+                        next_listed = listed.next();
+                        a
+                    }
+                    (None, None) => break,
+                };
                 if tries >= TRIES {
                     break;
                 }
-                let Some(now) = current(choice, &moved, h).filter(|now| reconfigured(now)) else {
-                    continue;
-                };
-                // Where `r` may go, with the memory its profile needs there.
-                let Some(p) = (h != g)
-                    .then(|| ctx.eligible[h].iter().find(|(e, _)| *e == r))
-                    .flatten()
-                    .map(|(_, p)| *p)
-                else {
-                    continue;
-                };
-                if free_slices(&gpus[h], now).0 < u32::from(p.memory_slices) {
+                let h = targets[i];
+                if h == g {
                     continue;
                 }
+                let now = match moved.iter().find(|(m, _)| *m == h) {
+                    Some((_, now)) => {
+                        let Some(now) = now.as_ref() else {
+                            continue;
+                        };
+                        if !fits(h, now, free_slices(&gpus[h], now).0, r) {
+                            continue;
+                        }
+                        now
+                    }
+                    None => {
+                        let Some(now) = choice.get(h).and_then(Option::as_ref) else {
+                            continue;
+                        };
+                        now
+                    }
+                };
                 tries += 1;
                 let mut want = want_of(now, true);
                 add(&mut want, r);
@@ -85,10 +161,13 @@ pub(in super::super) fn consolidate(
                     return changed;
                 }
                 if let Some(next) = ctx.realize(h, &want) {
-                    set(&mut moved, h, Some(next));
-                    placed = true;
+                    found = Some((h, next));
                     break;
                 }
+            }
+            let placed = found.is_some();
+            if let Some((h, next)) = found {
+                set(&mut moved, h, Some(next));
             }
             if !placed {
                 ok = false;
@@ -106,7 +185,15 @@ pub(in super::super) fn consolidate(
         };
         set(&mut moved, g, emptied);
         if gains(ctx, choice, &moved) {
+            for (h, next) in &moved {
+                if let Some(f) = free_of.get_mut(*h) {
+                    *f = next
+                        .as_ref()
+                        .map_or(0, |real| free_slices(&gpus[*h], real).0);
+                }
+            }
             apply(choice, moved.drain(..));
+            epoch += 1;
             changed = true;
         }
     }
@@ -276,18 +363,6 @@ fn remove(want: &mut Vec<(usize, u32)>, r: usize) {
 
 /// Targets tried per creation, at most.
 const TRIES: usize = 32;
-
-/// GPU `h`'s outcome with the moves tried so far.
-fn current<'r>(
-    choice: &'r [Option<Realization>],
-    moved: &'r [(usize, Option<Realization>)],
-    h: usize,
-) -> Option<&'r Realization> {
-    match moved.iter().find(|(g, _)| *g == h) {
-        Some((_, r)) => r.as_ref(),
-        None => choice.get(h).and_then(Option::as_ref),
-    }
-}
 
 /// Sets `h`'s outcome among the moves.
 fn set(moved: &mut Vec<(usize, Option<Realization>)>, h: usize, real: Option<Realization>) {

@@ -47,12 +47,142 @@ pub(super) fn shared_patterns(base: &Occupancy, key: PatternKey) -> Patterns {
 /// the counts (slot by slot).
 ///
 /// A multiset fits when its instances take placements that overlap neither each other nor
-/// `base`, within the model's compute slices, instance limits and media extensions: every
-/// check is on the set, not on the order the instances come in. So one walk over the sets
-/// of placements (each set once: its placements in a fixed order) meets every multiset that
-/// fits, one cheap check a step, where asking the one-GPU search of each multiset would
-/// search afresh each time.
+/// `base`, within the model's compute slices, instance limits and media extensions. All but
+/// the overlap depend on the counts alone; the overlap on which memory slices are taken. So
+/// the counts are chosen slot by slot, each with the set of memory masks its instances can
+/// leave: a multiset fits where that set is not empty, and many ways to place the same
+/// instances are one mask. Models with more than 8 memory slices (none in the catalog) walk
+/// the sets of placements instead ([`by_placements`]).
 pub(crate) fn enumerate_patterns(base: &Occupancy, slot_mask: u64) -> Vec<Pattern> {
+    let model = base.model();
+    if model.memory_slices > 8 {
+        return by_placements(base, slot_mask);
+    }
+    let slots: Vec<usize> = (0..model.profiles.len())
+        .filter(|s| slot_mask & (1 << (s % 64)) != 0)
+        .collect();
+    let mut held = vec![0u8; model.profiles.len()];
+    for (p, _) in base.instances() {
+        if let Some(s) = base.profile_slot(p) {
+            held[s] = held[s].saturating_add(1);
+        }
+    }
+    let mut walk = ByMasks {
+        model,
+        placements: slots
+            .iter()
+            .map(|&s| {
+                model.profiles[s]
+                    .placements
+                    .iter()
+                    .map(|p| p.mask())
+                    .collect()
+            })
+            .collect(),
+        slots,
+        held,
+        counts: vec![0; model.profiles.len()],
+        out: Vec::new(),
+    };
+    let mut masks = Masks::default();
+    masks.insert(base.memory_mask());
+    walk.from(
+        0,
+        masks,
+        u32::from(base.compute_used()),
+        base.media_used(),
+        false,
+    );
+    let mut out = walk.out;
+    out.sort_unstable();
+    out.into_iter().map(|counts| Pattern { counts }).collect()
+}
+
+/// A set of memory masks of a model with at most 8 memory slices.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+struct Masks([u64; 4]);
+
+impl Masks {
+    fn insert(&mut self, mask: u32) {
+        let m = mask as usize & 0xff;
+        self.0[m / 64] |= 1 << (m % 64);
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0 == [0; 4]
+    }
+
+    /// The masks one more instance at one of `placements` (their masks) leaves.
+    fn grow(&self, placements: &[u32]) -> Masks {
+        let mut next = Masks::default();
+        for (w, &word) in self.0.iter().enumerate() {
+            let mut bits = word;
+            while bits != 0 {
+                let m = (w as u32) * 64 + bits.trailing_zeros();
+                bits &= bits - 1;
+                for &p in placements {
+                    if m & p == 0 {
+                        next.insert(m | p);
+                    }
+                }
+            }
+        }
+        next
+    }
+}
+
+/// The walk of [`enumerate_patterns`] over the counts, slot by slot.
+struct ByMasks {
+    model: &'static gpupart_profiles::GpuModel,
+    /// The profile slots asked for, in order.
+    slots: Vec<usize>,
+    /// Per asked slot, its placements' memory masks.
+    placements: Vec<Vec<u32>>,
+    /// Per profile slot, the instances `base` holds.
+    held: Vec<u8>,
+    counts: Vec<u8>,
+    out: Vec<Vec<u8>>,
+}
+
+impl ByMasks {
+    /// Every count from the `i`-th asked slot on, with `masks` what the counts so far can
+    /// leave, `compute` the compute slices and `media` the media extensions they take.
+    fn from(&mut self, i: usize, mut masks: Masks, mut compute: u32, mut media: bool, any: bool) {
+        let Some(&slot) = self.slots.get(i) else {
+            if any {
+                self.out.push(self.counts.clone());
+            }
+            return;
+        };
+        let profile = &self.model.profiles[slot];
+        let has_media = profile.name.attributes().has_media_extensions();
+        let mut k = 0u8;
+        loop {
+            self.from(i + 1, masks, compute, media, any || k > 0);
+            if self.held[slot].saturating_add(k) >= profile.max_instances
+                || compute + u32::from(profile.compute_slices)
+                    > u32::from(self.model.compute_slices)
+                || (media && has_media)
+            {
+                break;
+            }
+            let next = masks.grow(&self.placements[i]);
+            if next.is_empty() {
+                break;
+            }
+            masks = next;
+            compute += u32::from(profile.compute_slices);
+            media |= has_media;
+            k += 1;
+            self.counts[slot] = k;
+        }
+        self.counts[slot] = 0;
+    }
+}
+
+/// [`enumerate_patterns`] by a walk over the sets of placements (each set once: its
+/// placements in a fixed order), one check a step: for any number of memory slices.
+fn by_placements(base: &Occupancy, slot_mask: u64) -> Vec<Pattern> {
     let model = base.model();
     let options: Vec<(usize, gpupart_profiles::Placement)> = (0..model.profiles.len())
         .filter(|s| slot_mask & (1 << (s % 64)) != 0)
@@ -137,7 +267,7 @@ mod tests {
     }
 
     #[test]
-    fn the_walk_over_placements_finds_what_the_search_does_in_its_order() {
+    fn both_walks_find_what_the_search_does_in_its_order() {
         let mut seed = 1u64;
         let mut next = move || {
             seed = seed
@@ -149,9 +279,9 @@ mod tests {
             if model.profiles.is_empty() {
                 continue;
             }
-            for _ in 0..40 {
+            for _ in 0..150 {
                 let mut base = Occupancy::new(model);
-                for _ in 0..(next() % 3) {
+                for _ in 0..(next() % 5) {
                     let at = usize::try_from(next()).unwrap_or(0) % model.profiles.len();
                     let p = &model.profiles[at];
                     let start = u8::try_from(next() % 8).unwrap_or(0);
@@ -164,6 +294,11 @@ mod tests {
                     .into_iter()
                     .map(|p| p.counts)
                     .collect();
+                let placements: Vec<Vec<u8>> = by_placements(&base, mask)
+                    .into_iter()
+                    .map(|p| p.counts)
+                    .collect();
+                assert_eq!(walk, placements, "{} {mask:b}", model.name);
                 assert_eq!(
                     walk,
                     by_search(&base, mask),

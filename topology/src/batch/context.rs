@@ -3,6 +3,7 @@
 //! may serve which request.
 
 use gpupart_profiles::{GpuInstanceProfile, GpuModel, ModelKey, Placement, ProfileName};
+use smallvec::SmallVec;
 
 use super::bound::Classes;
 use super::{
@@ -135,15 +136,15 @@ pub(super) fn full_profile(model: &'static GpuModel) -> Option<&'static GpuInsta
 const PLACE_CACHE: usize = 1 << 16;
 
 /// [`Ctx::place`]'s key: an occupancy's signature and the profiles' slots, in order.
-type PlaceKey = ((ModelKey, u32, u128), Vec<u8>);
+type PlaceKey = ((ModelKey, u32, u128), SmallVec<[u8; 16]>);
 
 /// [`Ctx::realize`]'s key: the model, MIG mode, the instances (slot, start, in use) and
 /// the demand (request, count, the request's slot on the GPU).
 type RealizeKey = (
     ModelKey,
     bool,
-    Vec<(u8, u8, bool)>,
-    Vec<(usize, u32, Option<u8>)>,
+    SmallVec<[(u8, u8, bool); 8]>,
+    SmallVec<[(usize, u32, Option<u8>); 8]>,
 );
 
 /// What [`place_with_room`] answers: the placements and the room, if the profiles fit.
@@ -361,7 +362,7 @@ impl<'a> Ctx<'a> {
         let Some(slots) = creates
             .iter()
             .map(|p| small_slot(occ, p))
-            .collect::<Option<Vec<u8>>>()
+            .collect::<Option<SmallVec<[u8; 16]>>>()
         else {
             return place_with_room(occ, creates);
         };
@@ -395,7 +396,7 @@ impl<'a> Ctx<'a> {
     pub(super) fn realize(&self, g: usize, want: &[(usize, u32)]) -> Option<Realization> {
         let gpu = &self.fleet.gpus()[g];
         let slot = |p: &GpuInstanceProfile| small_slot(gpu.occupancy(), p);
-        let instances: Option<Vec<(u8, u8, bool)>> = gpu
+        let instances: Option<SmallVec<[(u8, u8, bool); 8]>> = gpu
             .instances()
             .iter()
             .map(|x| slot(x.profile).map(|s| (s, x.start, x.in_use)))

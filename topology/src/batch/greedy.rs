@@ -123,10 +123,8 @@ impl<'c, 'a> Greedy<'c, 'a> {
         let gpus = self.ctx.fleet.gpus();
         let mut out: Vec<Option<Realization>> = vec![None; gpus.len()];
         // Phase 1: reuse free instances of the right profile, priorities first.
-        let mut claimed: Vec<Vec<bool>> = gpus
-            .iter()
-            .map(|g| vec![false; g.instances().len()])
-            .collect();
+        // The free instances claimed, as (GPU, instance): few GPUs hold any.
+        let mut claimed: rustc_hash::FxHashSet<(usize, usize)> = Default::default();
         let mut order: Vec<usize> = (0..rem.len()).collect();
         order.sort_by_key(|&r| (core::cmp::Reverse(self.ctx.requests[r].priority), r));
         if self.destroy_free {
@@ -140,8 +138,10 @@ impl<'c, 'a> Greedy<'c, 'a> {
                 }
                 let gpu = &gpus[g];
                 for (k, x) in gpu.instances().iter().enumerate() {
-                    if rem[r] > 0 && !x.in_use && !claimed[g][k] && x.profile == p {
-                        claimed[g][k] = true;
+                    if rem[r] == 0 || x.in_use || x.profile != p {
+                        continue;
+                    }
+                    if claimed.insert((g, k)) {
                         rem[r] -= 1;
                         out[g]
                             .get_or_insert_with(|| Realization::unchanged(gpu))

@@ -127,18 +127,16 @@ fn pivot(c: &[f64], a: &[Vec<f64>], b: &[f64], rule: Rule, limit: usize) -> Opti
         let (before, rest) = t.split_at_mut(l * width);
         let (row, after) = rest.split_at_mut(width);
         let pivot = row[e];
-        for v in row.iter_mut() {
-            *v /= pivot;
-        }
         // The tableau stays sparse: only the pivot row's nonzero columns change the others
-        // (subtracting a multiple of zero leaves an entry as it is).
+        // (subtracting a multiple of zero leaves an entry as it is), and only they need the
+        // division (a zero divided by the positive pivot is the same zero).
         nonzero.clear();
-        nonzero.extend(
-            row.iter()
-                .enumerate()
-                .filter(|&(_, &p)| p != 0.0)
-                .map(|(j, &p)| (j, p)),
-        );
+        for (j, v) in row.iter_mut().enumerate() {
+            if *v != 0.0 {
+                *v /= pivot;
+                nonzero.push((j, *v));
+            }
+        }
         // Where the pivot row is dense, the whole row at once (the same arithmetic: an
         // entry less a multiple of zero is the entry).
         let dense = nonzero.len() * 4 > width;

@@ -40,7 +40,7 @@ impl Realization {
 
 /// Instances placed per priority level, highest first: inline for up to four levels (the
 /// exact search makes and adds many values).
-pub(super) type Levels = smallvec::SmallVec<[u64; 4]>;
+pub(super) type Levels = SmallVec<[u64; 4]>;
 
 /// Objective as a comparable value: larger is better.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Default)]
@@ -439,14 +439,29 @@ impl<'a> Ctx<'a> {
         let n_free = u32::try_from(free.len()).ok()?;
         let asked: u32 = want.iter().map(|&(_, c)| c).sum();
         let asked = usize::try_from(asked).unwrap_or(0).min(64);
+        // One outcome made per mask, in buffers reused from mask to mask (the best one so
+        // far swapped out, its buffers in for the next).
+        let mut cur = Realization {
+            reuse: Vec::with_capacity(free.len()),
+            destroy: Vec::with_capacity(free.len()),
+            create: Vec::with_capacity(asked),
+            room: 0,
+            enable_mig: false,
+            instances_after: 0,
+        };
+        let mut rem: Vec<(usize, u32)> = Vec::with_capacity(want.len());
+        let mut creates_req = Vec::with_capacity(asked);
+        let mut creates = Vec::with_capacity(asked);
         for mask in (0..(1u32 << n_free)).rev() {
-            let mut rem: Vec<(usize, u32)> = want.to_vec();
-            let mut reuse = Vec::with_capacity(free.len());
-            let mut destroy = Vec::with_capacity(free.len());
+            rem.clear();
+            rem.extend_from_slice(want);
+            cur.reuse.clear();
+            cur.destroy.clear();
+            cur.create.clear();
             let mut occ = fixed.clone();
             for (k, x) in free.iter().enumerate() {
                 if mask & (1 << k) == 0 {
-                    destroy.push(*x);
+                    cur.destroy.push(*x);
                     continue;
                 }
                 occ.add(x.profile, x.start).ok()?;
@@ -455,11 +470,11 @@ impl<'a> Ctx<'a> {
                     .find(|(r, c)| *c > 0 && profile_of(*r) == Some(x.profile))
                 {
                     slot.1 -= 1;
-                    reuse.push((slot.0, *x));
+                    cur.reuse.push((slot.0, *x));
                 }
             }
-            let mut creates_req = Vec::with_capacity(asked);
-            let mut creates = Vec::with_capacity(asked);
+            creates_req.clear();
+            creates.clear();
             for &(r, c) in &rem {
                 let p = profile_of(r)?;
                 for _ in 0..c {
@@ -470,29 +485,27 @@ impl<'a> Ctx<'a> {
             let Some((placements, room)) = self.place(&occ, &creates) else {
                 continue;
             };
-            let create: Vec<Creation> = creates_req
-                .iter()
-                .zip(&creates)
-                .zip(&placements)
-                .map(|((&request, &profile), &placement)| Creation {
-                    request,
-                    profile,
-                    placement,
-                })
-                .collect();
-            let instances_after = gpu.instances().len() - destroy.len() + create.len();
-            let real = Realization {
-                reuse,
-                destroy,
-                create,
-                room,
-                enable_mig: enable_mig && !creates.is_empty(),
-                instances_after,
-            };
-            let v = self.value(&real);
+            cur.create
+                .extend(creates_req.iter().zip(&creates).zip(&placements).map(
+                    |((&request, &profile), &placement)| Creation {
+                        request,
+                        profile,
+                        placement,
+                    },
+                ));
+            cur.instances_after = gpu.instances().len() - cur.destroy.len() + cur.create.len();
+            cur.room = room;
+            cur.enable_mig = enable_mig && !creates.is_empty();
+            let v = self.value(&cur);
             // Ties: keep more instances (masks are tried from all-kept down).
-            if best.as_ref().is_none_or(|(b, _, _)| v > *b) {
-                best = Some((v, mask, real));
+            match &mut best {
+                Some((b, m, real)) if v > *b => {
+                    *b = v;
+                    *m = mask;
+                    std::mem::swap(real, &mut cur);
+                }
+                Some(_) => {}
+                None => best = Some((v, mask, cur.clone())),
             }
         }
         best.map(|(_, _, r)| r)

@@ -363,12 +363,18 @@ impl<'c, 'a> Greedy<'c, 'a> {
             u64::from(model.memory_slices),
             u64::from(model.compute_slices),
         );
-        let mut best: Option<((Vec<u64>, Vec<u64>, usize), Vec<(usize, u32)>)> = None;
+        let levels = self.ctx.levels.len();
+        // Buffers for the pattern weighed and the best one so far, reused from pattern to
+        // pattern: (per level placed, per level size, worth at the prices, want).
+        type Weighed = (Vec<u64>, Vec<u64>, u64, Vec<(usize, u32)>);
+        let mut cur: Weighed = (vec![0; levels], vec![0; levels], 0, Vec::new());
+        let mut best: Option<(Weighed, usize)> = None;
         for (pi, pat) in patterns.iter().enumerate() {
-            let mut want: Vec<(usize, u32)> = Vec::new();
-            let mut placed = vec![0u64; self.ctx.levels.len()];
-            let mut size = vec![0u64; self.ctx.levels.len()];
-            let mut worth = 0u64;
+            let (placed, size, worth, want) = &mut cur;
+            placed.fill(0);
+            size.fill(0);
+            *worth = 0;
+            want.clear();
             for (slot, &count) in pat.counts.iter().enumerate() {
                 let mut left = u32::from(count);
                 if left == 0 {
@@ -380,7 +386,7 @@ impl<'c, 'a> Greedy<'c, 'a> {
                     if take > 0 {
                         want.push((r, take));
                         placed[self.ctx.level(r)] += u64::from(take);
-                        worth += u64::from(take)
+                        *worth += u64::from(take)
                             * u64::try_from(self.prices.get(r).copied().unwrap_or(0)).unwrap_or(0);
                         // Share of the GPU taken, memory and compute weighted alike.
                         size[self.ctx.level(r)] += u64::from(take)
@@ -393,16 +399,30 @@ impl<'c, 'a> Greedy<'c, 'a> {
             if want.is_empty() {
                 continue;
             }
-            let key = match self.mode {
-                Mode::Size | Mode::Lp | Mode::GlobalLp => (size, placed, usize::MAX - pi),
-                Mode::Count => (placed, size, usize::MAX - pi),
-                Mode::Priced => (vec![worth], size, usize::MAX - pi),
-            };
-            if best.as_ref().is_none_or(|(k, _)| key > *k) {
-                best = Some((key, want));
+            // By the mode's key; ties to the earlier pattern.
+            let better = best.as_ref().is_none_or(|((bp, bs, bw, _), _)| {
+                let order = match self.mode {
+                    Mode::Size | Mode::Lp | Mode::GlobalLp => {
+                        size.as_slice().cmp(bs).then(placed.as_slice().cmp(bp))
+                    }
+                    Mode::Count => placed.as_slice().cmp(bp).then(size.as_slice().cmp(bs)),
+                    Mode::Priced => (*worth).cmp(bw).then(size.as_slice().cmp(bs)),
+                };
+                order.is_gt()
+            });
+            if better {
+                match &mut best {
+                    Some((b, at)) => {
+                        std::mem::swap(b, &mut cur);
+                        *at = pi;
+                    }
+                    None => {
+                        best = Some((cur.clone(), pi));
+                    }
+                }
             }
         }
-        let (_, mut want) = best?;
+        let ((_, _, _, mut want), _) = best?;
         want.sort_unstable();
         let mut creates = Vec::new();
         for &(r, c) in &want {

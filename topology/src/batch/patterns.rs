@@ -115,10 +115,10 @@ impl Masks {
     /// The masks one more instance at one of `placements` (their masks) leaves.
     fn grow(&self, placements: &[u32]) -> Masks {
         let mut next = Masks::default();
-        for (w, &word) in self.0.iter().enumerate() {
+        for (w, &word) in (0u32..).zip(&self.0) {
             let mut bits = word;
             while bits != 0 {
-                let m = (w as u32) * 64 + bits.trailing_zeros();
+                let m = w * 64 + bits.trailing_zeros();
                 bits &= bits - 1;
                 for &p in placements {
                     if m & p == 0 {
@@ -159,7 +159,10 @@ impl ByMasks {
         let mut k = 0u8;
         loop {
             self.from(i + 1, masks, compute, media, any || k > 0);
+            // Each instance takes a placement of its own (as the walk over placements counts
+            // them, also where a placement would take no memory slice).
             if self.held[slot].saturating_add(k) >= profile.max_instances
+                || usize::from(k) >= self.placements[i].len()
                 || compute + u32::from(profile.compute_slices)
                     > u32::from(self.model.compute_slices)
                 || (media && has_media)

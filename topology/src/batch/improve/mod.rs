@@ -400,5 +400,35 @@ mod tests {
             }
             prop_assert!(plan.objective.placed <= plan.bound.max_placed);
         }
+
+        /// Demands up to `u32::MAX` each (a scheduler's "as many as fit"): the whole solver,
+        /// by the packer and the improvement (no exact search) or exactly, never overflows
+        /// a sum of demands, serves no request more than it asks and leaves a plan that
+        /// applies to the fleet, below its bound.
+        #[test]
+        fn huge_demands_neither_overflow_nor_overserve(
+            gpus in arb_gpus(2..7),
+            asks in arb_asks(1..6, (u32::MAX - 3)..u32::MAX, 0..3),
+            exact in any::<bool>(),
+        ) {
+            let fleet = fleet(&gpus);
+            let reqs = requests(&asks);
+            let options = SolveOptions {
+                exact_gpu_limit: if exact { 16 } else { 0 },
+                ..SolveOptions::default()
+            };
+            let plan = crate::batch::solve(&fleet, &reqs, &options);
+            prop_assert!(plan.layout(&fleet).is_ok(), "{plan}");
+            let mut served = vec![0u64; reqs.len()];
+            for c in &plan.changes {
+                for r in c.create.iter().map(|x| x.request).chain(c.reuse.iter().map(|x| x.request)) {
+                    served[r] += 1;
+                }
+            }
+            for (s, r) in served.iter().zip(&reqs) {
+                prop_assert!(*s <= u64::from(r.count));
+            }
+            prop_assert!(plan.objective.placed <= plan.bound.max_placed);
+        }
     }
 }

@@ -261,7 +261,14 @@ impl<'c, 'a> Sub<'c, 'a> {
     fn make_options(&mut self, k: usize, rem: &[u32]) -> (Options, u64) {
         let caps: Vec<(usize, u32)> = self.slots[k]
             .iter()
-            .map(|(s, groups)| (*s, groups.iter().flatten().map(|&l| rem[l]).sum()))
+            .map(|(s, groups)| {
+                // Saturating: demands may be up to `u32::MAX` each.
+                let cap = groups
+                    .iter()
+                    .flatten()
+                    .fold(0u32, |sum, &l| sum.saturating_add(rem[l]));
+                (*s, cap)
+            })
             .collect();
         let slot_mask = caps
             .iter()
@@ -452,8 +459,14 @@ fn split(
         return;
     }
     let Some(group) = groups.get(at) else { return };
-    let cap: u32 = group.iter().map(|&l| rem[l]).sum();
-    let rest_cap: u32 = groups[at + 1..].iter().flatten().map(|&l| rem[l]).sum();
+    // Saturating: demands may be up to `u32::MAX` each (`n` is at most a GPU's instances).
+    let cap = group
+        .iter()
+        .fold(0u32, |sum, &l| sum.saturating_add(rem[l]));
+    let rest_cap = groups[at + 1..]
+        .iter()
+        .flatten()
+        .fold(0u32, |sum, &l| sum.saturating_add(rem[l]));
     let mark = base.len();
     // This group takes `t`, the later groups the rest.
     for t in (n.saturating_sub(rest_cap)..=n.min(cap)).rev() {

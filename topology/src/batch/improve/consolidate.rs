@@ -99,9 +99,7 @@ pub(in super::super) fn consolidate(
                 }));
                 list.0 = epoch;
             }
-            // The targets in order: those listed that no tried move changed, merged with
-            // those a tried move changed (weighed afresh).
-            let is_moved = |h: usize| moved.iter().any(|(m, _)| *m == h);
+            // The targets a tried move changed, weighed afresh below.
             changed_at.clear();
             changed_at.extend(
                 moved
@@ -109,27 +107,10 @@ pub(in super::super) fn consolidate(
                     .filter_map(|(m, _)| at.get(*m).copied().filter(|&i| i != usize::MAX)),
             );
             changed_at.sort_unstable();
-            let mut listed = list.1.iter().copied().filter(|&i| !is_moved(targets[i]));
-            let mut fresh = changed_at.iter().copied();
-            let (mut next_listed, mut next_fresh) = (listed.next(), fresh.next());
+            let unchanged = |i: usize| !moved.iter().any(|(m, _)| *m == targets[i]);
             let mut found = None;
             let mut tries = 0;
-            loop {
-                let i = match (next_listed, next_fresh) {
-                    (Some(a), Some(b)) if a < b => {
-                        next_listed = listed.next();
-                        a
-                    }
-                    (_, Some(b)) => {
-                        next_fresh = fresh.next();
-                        b
-                    }
-                    (Some(a), None) => {
-                        next_listed = listed.next();
-                        a
-                    }
-                    (None, None) => break,
-                };
+            for i in merged(&list.1, &changed_at, unchanged) {
                 if tries >= TRIES {
                     break;
                 }
@@ -165,13 +146,12 @@ pub(in super::super) fn consolidate(
                     break;
                 }
             }
-            let placed = found.is_some();
-            if let Some((h, next)) = found {
-                set(&mut moved, h, Some(next));
-            }
-            if !placed {
-                ok = false;
-                break;
+            match found {
+                Some((h, next)) => set(&mut moved, h, Some(next)),
+                None => {
+                    ok = false;
+                    break;
+                }
             }
         }
         if !ok {
@@ -359,6 +339,26 @@ fn remove(want: &mut Vec<(usize, u32)>, r: usize) {
             want.remove(i);
         }
     }
+}
+
+/// The positions of `listed` that are `unchanged` and those of `changed` (both sorted, and
+/// apart), in one increasing order.
+fn merged<'l>(
+    listed: &'l [usize],
+    changed: &'l [usize],
+    unchanged: impl Fn(usize) -> bool + 'l,
+) -> impl Iterator<Item = usize> + 'l {
+    let mut a = listed
+        .iter()
+        .copied()
+        .filter(move |&i| unchanged(i))
+        .peekable();
+    let mut b = changed.iter().copied().peekable();
+    core::iter::from_fn(move || match (a.peek(), b.peek()) {
+        (Some(x), Some(y)) if x < y => a.next(),
+        (Some(_), None) => a.next(),
+        _ => b.next(),
+    })
 }
 
 /// Targets tried per creation, at most.

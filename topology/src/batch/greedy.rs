@@ -368,8 +368,8 @@ impl<'c, 'a> Greedy<'c, 'a> {
         // pattern: (per level placed, per level size, worth at the prices, want).
         type Weighed = (Vec<u64>, Vec<u64>, u64, Vec<(usize, u32)>);
         let mut cur: Weighed = (vec![0; levels], vec![0; levels], 0, Vec::new());
-        let mut best: Option<(Weighed, usize)> = None;
-        for (pi, pat) in patterns.iter().enumerate() {
+        let mut best: Option<Weighed> = None;
+        for pat in patterns.iter() {
             let (placed, size, worth, want) = &mut cur;
             placed.fill(0);
             size.fill(0);
@@ -400,7 +400,7 @@ impl<'c, 'a> Greedy<'c, 'a> {
                 continue;
             }
             // By the mode's key; ties to the earlier pattern.
-            let better = best.as_ref().is_none_or(|((bp, bs, bw, _), _)| {
+            let better = best.as_ref().is_none_or(|(bp, bs, bw, _)| {
                 let order = match self.mode {
                     Mode::Size | Mode::Lp | Mode::GlobalLp => {
                         size.as_slice().cmp(bs).then(placed.as_slice().cmp(bp))
@@ -412,17 +412,12 @@ impl<'c, 'a> Greedy<'c, 'a> {
             });
             if better {
                 match &mut best {
-                    Some((b, at)) => {
-                        std::mem::swap(b, &mut cur);
-                        *at = pi;
-                    }
-                    None => {
-                        best = Some((cur.clone(), pi));
-                    }
+                    Some(b) => std::mem::swap(b, &mut cur),
+                    None => best = Some(cur.clone()),
                 }
             }
         }
-        let ((_, _, _, mut want), _) = best?;
+        let (_, _, _, mut want) = best?;
         want.sort_unstable();
         let mut creates = Vec::new();
         for &(r, c) in &want {

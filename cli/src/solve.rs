@@ -123,10 +123,12 @@ fn parse_flag(s: &str) -> Result<Request, Failure> {
         ))
     };
     let (name, count) = s.split_once('=').ok_or_else(|| bad("no '='"))?;
-    let count: u32 = count
-        .trim()
-        .parse()
-        .map_err(|_| bad("the count is not a number"))?;
+    let count: u32 = count.trim().parse().map_err(|_| {
+        bad(&format!(
+            "the count is not a whole number from 0 to {}",
+            u32::MAX
+        ))
+    })?;
     Request::parse(name.trim(), count).map_err(|e| bad(&e.to_string()))
 }
 

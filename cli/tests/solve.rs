@@ -82,10 +82,26 @@ fn requests_from_a_file_and_bad_requests() {
     ]));
     assert_eq!(rc, 0);
     assert!(out.starts_with("placed 8 (at most 8 possible)"), "{out}");
+    // "As many as fit": the largest counts, twice for one profile, place what fits.
+    let (rc, out, err) = run(gpupart().args([
+        "--sim",
+        "hgx-h100",
+        "solve",
+        "--enable-mig",
+        "-r",
+        "1g.10gb=4294967295",
+        "-r",
+        "1g.10gb=4294967295",
+        "-r",
+        "3g.40gb=4294967295",
+    ]));
+    assert_eq!(rc, 0, "{err}");
+    assert!(out.starts_with("placed 56 (at most 56 possible)"), "{out}");
     for (args, needle) in [
         (vec!["-r", "3g=2"], "3g=2"),
         (vec!["-r", "3g.40gb"], "PROFILE=COUNT"),
         (vec!["-r", "3g.40gb=-1"], "count"),
+        (vec!["-r", "3g.40gb=4294967296"], "from 0 to 4294967295"),
         (vec![], "no requests"),
     ] {
         let (rc, _, err) = run(gpupart().args(["--sim", "hgx-h100", "solve"]).args(&args));

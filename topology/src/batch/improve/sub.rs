@@ -261,14 +261,7 @@ impl<'c, 'a> Sub<'c, 'a> {
     fn make_options(&mut self, k: usize, rem: &[u32]) -> (Options, u64) {
         let caps: Vec<(usize, u32)> = self.slots[k]
             .iter()
-            .map(|(s, groups)| {
-                // Saturating: demands may be up to `u32::MAX` each.
-                let cap = groups
-                    .iter()
-                    .flatten()
-                    .fold(0u32, |sum, &l| sum.saturating_add(rem[l]));
-                (*s, cap)
-            })
+            .map(|(s, groups)| (*s, asked(groups.iter().flatten(), rem)))
             .collect();
         let slot_mask = caps
             .iter()
@@ -443,6 +436,14 @@ impl<'c, 'a> Sub<'c, 'a> {
     }
 }
 
+/// What the local requests `locals` still ask in `rem`, in all: saturating, since each may
+/// ask up to `u32::MAX`.
+fn asked<'l>(locals: impl IntoIterator<Item = &'l usize>, rem: &[u32]) -> u32 {
+    locals
+        .into_iter()
+        .fold(0u32, |sum, &l| sum.saturating_add(rem[l]))
+}
+
 /// Every way to give `n` instances of one slot to its `groups` from the `at`-th on (within
 /// what each asks in `rem`), each after what `base` holds, into `out`; within a group the
 /// highest priority takes first. `base` is as it was when this returns.
@@ -459,14 +460,8 @@ fn split(
         return;
     }
     let Some(group) = groups.get(at) else { return };
-    // Saturating: demands may be up to `u32::MAX` each (`n` is at most a GPU's instances).
-    let cap = group
-        .iter()
-        .fold(0u32, |sum, &l| sum.saturating_add(rem[l]));
-    let rest_cap = groups[at + 1..]
-        .iter()
-        .flatten()
-        .fold(0u32, |sum, &l| sum.saturating_add(rem[l]));
+    let cap = asked(group, rem);
+    let rest_cap = asked(groups[at + 1..].iter().flatten(), rem);
     let mark = base.len();
     // This group takes `t`, the later groups the rest.
     for t in (n.saturating_sub(rest_cap)..=n.min(cap)).rev() {

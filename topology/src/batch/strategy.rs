@@ -235,8 +235,28 @@ fn pack_and_improve(
         let plan = ctx.plan(&choice, demand, false);
         return consolidated(ctx, demand, choice, plan);
     }
+    let starts = packed_starts(ctx, demand, greedy, choice);
+    let (best, plan) = match improve_best(ctx, starts, demand, second) {
+        (best, Some(plan)) => (best, plan),
+        (best, None) => {
+            let plan = ctx.plan(&best, demand, false);
+            (best, plan)
+        }
+    };
+    consolidated(ctx, demand, best, plan)
+}
+
+/// The packer's plans besides `first` (its plan by size), best first (see [`Starts`]): by
+/// count, by the LP's mix per class and over all classes at once, letting GPUs give up free
+/// instances nobody asked for where there are any, and by the bound's prices.
+fn packed_starts(
+    ctx: &Ctx<'_>,
+    demand: &[u32],
+    greedy: &mut Greedy<'_, '_>,
+    first: Vec<Option<Realization>>,
+) -> Vec<(context::Value, Vec<Option<Realization>>)> {
     let mut starts = Starts::default();
-    starts.push(ctx, choice);
+    starts.push(ctx, first);
     for mode in [Mode::Count, Mode::Lp, Mode::GlobalLp] {
         greedy.mode = mode;
         starts.push(ctx, greedy.run(demand.to_vec()));
@@ -259,14 +279,7 @@ fn pack_and_improve(
     greedy.prices = ctx.prices(classes, demand);
     greedy.mode = Mode::Priced;
     starts.push(ctx, greedy.run(demand.to_vec()));
-    let (best, plan) = match improve_best(ctx, starts.0, demand, second) {
-        (best, Some(plan)) => (best, plan),
-        (best, None) => {
-            let plan = ctx.plan(&best, demand, false);
-            (best, plan)
-        }
-    };
-    consolidated(ctx, demand, best, plan)
+    starts.0
 }
 
 /// Level by level, for fleets past the exact search: where the plan may place fewer than

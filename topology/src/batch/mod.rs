@@ -32,17 +32,22 @@
 //! chooses (rounded down, the rest by the best pattern repeated); where that leaves instances
 //! out and the certified bound says more may fit, a local improvement re-solves small sets of
 //! GPUs exactly with what they serve and what is left, until the bound is reached or no set
-//! gains. Last, where free instances are left unused or the bound allows fewer GPUs, a
+//! gains. On fleets of up to 256 GPUs, where the plan may be short at a priority level above
+//! the lowest, the packer and the improvement run again on the demand of that level and the
+//! ones above alone, and that plan, its lower levels filled by the improvement, replaces the
+//! first where it is better (the lexicographic objective puts a higher level's instance
+//! before any number of lower ones, and a packer that weighs every level at once may trade
+//! one away). Last, where free instances are left unused or the bound allows fewer GPUs, a
 //! consolidation moves creations onto free instances of their profile and empties the GPUs
 //! that create the fewest instances into those reconfigured anyway (each move kept only where
 //! the objective's value grows). The plan then carries a bound that shows its distance from
 //! the optimum.
 //!
 //! The modules: `strategy` (the order above: parts, exact search, packer, improvement,
-//! repair), `context` (one GPU's outcome and the objective's value), the exact search
-//! (`exact`), the search by levels (`repair`), the class-based packer (`greedy`) over
-//! per-GPU patterns (`patterns`) and its LPs (`mix`, `lp`), the local improvement and the
-//! consolidation (`improve`), the bound (`bound`), and the plan the solver answers with
+//! repair, the pass by levels), `context` (one GPU's outcome and the objective's value), the
+//! exact search (`exact`), the search by levels (`repair`), the class-based packer (`greedy`)
+//! over per-GPU patterns (`patterns`) and its LPs (`mix`, `lp`), the local improvement and
+//! the consolidation (`improve`), the bound (`bound`), and the plan the solver answers with
 //! (`plan`).
 
 mod bound;

@@ -286,10 +286,10 @@ fn packed_starts(
 /// Level by level, for fleets past the exact search: where the plan may place fewer than
 /// the optimum at a priority level above the lowest, the packer and the improvement again on
 /// the demand of that level and the ones above alone (the lower levels' set aside), which
-/// no lower level's instances then distract. Where that places more at those levels than
-/// the plan, it is a new start: the improvement and the consolidation fill it with the
-/// lower levels, and it replaces the plan where it is better on the whole objective. So the
-/// plan never gets worse. (Only the objective's later terms and the lower levels are left
+/// no lower level's instances then distract. Where that places at least as much at those
+/// levels as the plan, it is a new start: the improvement and the consolidation fill it
+/// with the lower levels, and it replaces the plan where it is better on the whole
+/// objective. So the plan never gets worse. (Only the objective's later terms and the lower levels are left
 /// to the improvement, which is how the lexicographic objective ranks them.) At most
 /// [`LEVEL_PASSES`] levels, the highest first.
 fn by_packed_levels(
@@ -326,7 +326,9 @@ fn by_packed_levels(
             .collect();
         let (mut start, _) = pack_and_improve(ctx, &restricted, greedy, None, false);
         start.resize(gpus, None);
-        if ctx.total(&start).placed.get(..=level) <= placed.get(..=level) {
+        // A start that places as much at those levels as the plan is worth filling too: it
+        // leaves the lower levels other room.
+        if ctx.total(&start).placed.get(..=level) < placed.get(..=level) {
             continue;
         }
         let rounds = (IMPROVE_PATIENCE, SECOND_PATIENCE);

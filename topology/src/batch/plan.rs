@@ -128,6 +128,13 @@ pub struct Bound {
     pub optimum_by_priority: Vec<(u8, u64)>,
 }
 
+impl Bound {
+    /// [`Bound::optimum_by_priority`]'s counts alone, per level (highest first).
+    pub(crate) fn optimum_levels(&self) -> Vec<u64> {
+        self.optimum_by_priority.iter().map(|&(_, b)| b).collect()
+    }
+}
+
 /// A deterministic plan: per GPU what to destroy and create (with explicit starts), what is
 /// not placed and why, the objective and a bound on the optimum.
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]

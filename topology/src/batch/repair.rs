@@ -6,6 +6,10 @@
 //! its plan for those levels is a new start, which the local improvement and the
 //! consolidation fill with the levels below; where it finds no more, the plan's counts at
 //! those levels are the optimum's, and the bound says so.
+//!
+//! The pass by levels past the exact search (`strategy::by_packed_levels`) finds its starts
+//! with the packer instead, and shares the rest with this one: which levels are short,
+//! their demand, and how a start is filled and kept.
 
 use super::context::{Ctx, Realization};
 use super::exact::Exact;
@@ -26,26 +30,16 @@ pub(super) fn by_levels(
     let gpus = ctx.fleet.gpus().len();
     // Per level, the optimum's count at that level or above where a search proved it.
     let mut proven: Vec<Option<u64>> = vec![None; levels];
-    let mut bound: Vec<u64> = plan
-        .bound
-        .optimum_by_priority
-        .iter()
-        .map(|&(_, b)| b)
-        .collect();
+    let mut bound = plan.bound.optimum_levels();
     let mut budget = budget;
     let mut changed = false;
     for level in 0..levels {
         let placed = ctx.total(&choice).placed;
-        let at_or_above: u64 = placed.iter().take(level + 1).sum();
-        if bound.get(level).is_some_and(|&b| b <= at_or_above) {
+        if reached(&bound, &placed, level) {
             // The plan places the bound here: nothing to find.
             continue;
         }
-        let restricted: Vec<u32> = demand
-            .iter()
-            .enumerate()
-            .map(|(r, &d)| if ctx.level(r) <= level { d } else { 0 })
-            .collect();
+        let restricted = restricted(ctx, demand, level);
         let mut search = Exact::over(ctx, (0..gpus).collect(), budget)
             .with_target(&restricted, placed[..=level].to_vec());
         search.counts_only = true;
@@ -57,14 +51,17 @@ pub(super) fn by_levels(
         };
         if best.placed[..=level] > placed[..=level] {
             // A start that places more here: the levels below fill around it.
-            let mut start = search.reconstruct(&restricted);
-            start.resize(gpus, None);
-            let _ = improve::improve(ctx, &mut start, demand, &bound, improve_work, (patience, 0));
-            let _ = improve::consolidate(ctx, &mut start, super::strategy::CONSOLIDATE_WORK, true);
-            if ctx.total(&start) > ctx.total(&choice) {
-                choice = start;
-                changed = true;
-            }
+            let start = search.reconstruct(&restricted);
+            let rounds = (patience, 0);
+            changed |= fill(
+                ctx,
+                demand,
+                &bound,
+                start,
+                &mut choice,
+                improve_work,
+                rounds,
+            );
         }
         // The optimum places as much at this level or above as this search does.
         let most: u64 = best.placed.iter().take(level + 1).sum();
@@ -84,6 +81,44 @@ pub(super) fn by_levels(
         }
     }
     (choice, plan)
+}
+
+/// Whether `placed` (per level, highest first) places at `level` or above what `bound`
+/// (cumulative, per level) allows there: no plan places more.
+pub(super) fn reached(bound: &[u64], placed: &[u64], level: usize) -> bool {
+    let at_or_above: u64 = placed.iter().take(level + 1).sum();
+    bound.get(level).is_some_and(|&b| b <= at_or_above)
+}
+
+/// The demand of `level` and the levels above alone (the lower levels' set aside).
+pub(super) fn restricted(ctx: &Ctx<'_>, demand: &[u32], level: usize) -> Vec<u32> {
+    demand
+        .iter()
+        .enumerate()
+        .map(|(r, &d)| if ctx.level(r) <= level { d } else { 0 })
+        .collect()
+}
+
+/// `start` (a plan for some levels' demand) filled with the rest of `demand` by the
+/// improvement (`work`, `rounds`) and the consolidation; it replaces `choice` where its
+/// value is higher. Returns whether it did.
+pub(super) fn fill(
+    ctx: &Ctx<'_>,
+    demand: &[u32],
+    bound: &[u64],
+    mut start: Vec<Option<Realization>>,
+    choice: &mut Vec<Option<Realization>>,
+    work: u64,
+    rounds: (u32, u32),
+) -> bool {
+    start.resize(ctx.fleet.gpus().len(), None);
+    let _ = improve::improve(ctx, &mut start, demand, bound, work, rounds);
+    let _ = improve::consolidate(ctx, &mut start, super::strategy::CONSOLIDATE_WORK, true);
+    if ctx.total(&start) > ctx.total(choice) {
+        *choice = start;
+        return true;
+    }
+    false
 }
 
 #[cfg(test)]

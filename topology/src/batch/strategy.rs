@@ -69,12 +69,7 @@ fn solve_parts(
         // The part's bound on its optimum, level by level (every part has the requests'
         // levels): its exact plan's counts, or its plan's bound.
         let bound: Vec<u64> = match plan.filter(|_| !proved) {
-            Some(plan) => plan
-                .bound
-                .optimum_by_priority
-                .iter()
-                .map(|&(_, b)| b)
-                .collect(),
+            Some(plan) => plan.bound.optimum_levels(),
             None => ctx
                 .total(&outcomes)
                 .placed
@@ -299,19 +294,12 @@ fn by_packed_levels(
     mut choice: Vec<Option<Realization>>,
     plan: Plan,
 ) -> (Vec<Option<Realization>>, Plan) {
-    let gpus = ctx.fleet.gpus().len();
-    let bound: Vec<u64> = plan
-        .bound
-        .optimum_by_priority
-        .iter()
-        .map(|&(_, b)| b)
-        .collect();
+    let bound = plan.bound.optimum_levels();
     let mut changed = false;
     let mut passes = 0usize;
     for level in 0..ctx.levels.len().saturating_sub(1) {
         let placed = ctx.total(&choice).placed;
-        let at_or_above: u64 = placed.iter().take(level + 1).sum();
-        if bound.get(level).is_some_and(|&b| b <= at_or_above) {
+        if repair::reached(&bound, &placed, level) {
             // The plan places the bound here: nothing to find.
             continue;
         }
@@ -319,25 +307,23 @@ fn by_packed_levels(
             break;
         }
         passes += 1;
-        let restricted: Vec<u32> = demand
-            .iter()
-            .enumerate()
-            .map(|(r, &d)| if ctx.level(r) <= level { d } else { 0 })
-            .collect();
-        let (mut start, _) = pack_and_improve(ctx, &restricted, greedy, None, false);
-        start.resize(gpus, None);
+        let restricted = repair::restricted(ctx, demand, level);
+        let (start, _) = pack_and_improve(ctx, &restricted, greedy, None, false);
         // A start that places as much at those levels as the plan is worth filling too: it
         // leaves the lower levels other room.
         if ctx.total(&start).placed.get(..=level) < placed.get(..=level) {
             continue;
         }
         let rounds = (IMPROVE_PATIENCE, SECOND_PATIENCE);
-        let _ = improve::improve(ctx, &mut start, demand, &bound, IMPROVE_WORK, rounds);
-        let _ = improve::consolidate(ctx, &mut start, CONSOLIDATE_WORK, true);
-        if ctx.total(&start) > ctx.total(&choice) {
-            choice = start;
-            changed = true;
-        }
+        changed |= repair::fill(
+            ctx,
+            demand,
+            &bound,
+            start,
+            &mut choice,
+            IMPROVE_WORK,
+            rounds,
+        );
     }
     if changed {
         let plan = ctx.plan(&choice, demand, false);
@@ -408,12 +394,7 @@ fn improve_best(
             let placed = first.objective.placed;
             floor = placed.saturating_sub(first.bound.max_placed.saturating_sub(placed));
         }
-        let bound: Vec<u64> = first
-            .bound
-            .optimum_by_priority
-            .iter()
-            .map(|&(_, b)| b)
-            .collect();
+        let bound = first.bound.optimum_levels();
         let mut first = Some(first);
         if first.as_ref().is_some_and(|f| f.gap().0 > 0) {
             // The best start gets the full patience, the others half: they are there for

@@ -42,6 +42,9 @@ pub(crate) struct Solution {
     /// enter an optimal basis (`yᵀA_j − c_j`, never negative at the optimum): 0 for every
     /// column of some optimal vertex.
     pub(crate) reduced: Vec<f64>,
+    /// Per row, its dual price (`y`, never negative at the optimum): what one more unit of
+    /// the row's right-hand side is worth.
+    pub(crate) dual: Vec<f64>,
 }
 
 /// [`maximize`], with the reduced costs.
@@ -100,6 +103,7 @@ fn pivot(c: &[f64], a: &[Vec<f64>], b: &[f64], rule: Rule, limit: usize) -> Opti
             return Some(Solution {
                 x,
                 reduced: obj[..n].to_vec(),
+                dual: obj[n..n + m].to_vec(),
             });
         };
         // Leaving: the smallest ratio, ties to the smallest basic variable (Bland).
@@ -189,6 +193,27 @@ mod tests {
     }
 
     #[test]
+    fn dual_prices() {
+        // The textbook problem's duals: the first row is slack (0), the others are worth 1.5
+        // and 1 per unit; 12 * 1.5 + 18 * 1 = 36 = 3 * 2 + 5 * 6.
+        for rule in RULES {
+            let s = solve(
+                &[3.0, 5.0],
+                &[vec![1.0, 0.0], vec![0.0, 2.0], vec![3.0, 2.0]],
+                &[4.0, 12.0, 18.0],
+                rule,
+            )
+            .unwrap();
+            let want = [0.0, 1.5, 1.0];
+            assert!(
+                s.dual.iter().zip(want).all(|(y, w)| (y - w).abs() < 1e-9),
+                "{rule:?}: {:?}",
+                s.dual
+            );
+        }
+    }
+
+    #[test]
     fn reduced_costs() {
         // max x + y, x + y <= 1: both columns reach an optimum (reduced cost 0); with
         // max x + 2y only y does, and x would need 1 more.
@@ -235,10 +260,21 @@ mod tests {
             let b: Vec<f64> = b.iter().map(|&v| f64::from(v)).collect();
             let c: Vec<f64> = c.iter().map(|&v| f64::from(v)).collect();
             let value = |x: &[f64]| x.iter().zip(&c).map(|(x, c)| x * c).sum::<f64>();
-            let bland = maximize(&c, &a, &b, Rule::Bland).unwrap();
-            let dantzig = maximize(&c, &a, &b, Rule::Dantzig).unwrap();
-            prop_assert!((value(&bland) - value(&dantzig)).abs() < 1e-6);
-            for x in [&bland, &dantzig] {
+            let bland = solve(&c, &a, &b, Rule::Bland).unwrap();
+            let dantzig = solve(&c, &a, &b, Rule::Dantzig).unwrap();
+            prop_assert!((value(&bland.x) - value(&dantzig.x)).abs() < 1e-6);
+            for s in [&bland, &dantzig] {
+                // The duals are feasible (never negative, every column's reduced cost
+                // `yᵀA_j − c_j` never negative) and of the same value (strong duality).
+                prop_assert!(s.dual.iter().all(|&y| y >= -1e-9));
+                for (j, &cj) in c.iter().enumerate() {
+                    let priced: f64 = a.iter().zip(&s.dual).map(|(row, y)| row[j] * y).sum();
+                    prop_assert!(priced >= cj - 1e-6);
+                }
+                let dual: f64 = s.dual.iter().zip(&b).map(|(y, b)| y * b).sum();
+                prop_assert!((dual - value(&s.x)).abs() < 1e-6);
+            }
+            for x in [&bland.x, &dantzig.x] {
                 prop_assert!(x.iter().all(|&v| v >= -1e-9));
                 for (row, &limit) in a.iter().zip(&b) {
                     let used: f64 = row.iter().zip(x.iter()).map(|(a, x)| a * x).sum();

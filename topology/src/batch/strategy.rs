@@ -285,8 +285,9 @@ fn packed_starts(
 /// no lower level's instances then distract. Where that places at least as much at those
 /// levels as the plan, it is a new start: the improvement and the consolidation fill it
 /// with the lower levels, and it replaces the plan where it is better on the whole
-/// objective, so the plan never gets worse. At most [`LEVEL_PASSES`] levels, the highest
-/// first.
+/// objective, so the plan never gets worse. At most [`LEVEL_PASSES`] levels: those that may
+/// be short, the highest first, and where the lowest level may be short, the others above
+/// it (a start made without the lowest level's demand leaves it other room).
 fn by_packed_levels(
     ctx: &Ctx<'_>,
     demand: &[u32],
@@ -297,10 +298,25 @@ fn by_packed_levels(
     let bound = plan.bound.optimum_levels();
     let mut changed = false;
     let mut passes = 0usize;
-    for level in 0..ctx.levels.len().saturating_sub(1) {
+    let levels = ctx.levels.len();
+    let placed = ctx.total(&choice).placed;
+    // The levels above the lowest where the plan may be short, highest first; where the
+    // lowest may be, then the others above it, lowest first: a start that sets the levels
+    // below aside leaves them other room.
+    let mut short: Vec<usize> = (0..levels.saturating_sub(1))
+        .filter(|&l| !repair::reached(&bound, &placed, l))
+        .collect();
+    if levels >= 2 && !repair::reached(&bound, &placed, levels - 1) {
+        for l in (0..levels - 1).rev() {
+            if !short.contains(&l) {
+                short.push(l);
+            }
+        }
+    }
+    for level in short {
         let placed = ctx.total(&choice).placed;
-        if repair::reached(&bound, &placed, level) {
-            // The plan places the bound here: nothing to find.
+        if (level..levels).all(|l| repair::reached(&bound, &placed, l)) {
+            // An earlier pass found what the bound allows here and below.
             continue;
         }
         if passes == LEVEL_PASSES {
@@ -372,7 +388,8 @@ impl Starts {
 }
 
 /// The best plan from `valued` (plans with their value, best first) after the local
-/// improvement: each improved in turn, until one reaches the certified bound; with the plan
+/// improvement: each improved in turn, until one reaches the certified bound and reuses
+/// every free instance it may (the rest are then weighed as they are); with the plan
 /// already made for it where the best is a start left as it was (`second`: whether the
 /// improvement has its second round).
 fn improve_best(
@@ -382,18 +399,18 @@ fn improve_best(
     second: bool,
 ) -> (Vec<Option<Realization>>, Option<Plan>) {
     let mut best: Option<(context::Value, Vec<Option<Realization>>, Option<Plan>)> = None;
-    // A start further below the best one than the best one is below the bound is not worth
-    // improving: it would have to gain more than the optimum can be above the best.
-    let mut floor = 0u64;
-    for (_, mut choice) in valued {
-        if ctx.placed(&choice) < floor {
-            break;
+    let reuse_goal = ctx.reuse_bound(demand);
+    let mut done = false;
+    for (value, mut choice) in valued {
+        if done {
+            // No start places more than the best, nor reuses more: one left as it is may
+            // still be better on the objective's later terms.
+            if best.as_ref().is_some_and(|(b, _, _)| value > *b) {
+                best = Some((value, choice, None));
+            }
+            continue;
         }
         let first = ctx.plan(&choice, demand, false);
-        if best.is_none() {
-            let placed = first.objective.placed;
-            floor = placed.saturating_sub(first.bound.max_placed.saturating_sub(placed));
-        }
         let bound = first.bound.optimum_levels();
         let mut first = Some(first);
         if first.as_ref().is_some_and(|f| f.gap().0 > 0) {
@@ -418,12 +435,11 @@ fn improve_best(
             }
         }
         let v = ctx.total(&choice);
-        let done = improve::at_bound(ctx, &choice, demand, &bound);
+        // At the bound, no start places more; one that reuses more free instances (the
+        // objective's next term) is still worth a look.
+        done = improve::at_bound(ctx, &choice, demand, &bound) && v.reused >= reuse_goal;
         if best.as_ref().is_none_or(|(b, _, _)| v > *b) {
             best = Some((v, choice, first));
-        }
-        if done {
-            break;
         }
     }
     best.map(|(_, c, p)| (c, p)).unwrap_or_default()

@@ -13,8 +13,11 @@
 //!
 //! weighted instances: add `z_d * (demand_d - placed_d) >= 0` to the plan's value and bound
 //! each GPU's share by its best pattern. This holds for *any* `z`, so the search for a good
-//! `z` (a subgradient method) may be crude: the bound stays valid. The arithmetic is on
-//! integers (`z` in 1/1024 steps), so no rounding can make it lie.
+//! `z` may be crude: the bound stays valid. It is a subgradient method; where its steps run
+//! out above what the plan places, the duals of the configuration LP (solved by column
+//! generation, in `dual`) give the best `z` there is, as the smallest `UB(z)` is that LP's
+//! value. The arithmetic is on integers (`z` in 1/1024 steps), so no rounding can make it
+//! lie.
 //!
 //! The same sum gives two more bounds:
 //! - *What the optimum places of a lower priority.* Where the plan places at every higher
@@ -25,6 +28,8 @@
 //!   GPU adds at most its best pattern's worth to the sum: so a plan placing `n` needs as many
 //!   others, the most worth first, as bring the sum to `n` (`min_gpus_used`, beside the
 //!   counts by instances, memory and compute).
+
+mod dual;
 
 use std::cell::{OnceCell, RefCell};
 
@@ -542,7 +547,8 @@ fn bound_and_prices(classes: &Classes, demand: &[u32], w: &[i64], reached: u64) 
 }
 
 /// A subgradient search for the smallest Lagrangian bound, which may stop once its bound
-/// reaches what a plan places and go on later.
+/// reaches what a plan places and go on later; where its steps run out short of that, the
+/// configuration LP's duals, once (see [`dual`]).
 #[derive(Debug, Clone)]
 struct Search {
     /// The smallest `floor(UB(z))` so far, and its multipliers.
@@ -558,6 +564,9 @@ struct Search {
     target: f64,
     /// Whether the search has ended (all its steps made, or a step left nothing to move).
     ended: bool,
+    /// The multipliers of every step: the configuration LP's first columns are the
+    /// patterns best at them.
+    path: Vec<Vec<i64>>,
 }
 
 impl Search {
@@ -581,14 +590,27 @@ impl Search {
             steps: 0,
             target: reached as f64 * SCALE as f64,
             ended: false,
+            path: Vec::new(),
         }
     }
 
-    /// Steps until the bound is no more than `reached` or the search ends.
+    /// Steps until the bound is no more than `reached` or the search ends (after its last
+    /// step, the LP's multipliers).
     fn run(&mut self, classes: &Classes, demand: &[u32], w: &[i64], reached: u64) {
         while self.best > reached && !self.ended {
             if self.steps >= STEPS {
                 self.ended = true;
+                // The subgradient stops short of the best multipliers; the configuration
+                // LP's duals are the best (within rounding).
+                let zero = vec![0i64; demand.len()];
+                let mut seeds: Vec<&[i64]> = vec![&zero, &self.best_z, w];
+                seeds.extend(self.path.iter().map(Vec::as_slice));
+                if let Some((ub, z)) = dual::lp_multipliers(classes, demand, w, &seeds, reached)
+                    && ub < self.best
+                {
+                    self.best = ub;
+                    self.best_z = z;
+                }
                 break;
             }
             self.steps += 1;
@@ -596,6 +618,7 @@ impl Search {
             #[allow(clippy::cast_possible_truncation)]
             let zi: Vec<i64> = self.z.iter().map(|&v| v.round() as i64).collect();
             let (ub, used) = lagrangian(classes, demand, w, &zi);
+            self.path.push(zi.clone());
             if floor(ub) < self.best {
                 self.best = floor(ub);
                 self.best_z = zi;

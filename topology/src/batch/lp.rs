@@ -1,7 +1,8 @@
-//! A small dense simplex for the per-class pattern LPs: maximize `c·x` subject to `A x <= b`,
-//! `x >= 0`, with `b >= 0` (so the origin is a feasible start). Bland's rule, or Dantzig's
-//! for the large LPs (see [`Rule`]); neither cycles, and the pivots are bounded. Its answer
-//! only steers the packer, never the bound, so floating point is fine here.
+//! A small dense simplex for the per-class pattern LPs and the bound's configuration LP:
+//! maximize `c·x` subject to `A x <= b`, `x >= 0`, with `b >= 0` (so the origin is a
+//! feasible start). Bland's rule, or Dantzig's for the large LPs (see [`Rule`]); neither
+//! cycles, and the pivots are bounded. Its answers steer the packer and propose the bound's
+//! multipliers, which the bound then evaluates on integers: floating point is fine here.
 
 /// Pivots at most.
 const MAX_PIVOTS: usize = 5_000;
@@ -55,6 +56,12 @@ pub(crate) fn solve(c: &[f64], a: &[Vec<f64>], b: &[f64], rule: Rule) -> Option<
         Rule::BlandFirst => pivot(c, a, b, Rule::Bland, BLAND_FIRST)
             .or_else(|| pivot(c, a, b, Rule::Dantzig, MAX_PIVOTS)),
     }
+}
+
+/// [`solve`] by Dantzig's rule within `limit` pivots (`None` past them): for callers that
+/// bound their work.
+pub(crate) fn solve_within(c: &[f64], a: &[Vec<f64>], b: &[f64], limit: usize) -> Option<Solution> {
+    pivot(c, a, b, Rule::Dantzig, limit)
 }
 
 /// The simplex by `rule` (Bland or Dantzig), within `limit` pivots.

@@ -104,7 +104,8 @@ fn choose(ctx: &Ctx<'_>, demand: &[u32], limit: usize, budget: u64) -> (Chosen, 
     if gpus > limit {
         let (choice, plan) = pack_and_improve(ctx, demand, &mut greedy, None, true);
         let (choice, plan) = if gpus <= LEVEL_PASS_GPUS && plan.gap().0 > 0 {
-            by_packed_levels(ctx, demand, &mut greedy, choice, plan)
+            let (choice, plan) = by_packed_levels(ctx, demand, &mut greedy, choice, plan);
+            improved_long(ctx, demand, choice, plan)
         } else {
             (choice, plan)
         };
@@ -348,6 +349,28 @@ fn by_packed_levels(
     (choice, plan)
 }
 
+/// Where the bound still leaves room at some level, a longer improvement of the plan itself
+/// (see [`LONG_PATIENCE`]), then the consolidation: the bound is close to the optimum (the
+/// configuration LP's, where its multipliers are found), so what it leaves is mostly there
+/// to find, and the first improvement gives up on many starts before it finds it.
+fn improved_long(
+    ctx: &Ctx<'_>,
+    demand: &[u32],
+    mut choice: Vec<Option<Realization>>,
+    plan: Plan,
+) -> (Vec<Option<Realization>>, Plan) {
+    if plan.gap().0 == 0 {
+        return (choice, plan);
+    }
+    let bound = plan.bound.optimum_levels();
+    let rounds = (LONG_PATIENCE, LONG_PATIENCE);
+    if improve::improve(ctx, &mut choice, demand, &bound, LONG_WORK, rounds) {
+        let plan = ctx.plan(&choice, demand, false);
+        return consolidated(ctx, demand, choice, plan);
+    }
+    (choice, plan)
+}
+
 /// `choice` with more free instances reused where some are left, and fewer GPUs touched
 /// where the bound leaves room for fewer GPUs used (see [`improve::consolidate`]); and its
 /// plan (`plan`, made for `choice`, where nothing moved).
@@ -476,6 +499,13 @@ const LEVEL_PASS_GPUS: usize = 256;
 /// random fleets of 20 to 200 GPUs three gave the same plans as one pass per level; on 256
 /// GPUs with eight levels, they halve the time that one per level takes.
 const LEVEL_PASSES: usize = 3;
+
+/// Sets in a row without a gain before the long improvement of the final plan gives up, in
+/// each of its two rounds (see `choose`): four times the first improvement's patience.
+const LONG_PATIENCE: u32 = 4 * IMPROVE_PATIENCE;
+
+/// Options the long improvement may weigh in all.
+const LONG_WORK: u64 = 8 * IMPROVE_WORK;
 
 /// Starting plans the local improvement works from, at most.
 const IMPROVE_STARTS: usize = 3;

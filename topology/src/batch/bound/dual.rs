@@ -11,7 +11,7 @@
 //! none is. The answer only proposes multipliers: the caller evaluates `UB(z)` on integers
 //! at them, so a rounding here can make the bound weaker, never wrong.
 
-use super::super::lp::{self, Rule};
+use super::super::lp;
 use super::{Classes, SCALE, floor, lagrangian};
 
 /// Rounds of column generation at most (each solves the master LP once).
@@ -22,7 +22,10 @@ const ROUNDS: usize = 16;
 const ROWS: usize = 96;
 
 /// Columns at most: past them, the multipliers found so far answer.
-const COLUMNS: usize = 4_096;
+const COLUMNS: usize = 2_048;
+
+/// Pivots at most per solve of the master LP (a round past them ends the search).
+const PIVOTS: usize = 1_000;
 
 /// Multipliers `z` (scaled by `SCALE`, each within `[0, w_d]`) that make `UB(z)` as small as
 /// the configuration LP allows, starting from the columns the patterns best at each of
@@ -103,7 +106,7 @@ pub(super) fn lp_multipliers(
             a[rows.len() + class][j] = 1.0;
             c.push(worth);
         }
-        let Some(solution) = lp::solve(&c, &a, &b, Rule::Dantzig) else {
+        let Some(solution) = lp::solve_within(&c, &a, &b, PIVOTS) else {
             break;
         };
         for (i, &d) in rows.iter().enumerate() {

@@ -642,7 +642,9 @@ impl<'a> Ctx<'a> {
         };
         let classes = self.classes(&self.classes);
         let placed = (&total.placed[..], &placed_per_request[..]);
-        let mut bound = self.certified_bound(classes, demand, placed, objective.gpus_used);
+        // The exact search's plan proves the optimum's counts itself: the bound's LP would
+        // only cost time there.
+        let mut bound = self.certified_bound(classes, demand, placed, objective.gpus_used, !exact);
         if exact {
             // The exact search's plan is the optimum: what it places at each level is what
             // the optimum does.

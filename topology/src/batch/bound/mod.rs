@@ -289,6 +289,7 @@ impl<'a> Ctx<'a> {
         demand: &[u32],
         placed: (&[u64], &[u32]),
         gpus_used: u32,
+        lp: bool,
     ) -> Bound {
         let (placed_by_level, placed_per_request) = placed;
         let levels = self.levels.len();
@@ -315,11 +316,11 @@ impl<'a> Ctx<'a> {
                 .map(|r| if r.priority >= level { SCALE } else { 0 })
                 .collect();
             if k + 1 == levels {
-                let (lagrangian, z) = bound_and_prices(classes, demand, &weights, reached);
+                let (lagrangian, z) = bound_and_prices(classes, demand, &weights, reached, lp);
                 all_levels = Some((weights.clone(), z));
                 by_priority.push((level, lagrangian.min(resources(classes, demand, &weights))));
             } else if k + 1 < LAGRANGIAN_LEVELS {
-                let lagrangian = bound_for(classes, demand, &weights, reached);
+                let lagrangian = bound_for(classes, demand, &weights, reached, lp);
                 by_priority.push((level, lagrangian.min(resources(classes, demand, &weights))));
             } else {
                 // No more than is asked at this level or above.
@@ -339,7 +340,8 @@ impl<'a> Ctx<'a> {
             }
         }
         let max_placed = by_priority.last().map_or(0, |&(_, b)| b);
-        let optimum_by_priority = self.optimum_bound(classes, demand, &at_or_above, &by_priority);
+        let optimum_by_priority =
+            self.optimum_bound(classes, demand, &at_or_above, &by_priority, lp);
         let mut min_gpus_used = min_gpus(classes, cumulative, placed_per_request);
         if let Some((w, z)) = &all_levels
             && min_gpus_used < gpus_used
@@ -350,7 +352,7 @@ impl<'a> Ctx<'a> {
             min_gpus_used = min_gpus_used.max(min_gpus_by_value(classes, demand, w, z, cumulative));
             if min_gpus_used < gpus_used && classes.lagrange.iter().any(|c| c.n > c.fixed) {
                 let fixed = classes.fixed_only();
-                let (_, z) = bound_and_prices(&fixed, demand, w, cumulative.saturating_sub(1));
+                let (_, z) = bound_and_prices(&fixed, demand, w, cumulative.saturating_sub(1), lp);
                 min_gpus_used =
                     min_gpus_used.max(min_gpus_by_value(classes, demand, w, &z, cumulative));
             }
@@ -379,6 +381,7 @@ impl<'a> Ctx<'a> {
         demand: &[u32],
         at_or_above: &[u64],
         by_priority: &[(u8, u64)],
+        lp: bool,
     ) -> Vec<(u8, u64)> {
         let placed = |k: usize| at_or_above.get(k).copied().unwrap_or(0);
         let mut out: Vec<(u8, u64)> = Vec::with_capacity(by_priority.len());
@@ -404,7 +407,7 @@ impl<'a> Ctx<'a> {
                         })
                         .collect();
                     let m = m.unsigned_abs();
-                    let weighted = bound_for(classes, demand, &weights, placed(k) + above * m);
+                    let weighted = bound_for(classes, demand, &weights, placed(k) + above * m, lp);
                     b = b.min(weighted.saturating_sub(above * m));
                     if b <= placed(k) {
                         break;
@@ -425,7 +428,7 @@ impl<'a> Ctx<'a> {
         let w = vec![SCALE; demand.len()];
         // A search of its own, not kept: aimed at 0, it would steer the certified bound's.
         let mut search = Search::new(classes, demand, &w, 0);
-        search.run(classes, demand, &w, 0);
+        search.run(classes, demand, &w, 0, true);
         let z = search.best_z;
         z.iter().map(|&z| SCALE - z).collect()
     }
@@ -525,8 +528,8 @@ fn maximal_rows(patterns: &[Pattern], slots: &[usize]) -> Vec<u8> {
 
 /// The smallest `floor(UB(z))` found, at least `reached` (what a plan reached proves no
 /// better bound exists, so the search stops there).
-fn bound_for(classes: &Classes, demand: &[u32], w: &[i64], reached: u64) -> u64 {
-    bound_and_prices(classes, demand, w, reached).0
+fn bound_for(classes: &Classes, demand: &[u32], w: &[i64], reached: u64, lp: bool) -> u64 {
+    bound_and_prices(classes, demand, w, reached, lp).0
 }
 
 /// [`bound_for`] with the multipliers that gave it (scaled by `SCALE`): the price of one more
@@ -536,13 +539,19 @@ fn bound_for(classes: &Classes, demand: &[u32], w: &[i64], reached: u64) -> u64 
 /// same bounds again and again): a later call takes the bound found so far where it is no
 /// more than its `reached` or the search has ended, and otherwise goes on with the search
 /// where it stopped (its steps aimed at the first call's `reached`).
-fn bound_and_prices(classes: &Classes, demand: &[u32], w: &[i64], reached: u64) -> (u64, Vec<i64>) {
+fn bound_and_prices(
+    classes: &Classes,
+    demand: &[u32],
+    w: &[i64],
+    reached: u64,
+    lp: bool,
+) -> (u64, Vec<i64>) {
     let key = (demand.to_vec(), w.to_vec());
     let mut found = classes.found.borrow_mut();
     let search = found
         .entry(key)
         .or_insert_with(|| Search::new(classes, demand, w, reached));
-    search.run(classes, demand, w, reached);
+    search.run(classes, demand, w, reached, lp);
     (search.best, search.best_z.clone())
 }
 
@@ -567,6 +576,8 @@ struct Search {
     /// The multipliers of every step: the configuration LP's first columns are the
     /// patterns best at them.
     path: Vec<Vec<i64>>,
+    /// Whether the LP's multipliers were tried.
+    lp_done: bool,
 }
 
 impl Search {
@@ -591,26 +602,35 @@ impl Search {
             target: reached as f64 * SCALE as f64,
             ended: false,
             path: Vec::new(),
+            lp_done: false,
         }
     }
 
-    /// Steps until the bound is no more than `reached` or the search ends (after its last
-    /// step, the LP's multipliers).
-    fn run(&mut self, classes: &Classes, demand: &[u32], w: &[i64], reached: u64) {
+    /// Steps until the bound is no more than `reached` or the search ends; where its steps
+    /// run out short of `reached` (and `lp`), once, the LP's multipliers.
+    fn run(&mut self, classes: &Classes, demand: &[u32], w: &[i64], reached: u64, lp: bool) {
+        self.step(classes, demand, w, reached);
+        if lp && !self.lp_done && self.steps >= STEPS && self.best > reached {
+            self.lp_done = true;
+            // The subgradient stops short of the best multipliers; the configuration LP's
+            // duals are the best (within rounding).
+            let zero = vec![0i64; demand.len()];
+            let mut seeds: Vec<&[i64]> = vec![&zero, &self.best_z, w];
+            seeds.extend(self.path.iter().map(Vec::as_slice));
+            if let Some((ub, z)) = dual::lp_multipliers(classes, demand, w, &seeds, reached)
+                && ub < self.best
+            {
+                self.best = ub;
+                self.best_z = z;
+            }
+        }
+    }
+
+    /// The subgradient's steps until the bound is no more than `reached` or they end.
+    fn step(&mut self, classes: &Classes, demand: &[u32], w: &[i64], reached: u64) {
         while self.best > reached && !self.ended {
             if self.steps >= STEPS {
                 self.ended = true;
-                // The subgradient stops short of the best multipliers; the configuration
-                // LP's duals are the best (within rounding).
-                let zero = vec![0i64; demand.len()];
-                let mut seeds: Vec<&[i64]> = vec![&zero, &self.best_z, w];
-                seeds.extend(self.path.iter().map(Vec::as_slice));
-                if let Some((ub, z)) = dual::lp_multipliers(classes, demand, w, &seeds, reached)
-                    && ub < self.best
-                {
-                    self.best = ub;
-                    self.best_z = z;
-                }
                 break;
             }
             self.steps += 1;

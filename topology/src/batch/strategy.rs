@@ -412,7 +412,8 @@ impl Starts {
 
 /// The best plan from `valued` (plans with their value, best first) after the local
 /// improvement: each improved in turn, until one reaches the certified bound and reuses
-/// every free instance it may (the rest are then weighed as they are); with the plan
+/// every free instance it may, or the rest are too far below the best to catch up (those
+/// left are then weighed as they are); with the plan
 /// already made for it where the best is a start left as it was (`second`: whether the
 /// improvement has its second round).
 fn improve_best(
@@ -424,16 +425,28 @@ fn improve_best(
     let mut best: Option<(context::Value, Vec<Option<Realization>>, Option<Plan>)> = None;
     let reuse_goal = ctx.reuse_bound(demand);
     let mut done = false;
+    // A start further below the best one than the best one is below the bound is not worth
+    // improving: it would have to gain more than the optimum can be above the best.
+    let mut floor = 0u64;
     for (value, mut choice) in valued {
+        if ctx.placed(&choice) < floor {
+            // The starts come best first: none after this one is worth improving either.
+            done = true;
+        }
         if done {
-            // No start places more than the best, nor reuses more: one left as it is may
-            // still be better on the objective's later terms.
+            // The best one is at the bound and reuses all it may, or the rest are below the
+            // floor: a start left as it is may still be better on the objective's later
+            // terms.
             if best.as_ref().is_some_and(|(b, _, _)| value > *b) {
                 best = Some((value, choice, None));
             }
             continue;
         }
         let first = ctx.plan(&choice, demand, false);
+        if best.is_none() {
+            let placed = first.objective.placed;
+            floor = placed.saturating_sub(first.bound.max_placed.saturating_sub(placed));
+        }
         let bound = first.bound.optimum_levels();
         let mut first = Some(first);
         if first.as_ref().is_some_and(|f| f.gap().0 > 0) {

@@ -630,5 +630,35 @@ mod tests {
                 prop_assert!(b <= was && b >= placed[k], "{:?} from {:?}", plan.bound, bound);
             }
         }
+
+        /// The long improvement of a plan never places fewer at a level (highest first,
+        /// compared as the objective does), leaves a plan that applies and is the plan of
+        /// its outcomes, and a bound never below what it places.
+        #[test]
+        fn the_long_improvement_only_places_more(
+            gpus in arb_gpus(17..22),
+            // More than the fleet holds, mostly: the plan leaves instances out.
+            asks in arb_asks(3..7, 10u32..60, 0..3),
+        ) {
+            let fleet = fleet(&gpus);
+            let reqs = requests(&asks);
+            let ctx = Ctx::new(&fleet, &reqs, &SolveOptions::default());
+            let demand: Vec<u32> = reqs.iter().map(|r| r.count).collect();
+            let mut greedy = Greedy::new(&ctx, Mode::Size);
+            let (choice, plan) = pack_and_improve(&ctx, &demand, &mut greedy, None, true);
+            let before = ctx.total(&choice).placed;
+            let (after, plan) = improved_long(&ctx, &demand, choice, plan);
+            prop_assert!(ctx.total(&after).placed >= before);
+            prop_assert!(plan.layout(&fleet).is_ok(), "{plan}");
+            prop_assert_eq!(&ctx.plan(&after, &demand, false).objective, &plan.objective);
+            for (&(_, b), &(_, n)) in plan
+                .bound
+                .optimum_by_priority
+                .iter()
+                .zip(&plan.objective.placed_by_priority)
+            {
+                prop_assert!(b >= n, "{:?} for {:?}", plan.bound, plan.objective);
+            }
+        }
     }
 }

@@ -1,8 +1,9 @@
 //! How a fleet is solved: cut into parts no request joins, each searched exactly where it
 //! is small enough, else (or where the search runs out of budget) packed by the class-based
 //! packer, improved locally, repaired level by level (by the exact search where it covers
-//! the fleet, else by the packer on the higher levels' demand alone) and consolidated (see
-//! the module docs of `batch` for the order and why).
+//! the fleet, else by the packer on the higher levels' demand alone), improved again at
+//! length where the bound still leaves room, and consolidated (see the module docs of
+//! `batch` for the order and why).
 
 use super::context::{self, Ctx, Realization};
 use super::exact::Exact;

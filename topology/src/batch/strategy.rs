@@ -414,9 +414,8 @@ impl Starts {
 /// The best plan from `valued` (plans with their value, best first) after the local
 /// improvement: each improved in turn, until one reaches the certified bound and reuses
 /// every free instance it may, or the rest are too far below the best to catch up (those
-/// left are then weighed as they are); with the plan
-/// already made for it where the best is a start left as it was (`second`: whether the
-/// improvement has its second round).
+/// left are then weighed as they are); with the plan already made for it where the best is
+/// a start left as it was (`second`: whether the improvement has its second round).
 fn improve_best(
     ctx: &Ctx<'_>,
     valued: Vec<(context::Value, Vec<Option<Realization>>)>,
@@ -515,7 +514,8 @@ const LEVEL_PASS_GPUS: usize = 256;
 const LEVEL_PASSES: usize = 3;
 
 /// Sets in a row without a gain before the long improvement of the final plan gives up, in
-/// each of its two rounds (see `choose`): four times the first improvement's patience.
+/// each of its two rounds (see [`improved_long`]): four times the first improvement's
+/// patience.
 const LONG_PATIENCE: u32 = 4 * IMPROVE_PATIENCE;
 
 /// Options the long improvement may weigh in all.

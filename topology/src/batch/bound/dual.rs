@@ -88,11 +88,7 @@ pub(super) fn lp_multipliers(
         .collect();
     let mut z = vec![0i64; demand.len()];
     let mut best: Option<(u64, Vec<i64>)> = None;
-    let t0 = std::time::Instant::now();
-    let c0 = columns.len();
-    let mut rounds = 0;
     for _ in 0..ROUNDS {
-        rounds += 1;
         if columns.is_empty() || columns.len() > COLUMNS {
             break;
         }
@@ -147,18 +143,6 @@ pub(super) fn lp_multipliers(
         if !entered {
             break;
         }
-    }
-    if std::env::var("DBG2").is_ok() {
-        eprintln!(
-            "lp rows {} cols {}->{} rounds {} {:?} best {:?} reached {}",
-            height,
-            c0,
-            columns.len(),
-            rounds,
-            t0.elapsed(),
-            best.as_ref().map(|b| b.0),
-            reached
-        );
     }
     best
 }

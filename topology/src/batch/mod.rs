@@ -40,10 +40,9 @@
 //! one away). Where the bound still leaves room at some level after that, the improvement
 //! runs once more on the plan itself, four times as patient: the bound is close to the
 //! optimum (below), so what it leaves is mostly there to find. Last, where free instances are
-//! left unused or the bound allows fewer GPUs, a
-//! consolidation moves creations onto free instances of their profile and empties the GPUs
-//! that create the fewest instances into those reconfigured anyway (each move kept only where
-//! the objective's value grows). The plan then carries a bound that shows its distance from
+//! left unused or the bound allows fewer GPUs, a consolidation moves creations onto free
+//! instances of their profile and empties the GPUs that create the fewest instances into
+//! those reconfigured anyway (each move kept only where the objective's value grows). The plan then carries a bound that shows its distance from
 //! the optimum: a Lagrangian bound whose multipliers a subgradient search finds and, where
 //! its steps run out short of the plan, the duals of the configuration LP (solved by column
 //! generation), so that it is that LP's value wherever the LP is small enough to solve

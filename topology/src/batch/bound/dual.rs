@@ -88,25 +88,34 @@ pub(super) fn lp_multipliers(
         .collect();
     let mut z = vec![0i64; demand.len()];
     let mut best: Option<(u64, Vec<i64>)> = None;
+    // The master LP, kept between rounds: the columns that enter start from its last
+    // optimal vertex.
+    let mut master = lp::Tableau::new(&b);
+    // The columns' worths, as they entered the master.
+    let mut worths: Vec<f64> = Vec::new();
     for _ in 0..ROUNDS {
         if columns.is_empty() || columns.len() > COLUMNS {
             break;
         }
-        let mut a = vec![vec![0.0; columns.len()]; height];
-        let mut c = Vec::with_capacity(columns.len());
-        for (j, (class, counts)) in columns.iter().enumerate() {
-            let mut worth = 0.0;
-            for (i, &k) in counts.iter().enumerate() {
-                a[i][j] = f64::from(k);
-                #[allow(clippy::cast_precision_loss)]
-                {
-                    worth += f64::from(k) * w[rows[i]] as f64 / SCALE as f64;
+        let added: Vec<(f64, Vec<f64>)> = columns[master.columns()..]
+            .iter()
+            .map(|(class, counts)| {
+                let mut a = vec![0.0; height];
+                let mut worth = 0.0;
+                for (i, &k) in counts.iter().enumerate() {
+                    a[i] = f64::from(k);
+                    #[allow(clippy::cast_precision_loss)]
+                    {
+                        worth += f64::from(k) * w[rows[i]] as f64 / SCALE as f64;
+                    }
                 }
-            }
-            a[rows.len() + class][j] = 1.0;
-            c.push(worth);
-        }
-        let Some(solution) = lp::solve_within(&c, &a, &b, PIVOTS) else {
+                a[rows.len() + class] = 1.0;
+                (worth, a)
+            })
+            .collect();
+        worths.extend(added.iter().map(|(worth, _)| worth));
+        master.add_columns(&added);
+        let Some(solution) = master.iterate(lp::Rule::Dantzig, PIVOTS) else {
             break;
         };
         for (i, &d) in rows.iter().enumerate() {
@@ -121,13 +130,10 @@ pub(super) fn lp_multipliers(
         }
         // The master LP's value is at most the configuration LP's, which no `UB(z)` goes
         // below: once the best bound's floor is the master's, no round can lower it.
-        let master: f64 = solution.x.iter().zip(&c).map(|(x, c)| x * c).sum();
+        let value: f64 = solution.x.iter().zip(&worths).map(|(x, c)| x * c).sum();
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-        let master = (master + 1e-6).floor().max(0.0) as u64;
-        if best
-            .as_ref()
-            .is_some_and(|(b, _)| *b <= master.max(reached))
-        {
+        let value = (value + 1e-6).floor().max(0.0) as u64;
+        if best.as_ref().is_some_and(|(b, _)| *b <= value.max(reached)) {
             break;
         }
         let duals = &solution.dual[rows.len()..];

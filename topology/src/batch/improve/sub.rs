@@ -64,6 +64,9 @@ pub(super) struct Sub<'c, 'a> {
     buffers: (Options, Options, Options, Vec<(usize, u32)>),
     /// Nothing at any level: the value past the set's last GPU.
     zero: Value,
+    /// Buffers for [`Sub::best`] at each position of the set (the demand left after a fill,
+    /// its value, the best value so far), kept between calls: the search makes very many.
+    scratch: Vec<(Vec<u32>, Vec<u64>, Vec<u64>)>,
 }
 
 /// A GPU's fills to weigh, and how many were made to choose them.
@@ -72,8 +75,9 @@ type Fills = std::rc::Rc<(Options, u64)>;
 /// A per-level count of instances, shared between the memo and its callers.
 pub(super) type Value = std::rc::Rc<[u64]>;
 
-/// The best per-level count from one step of the search on, and the fill it starts with.
-type Step = (Value, Vec<(usize, u32)>);
+/// The best per-level count from one step of the search on, and the fill it starts with (in
+/// the GPU's fills, by index).
+type Step = (Value, Fills, usize);
 
 /// A base occupancy and, per profile slot asked, how many instances may be placed at most.
 pub(super) type MaximalKey = ((ModelKey, u32, u128), Vec<(usize, u8)>);
@@ -188,6 +192,7 @@ impl<'c, 'a> Sub<'c, 'a> {
             before,
             room: suffix_sums(&rooms),
             served: Vec::new(),
+            scratch: vec![Default::default(); positions],
         }
     }
 
@@ -370,16 +375,21 @@ impl<'c, 'a> Sub<'c, 'a> {
             return Some(self.viable(k, rem).then(|| self.zero.clone()));
         }
         if let Some(found) = self.memo[k].get(rem) {
-            return Some(found.as_ref().map(|(v, _)| v.clone()));
+            return Some(found.as_ref().map(|(v, _, _)| v.clone()));
         }
         if !self.viable(k, rem) {
             self.memo[k].insert(rem.to_vec(), None);
             return Some(None);
         }
-        // The best value so far, and which fill gives it.
-        let mut best: Option<(Vec<u64>, usize)> = None;
-        let mut next = rem.to_vec();
-        let mut v = vec![0u64; levels];
+        // The demand left after a fill, its value, and the best value so far (at `at`).
+        let (mut next, mut v, mut best) = std::mem::take(&mut self.scratch[k]);
+        next.clear();
+        next.extend_from_slice(rem);
+        v.clear();
+        v.resize(levels, 0);
+        best.clear();
+        best.resize(levels, 0);
+        let mut at: Option<usize> = None;
         let fills = self.options(k, rem);
         let (options, made) = (&fills.0, fills.1);
         // Fills made beyond those weighed are work too (whether made now or before).
@@ -400,18 +410,15 @@ impl<'c, 'a> Sub<'c, 'a> {
             for (a, b) in v.iter_mut().zip(rest.iter()) {
                 *a += b;
             }
-            match &mut best {
-                Some((b, at)) if v > *b => {
-                    b.copy_from_slice(&v);
-                    *at = i;
-                }
-                Some(_) => {}
-                None => best = Some((v.clone(), i)),
+            if at.is_none() || v > best {
+                best.copy_from_slice(&v);
+                at = Some(i);
             }
         }
-        let step: Option<Step> = best.map(|(v, i)| (v.into(), options.get(i).to_vec()));
-        let value = step.as_ref().map(|(v, _)| v.clone());
+        let step: Option<Step> = at.map(|i| (Value::from(best.as_slice()), fills.clone(), i));
+        let value = step.as_ref().map(|(v, _, _)| v.clone());
         self.memo[k].insert(rem.to_vec(), step);
+        self.scratch[k] = (next, v, best);
         Some(value)
     }
 
@@ -422,7 +429,7 @@ impl<'c, 'a> Sub<'c, 'a> {
         for k in 0..self.set.len() {
             let want = self.memo[k]
                 .get(&rem)
-                .and_then(|found| found.as_ref().map(|(_, w)| w.clone()))
+                .and_then(|found| found.as_ref().map(|(_, fills, i)| fills.0.get(*i).to_vec()))
                 .unwrap_or_default();
             for &(l, c) in &want {
                 rem[l] -= c;

@@ -432,13 +432,13 @@ impl<'a> Ctx<'a> {
 
 impl<'a> Ctx<'a> {
     /// What one more instance of each request is worth on the margin (0 to `SCALE`): `SCALE`
-    /// less the multiplier of the best all-priorities bound found.
+    /// less the multiplier of the best all-priorities bound, searched to its end (no plan
+    /// yet to stop at). The search is the certified bound's own for the same demand, so
+    /// the plans' bounds later take what it found instead of searching (and solving the
+    /// LP) again.
     pub(super) fn prices(&self, classes: &Classes, demand: &[u32]) -> Vec<i64> {
         let w = vec![SCALE; demand.len()];
-        // A search of its own, not kept: aimed at 0, it would steer the certified bound's.
-        let mut search = Search::new(classes, demand, &w, 0);
-        search.run(classes, demand, &w, 0, true);
-        let z = search.best_z;
+        let (_, z) = bound_and_prices(classes, demand, &w, 0, true);
         z.iter().map(|&z| SCALE - z).collect()
     }
 }

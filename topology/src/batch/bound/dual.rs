@@ -8,13 +8,16 @@
 //! instances among requests, far too many to write out, so it is solved by column
 //! generation: a few columns first, then, at the LP's duals, each class's best pattern
 //! (the Lagrangian's own step) enters where it is worth more than the class's dual, until
-//! none is. The answer only proposes multipliers: the caller evaluates `UB(z)` on integers
+//! none is. The master LP keeps its tableau between rounds (`lp::Tableau`): the columns
+//! that enter start from the last optimum, which stays feasible, so a round takes a few
+//! pivots instead of solving the master anew. The answer only proposes multipliers: the caller evaluates `UB(z)` on integers
 //! at them, so a rounding here can make the bound weaker, never wrong.
 
 use super::super::lp;
 use super::{Classes, SCALE, floor, lagrangian};
 
-/// Rounds of column generation at most (each solves the master LP once).
+/// Rounds of column generation at most (each goes on with the master LP from its last
+/// optimum).
 const ROUNDS: usize = 16;
 
 /// Rows at most (requests that count, and classes): past them, the dense simplex costs more

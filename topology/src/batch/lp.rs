@@ -1,8 +1,8 @@
-//! A small dense simplex for the per-class pattern LPs and the bound's configuration LP:
-//! maximize `c·x` subject to `A x <= b`, `x >= 0`, with `b >= 0` (so the origin is a
-//! feasible start). A [`Tableau`] keeps its basis, so that the configuration LP's column
-//! generation adds columns and goes on from the last optimum. Bland's rule, or Dantzig's for the large LPs (see [`Rule`]); neither
-//! cycles, and the pivots are bounded. Its answers steer the packer and propose the bound's
+//! A small dense simplex for the per-class pattern LPs and the bound's configuration LP: maximize
+//! `c·x` subject to `A x <= b`, `x >= 0`, with `b >= 0` (so the origin is a feasible start). A
+//! [`Tableau`] keeps its basis, so that the configuration LP's column generation adds columns and
+//! goes on from the last optimum. Bland's rule, or Dantzig's for the large LPs (see [`Rule`]);
+//! neither cycles, and the pivots are bounded. Its answers steer the packer and propose the bound's
 //! multipliers, which the bound then evaluates on integers: floating point is fine here.
 
 /// Pivots at most.

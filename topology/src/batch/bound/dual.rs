@@ -1,17 +1,17 @@
 //! The best multipliers for the Lagrangian bound, from the configuration LP.
 //!
 //! The smallest `UB(z)` over all `z` is the value of the LP relaxation of the configuration
-//! formulation (Lagrangian duality: each class's GPUs choose among their patterns, the
-//! demand rows are relaxed): maximize the weighted instances of the patterns chosen, at most
-//! `n_c` patterns per class, at most `demand_d` instances of each request. Its optimal duals
-//! on the demand rows are the best `z`. The LP has a column per pattern and split of its
-//! instances among requests, far too many to write out, so it is solved by column
-//! generation: a few columns first, then, at the LP's duals, each class's best pattern
-//! (the Lagrangian's own step) enters where it is worth more than the class's dual, until
-//! none is. The master LP keeps its tableau between rounds (`lp::Tableau`): the columns
-//! that enter start from the last optimum, which stays feasible, so a round takes a few
-//! pivots instead of solving the master anew. The answer only proposes multipliers: the caller evaluates `UB(z)` on integers
-//! at them, so a rounding here can make the bound weaker, never wrong.
+//! formulation (Lagrangian duality: each class's GPUs choose among their patterns, the demand rows
+//! are relaxed): maximize the weighted instances of the patterns chosen, at most `n_c` patterns per
+//! class, at most `demand_d` instances of each request. Its optimal duals on the demand rows are
+//! the best `z`. The LP has a column per pattern and split of its instances among requests, far too
+//! many to write out, so it is solved by column generation: a few columns first, then, at the LP's
+//! duals, each class's best pattern (the Lagrangian's own step) enters where it is worth more than
+//! the class's dual, until none is. The master LP keeps its tableau between rounds (`lp::Tableau`):
+//! the columns that enter start from the last optimum, which stays feasible, so a round takes a few
+//! pivots instead of solving the master anew. The answer only proposes multipliers: the caller
+//! evaluates `UB(z)` on integers at them, so a rounding here can make the bound weaker, never
+//! wrong.
 
 use super::super::lp;
 use super::{Classes, SCALE, floor, lagrangian};

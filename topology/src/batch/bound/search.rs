@@ -46,7 +46,7 @@ pub(super) fn bound_and_prices(
 pub(super) struct Search {
     /// The smallest `floor(UB(z))` so far, and its multipliers.
     best: u64,
-    pub(super) best_z: Vec<i64>,
+    best_z: Vec<i64>,
     /// The multipliers of the next step.
     z: Vec<f64>,
     step_scale: f64,
@@ -67,7 +67,7 @@ pub(super) struct Search {
 impl Search {
     /// The search's start: the better of z = 0 (the fleet's capacity) and z = w (the demand
     /// itself).
-    pub(super) fn new(classes: &Classes, demand: &[u32], w: &[i64], reached: u64) -> Self {
+    fn new(classes: &Classes, demand: &[u32], w: &[i64], reached: u64) -> Self {
         let zero = vec![0i64; demand.len()];
         let (ub0, _) = lagrangian(classes, demand, w, &zero);
         let (ubw, _) = lagrangian(classes, demand, w, w);
@@ -92,14 +92,7 @@ impl Search {
 
     /// Steps until the bound is no more than `reached` or the search ends; where its steps
     /// run out short of `reached` (and `lp`), once, the LP's multipliers.
-    pub(super) fn run(
-        &mut self,
-        classes: &Classes,
-        demand: &[u32],
-        w: &[i64],
-        reached: u64,
-        lp: bool,
-    ) {
+    fn run(&mut self, classes: &Classes, demand: &[u32], w: &[i64], reached: u64, lp: bool) {
         self.step(classes, demand, w, reached);
         if lp && !self.lp_done && self.steps >= STEPS && self.best > reached {
             self.lp_done = true;

@@ -15,38 +15,37 @@
 //! Any number of priority levels may be asked for; the packer's LPs weigh up to eight of them
 //! apart, the bound and the searches every one.
 //!
-//! Small problems (up to [`SolveOptions::exact_gpu_limit`] GPUs) are first cut into parts
-//! that no request joins (every GPU a request may use lies in one part: a fleet of several
-//! models asked for profiles only one model has, say); each part is solved on its own, as the
-//! objective is a sum over GPUs. Each is solved exactly by a
-//! dynamic program over GPUs and remaining demand, within a work budget. Above four GPUs the
-//! search first gets a share of the budget; where that is not enough, the packer's plan
-//! (below) answers if the bound proves it optimal in instances placed, per priority level,
-//! and GPUs used ([`Plan::proven`]), and only otherwise does the search go on with the rest:
-//! first, where the plan may be short at some level, a search that counts the instances of
-//! that level and those above alone (far quicker: ties need no further look) gives a better
-//! start or proves the plan's counts there; then the search over the whole objective. A
-//! fleet in parts carries the sum of its parts' bounds on the optimum.
-//! Larger problems, or those over the budget, are solved by grouping identical GPUs into
-//! classes and packing each class with the mix of per-GPU patterns the configuration LP
-//! chooses (rounded down, the rest by the best pattern repeated); where that leaves instances
-//! out and the certified bound says more may fit, a local improvement re-solves small sets of
-//! GPUs exactly with what they serve and what is left, until the bound is reached or no set
-//! gains. On fleets of up to 256 GPUs, where the plan may be short at a priority level above
-//! the lowest, the packer and the improvement run again on the demand of that level and the
-//! ones above alone, and that plan, its lower levels filled by the improvement, replaces the
-//! first where it is better (the lexicographic objective puts a higher level's instance
-//! before any number of lower ones, and a packer that weighs every level at once may trade
-//! one away). Where the bound still leaves room at some level after that, the improvement
-//! runs once more on the plan itself, four times as patient: the bound is close to the
-//! optimum (below), so what it leaves is mostly there to find. Last, where free instances are
-//! left unused or the bound allows fewer GPUs, a consolidation moves creations onto free
-//! instances of their profile and empties the GPUs that create the fewest instances into
-//! those reconfigured anyway (each move kept only where the objective's value grows). The plan then carries a bound that shows its distance from
-//! the optimum: a Lagrangian bound whose multipliers a subgradient search finds and, where
-//! its steps run out short of the plan, the duals of the configuration LP (solved by column
-//! generation), so that it is that LP's value wherever the LP is small enough to solve
-//! (`bound`).
+//! Small problems (up to [`SolveOptions::exact_gpu_limit`] GPUs) are first cut into parts that
+//! no request joins (every GPU a request may use lies in one part: a fleet of several models
+//! asked for profiles only one model has, say); each part is solved on its own, as the
+//! objective is a sum over GPUs. Each is solved exactly by a dynamic program over GPUs and
+//! remaining demand, within a work budget. Above four GPUs the search first gets a share of the
+//! budget; where that is not enough, the packer's plan (below) answers if the bound proves it
+//! optimal in instances placed, per priority level, and GPUs used ([`Plan::proven`]), and only
+//! otherwise does the search go on with the rest: first, where the plan may be short at some
+//! level, a search that counts the instances of that level and those above alone (far quicker:
+//! ties need no further look) gives a better start or proves the plan's counts there; then the
+//! search over the whole objective. A fleet in parts carries the sum of its parts' bounds on
+//! the optimum. Larger problems, or those over the budget, are solved by grouping identical
+//! GPUs into classes and packing each class with the mix of per-GPU patterns the configuration
+//! LP chooses (rounded down, the rest by the best pattern repeated); where that leaves
+//! instances out and the certified bound says more may fit, a local improvement re-solves small
+//! sets of GPUs exactly with what they serve and what is left, until the bound is reached or no
+//! set gains. On fleets of up to 256 GPUs, where the plan may be short at a priority level
+//! above the lowest, the packer and the improvement run again on the demand of that level and
+//! the ones above alone, and that plan, its lower levels filled by the improvement, replaces
+//! the first where it is better (the lexicographic objective puts a higher level's instance
+//! before any number of lower ones, and a packer that weighs every level at once may trade one
+//! away). Where the bound still leaves room at some level after that, the improvement runs once
+//! more on the plan itself, four times as patient: the bound is close to the optimum (below),
+//! so what it leaves is mostly there to find. Last, where free instances are left unused or the
+//! bound allows fewer GPUs, a consolidation moves creations onto free instances of their
+//! profile and empties the GPUs that create the fewest instances into those reconfigured anyway
+//! (each move kept only where the objective's value grows). The plan then carries a bound that
+//! shows its distance from the optimum: a Lagrangian bound whose multipliers a subgradient
+//! search finds and, where its steps run out short of the plan, the duals of the configuration
+//! LP (solved by column generation), so that it is that LP's value wherever the LP is small
+//! enough to solve (`bound`).
 //!
 //! The modules: `strategy` (the order above: parts, exact search, packer, improvement,
 //! repair, the pass by levels), `context` (one GPU's outcome and the objective's value), the

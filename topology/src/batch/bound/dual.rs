@@ -12,6 +12,10 @@
 //! pivots instead of solving the master anew. The answer only proposes multipliers: the caller
 //! evaluates `UB(z)` on integers at them, so a rounding here can make the bound weaker, never
 //! wrong.
+//!
+//! The same LP with lower limits on what some requests place (`Side`: a plan's counts at
+//! the higher priority levels) bounds a lower level among the plans that meet them
+//! (`lp_bound`): big-M keeps the origin feasible, and a multiplier per side joins `z`.
 
 use super::super::lp;
 use super::{Classes, SCALE, floor, lagrangian};
@@ -20,7 +24,7 @@ use super::{Classes, SCALE, floor, lagrangian};
 /// optimum).
 const ROUNDS: usize = 16;
 
-/// Rows at most (requests that count, and classes): past them, the dense simplex costs more
+/// Rows at most (requests that count, classes and sides): past them, the dense simplex costs more
 /// than the bound gains.
 const ROWS: usize = 96;
 
@@ -40,59 +44,125 @@ pub(super) fn lp_multipliers(
     seeds: &[&[i64]],
     reached: u64,
 ) -> Option<(u64, Vec<i64>)> {
-    // The demand rows: requests that count.
-    let rows: Vec<usize> = (0..demand.len()).filter(|&d| w[d] > 0).collect();
+    lp_bound(classes, demand, w, &[], seeds, reached).map(|(ub, z, _)| (ub, z))
+}
+
+/// A lower limit on what a plan places of some requests: at least `at_least` instances of
+/// those `counts` marks.
+#[derive(Debug, Clone)]
+pub(super) struct Side {
+    pub(super) counts: Vec<bool>,
+    pub(super) at_least: u64,
+}
+
+/// The penalty per instance short of a [`Side`] in the LP (the most its multiplier may be):
+/// far above what one instance is worth, so the LP meets every side it can.
+const PENALTY: i32 = 64;
+
+/// [`lp_multipliers`] for the plans that meet every one of `sides`: the configuration LP with
+/// them as rows, and from its duals the multipliers `z` on the demand and `m_j >= 0` on each
+/// side (both scaled by `SCALE`). For every plan that meets the sides,
+///
+/// ```text
+/// sum_d w_d x_d <= sum_d w_d x_d + sum_j m_j (sum_{d in j} x_d - at_least_j) <= UB(w', z) - sum_j m_j at_least_j
+/// ```
+///
+/// with `w'_d = w_d + sum_{j counts d} m_j`: Lagrangian duality again, valid for any `z` and
+/// `m`, and evaluated on integers. The sides' rows `>=` are not open at the origin, so each
+/// gets a surplus column and its slack is penalized by [`PENALTY`] (big M): the origin is
+/// feasible and a side the LP cannot meet leaves its multiplier at the penalty, which only
+/// weakens the bound. Returns the bound, `z` and `m`.
+pub(super) fn lp_bound(
+    classes: &Classes,
+    demand: &[u32],
+    w: &[i64],
+    sides: &[Side],
+    seeds: &[&[i64]],
+    reached: u64,
+) -> Option<(u64, Vec<i64>, Vec<i64>)> {
+    // The demand rows: requests that count, or that a side counts.
+    let counted = |d: usize| w[d] > 0 || sides.iter().any(|s| s.counts.get(d) == Some(&true));
+    let rows: Vec<usize> = (0..demand.len()).filter(|&d| counted(d)).collect();
     let mut row_of = vec![usize::MAX; demand.len()];
     for (i, &d) in rows.iter().enumerate() {
         row_of[d] = i;
     }
     let classes_n = classes.lagrange.len();
-    let height = rows.len() + classes_n;
+    let height = rows.len() + classes_n + sides.len();
     if height > ROWS {
         return None;
     }
+    // The weights `w'` at side multipliers `m`.
+    let weights_at = |m: &[i64]| -> Vec<i64> {
+        (0..demand.len())
+            .map(|d| {
+                let extra: i64 = sides
+                    .iter()
+                    .zip(m)
+                    .filter(|(s, _)| s.counts.get(d) == Some(&true))
+                    .map(|(_, &m)| m)
+                    .sum();
+                w[d] + extra
+            })
+            .collect()
+    };
     // Columns: (class, instances per demand row), and their worth.
     let mut columns: Vec<(usize, Vec<u32>)> = Vec::new();
     let mut seen: rustc_hash::FxHashSet<(usize, Vec<u32>)> = rustc_hash::FxHashSet::default();
     let mut buffer = Vec::new();
-    // Each class's best pattern at `z` enters where its worth passes `threshold` (per class,
-    // scaled), and is not in yet; returns whether one entered.
-    let mut price = |z: &[i64], threshold: &dyn Fn(usize) -> f64, columns: &mut Vec<_>| {
-        let mut entered = false;
-        for (c, class) in classes.lagrange.iter().enumerate() {
-            let (v, Some(row)) = class.best_pattern(w, z, &mut buffer) else {
-                continue;
-            };
-            #[allow(clippy::cast_precision_loss)]
-            if (v as f64) <= threshold(c) {
-                continue;
-            }
-            let mut counts = vec![0u32; rows.len()];
-            for (&k, &(b, d)) in row.iter().zip(buffer.iter()) {
-                if b > 0 && k > 0 {
-                    counts[row_of[d]] += u32::from(k);
+    // Each class's best pattern at weights `wt` and multipliers `z` enters where its worth
+    // passes `threshold` (per class, scaled), and is not in yet; returns whether one entered.
+    let mut price =
+        |wt: &[i64], z: &[i64], threshold: &dyn Fn(usize) -> f64, columns: &mut Vec<_>| {
+            let mut entered = false;
+            for (c, class) in classes.lagrange.iter().enumerate() {
+                let (v, Some(row)) = class.best_pattern(wt, z, &mut buffer) else {
+                    continue;
+                };
+                #[allow(clippy::cast_precision_loss)]
+                if (v as f64) <= threshold(c) {
+                    continue;
+                }
+                let mut counts = vec![0u32; rows.len()];
+                for (&k, &(b, d)) in row.iter().zip(buffer.iter()) {
+                    if b > 0 && k > 0 {
+                        counts[row_of[d]] += u32::from(k);
+                    }
+                }
+                if seen.insert((c, counts.clone())) {
+                    columns.push((c, counts));
+                    entered = true;
                 }
             }
-            if seen.insert((c, counts.clone())) {
-                columns.push((c, counts));
-                entered = true;
-            }
+            entered
+        };
+    // Seeds at the weights themselves, and where there are sides, at multiplier 1 on each.
+    let mut seed_weights = vec![w.to_vec()];
+    if !sides.is_empty() {
+        seed_weights.push(weights_at(&vec![SCALE; sides.len()]));
+    }
+    for wt in &seed_weights {
+        for z in seeds {
+            price(wt, z, &|_| 0.0, &mut columns);
         }
-        entered
-    };
-    for z in seeds {
-        price(z, &|_| 0.0, &mut columns);
     }
     #[allow(clippy::cast_precision_loss)]
     let b: Vec<f64> = rows
         .iter()
         .map(|&d| f64::from(demand[d]))
         .chain(classes.lagrange.iter().map(|c| c.n as f64))
+        .chain(sides.iter().map(|s| s.at_least as f64))
         .collect();
+    #[allow(clippy::cast_precision_loss)]
+    let penalties: f64 = sides
+        .iter()
+        .map(|s| f64::from(PENALTY) * s.at_least as f64)
+        .sum();
     let mut z = vec![0i64; demand.len()];
-    let mut best: Option<(u64, Vec<i64>)> = None;
+    let mut m = vec![0i64; sides.len()];
+    let mut best: Option<(u64, Vec<i64>, Vec<i64>)> = None;
     // The master LP, kept between rounds: the columns that enter start from its last
-    // optimal vertex.
+    // optimal vertex. The sides' surplus columns come first.
     let mut master = lp::Tableau::new(&b);
     // The columns' worths, as they entered the master.
     let mut worths: Vec<f64> = Vec::new();
@@ -100,7 +170,12 @@ pub(super) fn lp_multipliers(
         if columns.is_empty() || columns.len() > COLUMNS {
             break;
         }
-        let added: Vec<(f64, Vec<f64>)> = columns[master.columns()..]
+        let surplus = (0..sides.len()).filter(|_| master.columns() == 0).map(|j| {
+            let mut a = vec![0.0; height];
+            a[rows.len() + classes_n + j] = -1.0;
+            (-f64::from(PENALTY), a)
+        });
+        let patterns = columns[master.columns().saturating_sub(sides.len())..]
             .iter()
             .map(|(class, counts)| {
                 let mut a = vec![0.0; height];
@@ -113,47 +188,90 @@ pub(super) fn lp_multipliers(
                     }
                 }
                 a[rows.len() + class] = 1.0;
+                for (j, side) in sides.iter().enumerate() {
+                    let n: u32 = counts
+                        .iter()
+                        .zip(&rows)
+                        .filter(|&(_, &d)| side.counts.get(d) == Some(&true))
+                        .map(|(&k, _)| k)
+                        .sum();
+                    a[rows.len() + classes_n + j] = f64::from(n);
+                    worth += f64::from(PENALTY) * f64::from(n);
+                }
                 (worth, a)
-            })
-            .collect();
+            });
+        let added: Vec<(f64, Vec<f64>)> = surplus.chain(patterns).collect();
         worths.extend(added.iter().map(|(worth, _)| worth));
         master.add_columns(&added);
         let Some(solution) = master.iterate(lp::Rule::Dantzig, PIVOTS) else {
             break;
         };
+        for (j, mj) in m.iter_mut().enumerate() {
+            // The side's multiplier is the penalty less its row's dual (within [0, PENALTY]).
+            let v = f64::from(PENALTY) - solution.dual[rows.len() + classes_n + j];
+            #[allow(clippy::cast_possible_truncation, clippy::cast_precision_loss)]
+            let v = (v * SCALE as f64).round() as i64;
+            let top = i64::from(PENALTY) * SCALE;
+            *mj = v.clamp(0, top);
+        }
+        let wm = weights_at(&m);
         for (i, &d) in rows.iter().enumerate() {
-            // Within [0, w_d]: a larger multiplier only adds to the demand's term.
+            // Within [0, w'_d]: a larger multiplier only adds to the demand's term.
             #[allow(clippy::cast_possible_truncation, clippy::cast_precision_loss)]
             let v = (solution.dual[i] * SCALE as f64).round() as i64;
-            z[d] = v.clamp(0, w[d]);
+            z[d] = v.clamp(0, wm[d]);
         }
-        let (ub, _) = lagrangian(classes, demand, w, &z);
-        if best.as_ref().is_none_or(|(b, _)| floor(ub) < *b) {
-            best = Some((floor(ub), z.clone()));
+        let ub = side_bound(classes, demand, &wm, &z, sides, &m);
+        if best.as_ref().is_none_or(|(b, _, _)| ub < *b) {
+            best = Some((ub, z.clone(), m.clone()));
         }
         // The master LP's value is at most the configuration LP's, which no `UB(z)` goes
         // below: once the best bound's floor is the master's, no round can lower it.
         let value: f64 = solution.x.iter().zip(&worths).map(|(x, c)| x * c).sum();
+        let value = value - penalties;
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         let value = (value + 1e-6).floor().max(0.0) as u64;
-        if best.as_ref().is_some_and(|(b, _)| *b <= value.max(reached)) {
+        if best
+            .as_ref()
+            .is_some_and(|(b, _, _)| *b <= value.max(reached))
+        {
             break;
         }
         let duals = &solution.dual[rows.len()..];
         #[allow(clippy::cast_precision_loss)]
         let threshold = |c: usize| duals[c] * SCALE as f64 + 0.5;
-        let mut entered = price(&z, &threshold, &mut columns);
+        let mut entered = price(&wm, &z, &threshold, &mut columns);
         // Smoothed towards the best multipliers so far: the duals of a master with few
         // columns swing far, and the patterns best between the two steady the next round.
-        if let Some((_, centre)) = &best {
+        if let Some((_, centre, centre_m)) = &best {
             let mid: Vec<i64> = z.iter().zip(centre).map(|(a, b)| (a + b) / 2).collect();
-            entered |= price(&mid, &threshold, &mut columns);
+            let mid_m: Vec<i64> = m.iter().zip(centre_m).map(|(a, b)| (a + b) / 2).collect();
+            entered |= price(&weights_at(&mid_m), &mid, &threshold, &mut columns);
         }
         if !entered {
             break;
         }
     }
     best
+}
+
+/// `floor(UB(w', z) - sum_j m_j at_least_j)` (see [`lp_bound`]): what no plan meeting
+/// `sides` places more than (weighted by `w`), with `wm` the weights at the multipliers `m`.
+pub(super) fn side_bound(
+    classes: &Classes,
+    demand: &[u32],
+    wm: &[i64],
+    z: &[i64],
+    sides: &[Side],
+    m: &[i64],
+) -> u64 {
+    let (ub, _) = lagrangian(classes, demand, wm, z);
+    let met: i128 = sides
+        .iter()
+        .zip(m)
+        .map(|(s, &m)| i128::from(s.at_least) * i128::from(m))
+        .sum();
+    floor(ub - met)
 }
 
 #[cfg(test)]
@@ -184,5 +302,44 @@ mod tests {
         assert_eq!(ub, 3);
         assert_eq!(floor(lagrangian(classes, &demand, &w, &z).0), 3);
         assert!(z.iter().zip(&w).all(|(z, w)| (0..=*w).contains(z)));
+    }
+
+    #[test]
+    fn a_side_row_bounds_the_plans_that_meet_it() {
+        // Two empty A100-40GBs, 7g.40gb x 2 at the higher level and 1g.5gb x 14 below. Alone,
+        // the lower level's requests fit 14; among the plans that place both 7g (the side),
+        // nothing else fits: the conditional LP's multipliers prove 2 in all.
+        let fleet = fleet(&[vec![], vec![]]);
+        let reqs = requests(&[(5, 2, 2, 1), (0, 14, 2, 0)]);
+        let ctx = Ctx::new(&fleet, &reqs, &SolveOptions::default());
+        let cell = OnceCell::new();
+        let classes = ctx.classes(&cell);
+        let demand = [2, 14];
+        let w = [SCALE, SCALE];
+        let zero = [0, 0];
+        let (free, _) = lp_multipliers(classes, &demand, &w, &[&zero], 0).unwrap();
+        assert_eq!(free, 14);
+        let side = Side {
+            counts: vec![true, false],
+            at_least: 2,
+        };
+        let sides = [side];
+        let (ub, z, m) = lp_bound(classes, &demand, &w, &sides, &[&zero], 0).unwrap();
+        assert_eq!(ub, 2);
+        assert!(m.iter().all(|&m| m >= 0));
+        // The bound is the integer evaluation at the multipliers, not the LP's float value.
+        let wm = [w[0] + m[0], w[1]];
+        assert_eq!(side_bound(classes, &demand, &wm, &z, &sides, &m), 2);
+        // A side no plan meets (three 7g on two GPUs): the LP still answers, and its
+        // multiplier stops at the penalty.
+        let sides = [Side {
+            counts: vec![true, false],
+            at_least: 3,
+        }];
+        let (_, _, m) = lp_bound(classes, &demand, &w, &sides, &[&zero], 0).unwrap();
+        assert!(
+            m.iter()
+                .all(|&m| (0..=i64::from(PENALTY) * SCALE).contains(&m))
+        );
     }
 }

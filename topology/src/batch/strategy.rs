@@ -351,7 +351,8 @@ fn by_packed_levels(
 }
 
 /// Where the bound still leaves room at some level, a longer improvement of the plan itself
-/// (see [`LONG_PATIENCE`]), then the consolidation: the bound is close to the optimum (the
+/// (see [`LONG_PATIENCE`]), where that leaves room too a longer one still from its result
+/// (see [`LONGER`]), then the consolidation: the bound is close to the optimum (the
 /// configuration LP's, where its multipliers are found), so what it leaves is mostly there
 /// to find, and the first improvement gives up on many starts before it finds it.
 fn improved_long(
@@ -365,8 +366,24 @@ fn improved_long(
     }
     let bound = plan.bound.optimum_levels();
     let rounds = (LONG_PATIENCE, LONG_PATIENCE);
-    if improve::improve(ctx, &mut choice, demand, &bound, LONG_WORK, rounds) {
-        let plan = ctx.plan(&choice, demand, false);
+    let mut changed = improve::improve(ctx, &mut choice, demand, &bound, LONG_WORK, rounds);
+    let mut plan = if changed {
+        ctx.plan(&choice, demand, false)
+    } else {
+        plan
+    };
+    if plan.gap().0 > 0 {
+        // Again from where it stopped, with `LONGER` times the patience and work: it only
+        // adds to what the first found.
+        let bound = plan.bound.optimum_levels();
+        let rounds = (LONG_PATIENCE * LONGER, LONG_PATIENCE * LONGER);
+        let work = LONG_WORK * u64::from(LONGER);
+        if improve::improve(ctx, &mut choice, demand, &bound, work, rounds) {
+            changed = true;
+            plan = ctx.plan(&choice, demand, false);
+        }
+    }
+    if changed {
         return consolidated(ctx, demand, choice, plan);
     }
     (choice, plan)
@@ -520,6 +537,14 @@ const LONG_PATIENCE: u32 = 4 * IMPROVE_PATIENCE;
 
 /// Options the long improvement may weigh in all.
 const LONG_WORK: u64 = 8 * IMPROVE_WORK;
+
+/// How many times `LONG_PATIENCE` and `LONG_WORK` the second long improvement gets. Its first
+/// round then lasts longer before the second round's sets start. Where the first leaves
+/// room, twice found the optimum on random fleets of 20 and 50 GPUs that the first missed
+/// by one instance (seeds 60 and 23), and placed more on four of 120 random fleets of 20
+/// to 200 GPUs, fewer on none (it starts from the first's plan). It cost 15 to 25 % more
+/// time there.
+const LONGER: u32 = 2;
 
 /// Starting plans the local improvement works from, at most.
 const IMPROVE_STARTS: usize = 3;

@@ -315,7 +315,7 @@ fn family_sweep(seeds: u64) {
             let ratio = if ratio == f64::MAX {
                 "-".to_owned()
             } else {
-                format!("{ratio:.0}x")
+                times(ratio)
             };
             println!(
                 "{:<12} {:>5} {:>9} {:>10} {:>10} {:>11.2}% {:>11} {:>10.3}ms {:>10.3}ms {:>10.1}ms {:>9}",
@@ -476,7 +476,7 @@ fn quality_table() {
                 None => "-".to_owned(),
             };
             println!(
-                "{:<12} {:>5} {:>8} {:>8} {:>7} {:>10.2?} {:>10.2?} {:>8.0}x",
+                "{:<12} {:>5} {:>8} {:>8} {:>7} {:>10.2?} {:>10.2?} {:>9}",
                 name,
                 gpus,
                 plan.objective.placed,
@@ -484,7 +484,7 @@ fn quality_table() {
                 plan.bound.max_placed,
                 ours,
                 theirs,
-                theirs.as_secs_f64() / ours.as_secs_f64()
+                times(theirs.as_secs_f64() / ours.as_secs_f64())
             );
             if let Some((p, true)) = opt {
                 assert!(
@@ -523,16 +523,16 @@ fn quality_table() {
         );
         if gpus <= 100 {
             println!(
-                "{gpus} GPUs: MILP (microlp) {} in {milp_time:.2?}; {ours} ({:.0}x faster than microlp, {:.0}x than HiGHS)",
+                "{gpus} GPUs: MILP (microlp) {} in {milp_time:.2?}; {ours} ({} faster than microlp, {} than HiGHS)",
                 milp_outcome(m, 20),
-                milp_time.as_secs_f64() / ours_time.as_secs_f64(),
-                highs_time.as_secs_f64() / ours_time.as_secs_f64()
+                times(milp_time.as_secs_f64() / ours_time.as_secs_f64()),
+                times(highs_time.as_secs_f64() / ours_time.as_secs_f64())
             );
         } else {
             // microlp gets nowhere past 100 GPUs: it is not run, and no ratio is made up.
             println!(
-                "{gpus} GPUs: MILP (microlp) not run past 100 GPUs; {ours} ({:.0}x faster than HiGHS)",
-                highs_time.as_secs_f64() / ours_time.as_secs_f64()
+                "{gpus} GPUs: MILP (microlp) not run past 100 GPUs; {ours} ({} faster than HiGHS)",
+                times(highs_time.as_secs_f64() / ours_time.as_secs_f64())
             );
         }
     }
@@ -594,3 +594,15 @@ fn bench(c: &mut Criterion) {
 
 criterion_group!(benches, bench);
 criterion_main!(benches);
+
+/// A speed ratio as printed: whole numbers from 10, one decimal from 1, two below (a ratio
+/// under one, where gpupart is the slower, must not print as "0x").
+fn times(ratio: f64) -> String {
+    if ratio >= 10.0 {
+        format!("{ratio:.0}x")
+    } else if ratio >= 1.0 {
+        format!("{ratio:.1}x")
+    } else {
+        format!("{ratio:.2}x")
+    }
+}

@@ -606,3 +606,57 @@ fn maximal_rows(patterns: &[Pattern], slots: &[usize]) -> Vec<u8> {
 fn floor(ub: i128) -> u64 {
     u64::try_from(ub.max(0) / i128::from(SCALE)).unwrap_or(u64::MAX)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::cell::OnceCell;
+
+    use proptest::prelude::*;
+
+    use super::super::testing::{arb_asks, arb_gpus, fleet, requests};
+    use super::super::{SolveOptions, solve};
+    use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+        /// The optimum meets every side at its own counts, so the conditional LP's bound on
+        /// each lower level, given the optimum's counts above it, is never below the
+        /// optimum's count there (the exact search's plan is the optimum). On these fleets
+        /// the LP is solved at nearly every level below the highest.
+        #[test]
+        fn the_conditional_bound_holds_at_the_optimums_counts(
+            gpus in arb_gpus(1..4),
+            asks in arb_asks(1..6, 1..5, 0..3),
+        ) {
+            let fleet = fleet(&gpus);
+            let reqs = requests(&asks);
+            let options = SolveOptions::default();
+            let plan = solve(&fleet, &reqs, &options);
+            prop_assume!(plan.exact);
+            let ctx = Ctx::new(&fleet, &reqs, &options);
+            let cell = OnceCell::new();
+            let classes = ctx.classes(&cell);
+            let demand: Vec<u32> = reqs.iter().map(|r| r.count).collect();
+            let at_or_above: Vec<u64> =
+                plan.objective.placed_by_priority.iter().map(|&(_, n)| n).collect();
+            prop_assert_eq!(at_or_above.len(), ctx.levels.len());
+            for k in 1..at_or_above.len() {
+                // Nothing reached at the level itself: the LP runs to its end, not to the
+                // optimum's count.
+                let mut counts = at_or_above.clone();
+                counts[k] = 0;
+                if let Some(b) = ctx.conditional_bound(classes, &demand, &counts, k) {
+                    prop_assert!(
+                        b >= at_or_above[k],
+                        "level {}: bound {} below the optimum's {} ({:?})",
+                        k,
+                        b,
+                        at_or_above[k],
+                        at_or_above
+                    );
+                }
+            }
+        }
+    }
+}

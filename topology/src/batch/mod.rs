@@ -37,15 +37,17 @@
 //! the first where it is better (the lexicographic objective puts a higher level's instance
 //! before any number of lower ones, and a packer that weighs every level at once may trade one
 //! away). Where the bound still leaves room at some level after that, the improvement runs once
-//! more on the plan itself, four times as patient: the bound is close to the optimum (below),
-//! so what it leaves is mostly there to find. Last, where free instances are left unused or the
-//! bound allows fewer GPUs, a consolidation moves creations onto free instances of their
-//! profile and empties the GPUs that create the fewest instances into those reconfigured anyway
-//! (each move kept only where the objective's value grows). The plan then carries a bound that
-//! shows its distance from the optimum: a Lagrangian bound whose multipliers a subgradient
-//! search finds and, where its steps run out short of the plan, the duals of the configuration
-//! LP (solved by column generation), so that it is that LP's value wherever the LP is small
-//! enough to solve (`bound`).
+//! more on the plan itself, four times as patient, and where room is still left, once more from
+//! there, twice as patient again: the bound is close to the optimum (below), so what it leaves
+//! is mostly there to find. Last, where free instances are left unused or the bound allows fewer
+//! GPUs, a consolidation moves creations onto free instances of their profile and empties the GPUs
+//! that create the fewest instances into those reconfigured anyway (each move kept only where the
+//! objective's value grows). The plan then carries a bound that shows its distance from the
+//! optimum: a Lagrangian bound whose multipliers a subgradient search finds and, where its steps
+//! run out short of the plan, the duals of the configuration LP (solved by column generation), so
+//! that it is that LP's value wherever the LP is small enough to solve; a lower priority level's
+//! bound on the optimum takes the higher levels' counts as rows of that LP where the plan reaches
+//! their bounds (`bound`).
 //!
 //! The modules: `strategy` (the order above: parts, exact search, packer, improvement,
 //! repair, the pass by levels), `context` (one GPU's outcome and the objective's value), the

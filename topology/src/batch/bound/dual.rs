@@ -30,8 +30,8 @@ const ROUNDS: usize = 16;
 /// a lower level up to 8 instances above what 32 reach.
 const SIDE_ROUNDS: usize = 48;
 
-/// Rows at most (requests that count, classes and sides): past them, the dense simplex costs more
-/// than the bound gains.
+/// Rows at most (requests that count, classes and sides): past them, the dense simplex costs
+/// more than the bound gains.
 const ROWS: usize = 96;
 
 /// Rows at most where there are sides: the conditional bound is solved once per level and
@@ -75,7 +75,8 @@ const PENALTY: i32 = 64;
 /// side (both scaled by `SCALE`). For every plan that meets the sides,
 ///
 /// ```text
-/// sum_d w_d x_d <= sum_d w_d x_d + sum_j m_j (sum_{d in j} x_d - at_least_j) <= UB(w', z) - sum_j m_j at_least_j
+/// sum_d w_d x_d <= sum_d w_d x_d + sum_j m_j (sum_{d in j} x_d - at_least_j)
+///               <= UB(w', z) - sum_j m_j at_least_j
 /// ```
 ///
 /// with `w'_d = w_d + sum_{j counts d} m_j`: Lagrangian duality again, valid for any `z` and
@@ -144,11 +145,11 @@ pub(super) fn lp_bound(
             }
             entered
         };
-    // Seeds at the weights themselves, and where there are sides, at multiplier 1 on each.
+    // Seeds at the weights themselves, and where there are sides, at multipliers 1, 8 and
+    // the penalty on each: the LP starts far from meeting its sides, and columns good at a
+    // high price on them shorten the way.
     let mut seed_weights = vec![w.to_vec()];
     if !sides.is_empty() {
-        // The LP starts far from meeting its sides: columns good at a high price on them
-        // shorten the way.
         for m in [1, 8, i64::from(PENALTY)] {
             seed_weights.push(weights_at(&vec![m * SCALE; sides.len()]));
         }
@@ -187,7 +188,13 @@ pub(super) fn lp_bound(
         if columns.is_empty() || columns.len() > COLUMNS {
             break;
         }
-        let surplus = (0..sides.len()).filter(|_| master.columns() == 0).map(|j| {
+        // The sides' surplus columns, in the first round alone.
+        let first = if master.columns() == 0 {
+            sides.len()
+        } else {
+            0
+        };
+        let surplus = (0..first).map(|j| {
             let mut a = vec![0.0; height];
             a[rows.len() + classes_n + j] = -1.0;
             (-f64::from(PENALTY), a)
@@ -326,7 +333,7 @@ fn alike_rows(
 
 /// `floor(UB(w', z) - sum_j m_j at_least_j)` (see [`lp_bound`]): what no plan meeting
 /// `sides` places more than (weighted by `w`), with `wm` the weights at the multipliers `m`.
-pub(super) fn side_bound(
+fn side_bound(
     classes: &Classes,
     demand: &[u32],
     wm: &[i64],

@@ -19,7 +19,7 @@
 //! Requests the LP cannot tell apart share a demand row (`alike_rows`).
 
 use super::super::lp;
-use super::{Classes, SCALE, floor, lagrangian};
+use super::{Classes, SCALE, floor, lagrangian, priced};
 
 /// Rounds of column generation at most (each goes on with the master LP from its last
 /// optimum).
@@ -92,11 +92,64 @@ pub(super) fn lp_bound(
     seeds: &[&[i64]],
     reached: u64,
 ) -> Option<(u64, Vec<i64>, Vec<i64>)> {
+    generate(classes, demand, w, sides, seeds, i128::from(reached), false)
+        .map(|(b, z, m)| (u64::try_from(b.max(0)).unwrap_or(u64::MAX), z, m))
+}
+
+/// The fewest GPUs without in-use instances that a plan meeting `sides` places instances on
+/// (`None` where the LP cannot be solved within its limits), by the same LP with a cost of
+/// one per such GPU used: per class, a row `sum_p x_p - u_c <= fixed_c` and a column `u_c`
+/// (the class's GPUs used beyond those with in-use instances, which every plan uses) worth
+/// -1. At its duals `z` and `m`, with `w'_d = sum_{j counts d} m_j` (nothing is worth
+/// anything but the sides), every plan meeting the sides has
+///
+/// ```text
+/// -used <= sum_d demand_d z_d - sum_j m_j at_least_j
+///          + sum_c (fixed_c * best_c + (n_c - fixed_c) * max(0, best_c - 1))
+/// ```
+///
+/// (each GPU without in-use instances either places nothing, or gives at most its best
+/// pattern's worth less one), evaluated on integers as the other bounds are. `used` is what
+/// the plan uses of them: the search stops once it is proven.
+pub(super) fn fewest_gpus(
+    classes: &Classes,
+    demand: &[u32],
+    sides: &[Side],
+    used: u64,
+) -> Option<u64> {
+    let w = vec![0i64; demand.len()];
+    let zero = vec![0i64; demand.len()];
+    generate(
+        classes,
+        demand,
+        &w,
+        sides,
+        &[&zero],
+        -i128::from(used),
+        true,
+    )
+    .map(|(b, _, _)| u64::try_from((-b).max(0)).unwrap_or(u64::MAX))
+}
+
+/// The column generation of [`lp_bound`] and, with `gpus`, of [`fewest_gpus`]: the best
+/// bound found (`floor` of the Lagrangian's value, which [`fewest_gpus`] negates), its `z`
+/// and `m`; it stops once the bound is no more than `reached`.
+fn generate(
+    classes: &Classes,
+    demand: &[u32],
+    w: &[i64],
+    sides: &[Side],
+    seeds: &[&[i64]],
+    reached: i128,
+    gpus: bool,
+) -> Option<(i128, Vec<i64>, Vec<i64>)> {
     // The demand rows: requests that count, or that a side counts; those alike (see
     // [`alike_rows`]) share one. `rows` holds each row's first request.
     let (rows, row_of, row_demand) = alike_rows(classes, demand, w, sides);
     let classes_n = classes.lagrange.len();
-    let height = rows.len() + classes_n + sides.len();
+    // With `gpus`, a row per class for the GPUs used beyond those with in-use instances.
+    let fixed_row = rows.len() + classes_n + sides.len();
+    let height = fixed_row + if gpus { classes_n } else { 0 };
     let limit = if sides.is_empty() { ROWS } else { SIDE_ROWS };
     if height > limit {
         return None;
@@ -165,6 +218,13 @@ pub(super) fn lp_bound(
         .map(|&d| d as f64)
         .chain(classes.lagrange.iter().map(|c| c.n as f64))
         .chain(sides.iter().map(|s| s.at_least as f64))
+        .chain(
+            classes
+                .lagrange
+                .iter()
+                .filter(|_| gpus)
+                .map(|c| c.fixed as f64),
+        )
         .collect();
     #[allow(clippy::cast_precision_loss)]
     let penalties: f64 = sides
@@ -173,7 +233,7 @@ pub(super) fn lp_bound(
         .sum();
     let mut z = vec![0i64; demand.len()];
     let mut m = vec![0i64; sides.len()];
-    let mut best: Option<(u64, Vec<i64>, Vec<i64>)> = None;
+    let mut best: Option<(i128, Vec<i64>, Vec<i64>)> = None;
     // The master LP, kept between rounds: the columns that enter start from its last
     // optimal vertex. The sides' surplus columns come first.
     let mut master = lp::Tableau::new(&b);
@@ -188,18 +248,20 @@ pub(super) fn lp_bound(
         if columns.is_empty() || columns.len() > COLUMNS {
             break;
         }
-        // The sides' surplus columns, in the first round alone.
-        let first = if master.columns() == 0 {
-            sides.len()
-        } else {
-            0
-        };
+        // The sides' surplus columns and the classes' GPUs used, in the first round alone.
+        let extra = sides.len() + if gpus { classes_n } else { 0 };
+        let first = if master.columns() == 0 { extra } else { 0 };
         let surplus = (0..first).map(|j| {
             let mut a = vec![0.0; height];
             a[rows.len() + classes_n + j] = -1.0;
-            (-f64::from(PENALTY), a)
+            let worth = if j < sides.len() {
+                -f64::from(PENALTY)
+            } else {
+                -1.0
+            };
+            (worth, a)
         });
-        let patterns = columns[master.columns().saturating_sub(sides.len())..]
+        let patterns = columns[master.columns().saturating_sub(extra)..]
             .iter()
             .map(|(class, counts)| {
                 let mut a = vec![0.0; height];
@@ -212,6 +274,9 @@ pub(super) fn lp_bound(
                     }
                 }
                 a[rows.len() + class] = 1.0;
+                if gpus {
+                    a[fixed_row + class] = 1.0;
+                }
                 for (j, side) in sides.iter().enumerate() {
                     let n: u32 = counts
                         .iter()
@@ -248,7 +313,11 @@ pub(super) fn lp_bound(
             let v = (solution.dual[i] * SCALE as f64).round() as i64;
             z[d] = v.clamp(0, wm[d]);
         }
-        let ub = side_bound(classes, demand, &wm, &z, sides, &m);
+        let ub = if gpus {
+            cost_bound(classes, demand, &wm, &z, sides, &m)
+        } else {
+            i128::from(side_bound(classes, demand, &wm, &z, sides, &m))
+        };
         if best.as_ref().is_none_or(|(b, _, _)| ub < *b) {
             best = Some((ub, z.clone(), m.clone()));
         }
@@ -256,8 +325,9 @@ pub(super) fn lp_bound(
         // below: once the best bound's floor is the master's, no round can lower it.
         let value: f64 = solution.x.iter().zip(&worths).map(|(x, c)| x * c).sum();
         let value = value - penalties;
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-        let value = (value + 1e-6).floor().max(0.0) as u64;
+        let value = if gpus { value } else { value.max(0.0) };
+        #[allow(clippy::cast_possible_truncation)]
+        let value = (value + 1e-6).floor() as i128;
         if best
             .as_ref()
             .is_some_and(|(b, _, _)| *b <= value.max(reached))
@@ -266,7 +336,14 @@ pub(super) fn lp_bound(
         }
         let duals = &solution.dual[rows.len()..];
         #[allow(clippy::cast_precision_loss)]
-        let threshold = |c: usize| duals[c] * SCALE as f64 + 0.5;
+        let threshold = |c: usize| {
+            let fixed = if gpus {
+                duals[fixed_row - rows.len() + c]
+            } else {
+                0.0
+            };
+            (duals[c] + fixed) * SCALE as f64 + 0.5
+        };
         let mut entered = price(&wm, &z, &threshold, &mut columns);
         // Smoothed towards the best multipliers so far: the duals of a master with few
         // columns swing far, and the patterns best between the two steady the next round.
@@ -329,6 +406,31 @@ fn alike_rows(
         row_demand[row] += u64::from(demand[d]);
     }
     (rows, row_of, row_demand)
+}
+
+/// The bound of [`fewest_gpus`] at `z` and `m` (`wm` the weights there): `floor` of what no
+/// plan meeting `sides` exceeds in minus the GPUs without in-use instances it uses.
+fn cost_bound(
+    classes: &Classes,
+    demand: &[u32],
+    wm: &[i64],
+    z: &[i64],
+    sides: &[Side],
+    m: &[i64],
+) -> i128 {
+    let mut ub = priced(demand, z);
+    let mut best = Vec::new();
+    for c in &classes.lagrange {
+        let (top, _) = c.best_pattern(wm, z, &mut best);
+        ub += i128::from(c.fixed) * i128::from(top)
+            + i128::from(c.n - c.fixed) * i128::from((top - SCALE).max(0));
+    }
+    let met: i128 = sides
+        .iter()
+        .zip(m)
+        .map(|(s, &m)| i128::from(s.at_least) * i128::from(m))
+        .sum();
+    (ub - met).div_euclid(i128::from(SCALE))
 }
 
 /// `floor(UB(w', z) - sum_j m_j at_least_j)` (see [`lp_bound`]): what no plan meeting
@@ -444,5 +546,26 @@ mod tests {
         // Unweighted and on no side: no row.
         let (_, row_of, _) = alike_rows(classes, &demand, &[SCALE, 0, SCALE], &[]);
         assert_eq!(row_of[1], usize::MAX);
+    }
+
+    #[test]
+    fn the_gpu_cost_lp_counts_the_fewest_gpus() {
+        // Three A100-40GBs, the first with an in-use 1g.5gb (every plan uses it, and it holds
+        // six more); 1g.5gb x 13 asked. A plan placing all 13 uses one more GPU at least,
+        // and placing 6 none; placing 20 (six there, seven on each other) both.
+        let fleet = fleet(&[vec![(0, 0, true)], vec![], vec![]]);
+        let reqs = requests(&[(0, 20, 2, 0)]);
+        let ctx = Ctx::new(&fleet, &reqs, &SolveOptions::default());
+        let cell = OnceCell::new();
+        let classes = ctx.classes(&cell);
+        let side = |n| Side {
+            counts: vec![true],
+            at_least: n,
+        };
+        assert_eq!(fewest_gpus(classes, &[20], &[side(13)], 0), Some(1));
+        assert_eq!(fewest_gpus(classes, &[20], &[side(6)], 0), Some(0));
+        assert_eq!(fewest_gpus(classes, &[20], &[side(20)], 0), Some(2));
+        // The search stops once the plan's count is proven, never below it.
+        assert_eq!(fewest_gpus(classes, &[20], &[side(13)], 2), Some(1));
     }
 }

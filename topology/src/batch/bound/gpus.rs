@@ -1,7 +1,33 @@
 //! The bounds on GPUs used, and the resource bound on instances: what the memory and
 //! compute slices left, and the Lagrangian's worth per GPU, allow.
 
+use super::dual::{Side, fewest_gpus};
 use super::{Classes, SCALE, priced};
+
+/// The fewest GPUs any plan that places `placed` instances uses, by the configuration LP
+/// with a cost per GPU used (see [`fewest_gpus`]): every GPU with in-use instances, and the
+/// others the LP's multipliers prove (the search stops at the plan's `used`). Kept per
+/// demand and count; `None` past the LP's limits.
+pub(super) fn min_gpus_by_lp(
+    classes: &Classes,
+    demand: &[u32],
+    placed: u64,
+    used: u32,
+) -> Option<u32> {
+    let key = (demand.to_vec(), placed);
+    if let Some(&n) = classes.fewest.borrow().get(&key) {
+        return n;
+    }
+    let side = Side {
+        counts: vec![true; demand.len()],
+        at_least: placed,
+    };
+    let others = u64::from(used.saturating_sub(classes.fixed_gpus));
+    let n = fewest_gpus(classes, demand, &[side], others)
+        .map(|n| u32::try_from(u64::from(classes.fixed_gpus) + n).unwrap_or(u32::MAX));
+    classes.fewest.borrow_mut().insert(key, n);
+    n
+}
 
 /// The fewest GPUs any plan that places `placed` instances uses, by the Lagrangian with
 /// weights `w` and multipliers `z`: such a plan uses every GPU with in-use instances and some

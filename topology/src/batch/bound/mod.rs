@@ -28,7 +28,9 @@
 //! - *The fewest GPUs.* A plan uses every GPU with in-use instances and some others, and each
 //!   GPU adds at most its best pattern's worth to the sum: so a plan placing `n` needs as many
 //!   others, the most worth first, as bring the sum to `n` (`min_gpus_used`, beside the
-//!   counts by instances, memory and compute).
+//!   counts by instances, memory and compute). Where that leaves room, the configuration LP
+//!   with a cost of one per GPU used and `n` as a row gives its own multipliers
+//!   (`dual::fewest_gpus`).
 //!
 //! The modules: `search` (the subgradient search for `z`, and when the LP takes over),
 //! `dual` (the configuration LP by column generation), `conditional` (a lower level's bound on
@@ -40,7 +42,7 @@ mod dual;
 mod gpus;
 mod search;
 
-use gpus::{min_gpus, min_gpus_by_value, resources};
+use gpus::{min_gpus, min_gpus_by_lp, min_gpus_by_value, resources};
 use search::{Search, bound_and_prices, bound_for};
 
 use std::cell::{OnceCell, RefCell};
@@ -123,10 +125,16 @@ pub(super) struct Classes {
     /// The conditional bounds so far, by demand, level and the counts above it (see
     /// `Ctx::conditional_bound`).
     conditional: RefCell<FastMap<ConditionalKey, Option<u64>>>,
+    /// The fewest GPUs by the LP so far, by demand and instances placed (see
+    /// `gpus::min_gpus_by_lp`).
+    fewest: RefCell<FastMap<FewestKey, Option<u32>>>,
 }
 
 /// What a Lagrangian bound's search is for: the demand and the weights.
 type SearchKey = (Vec<u32>, Vec<i64>);
+
+/// What a fewest-GPUs bound by the LP is for: the demand and the instances placed.
+type FewestKey = (Vec<u32>, u64);
 
 /// What a conditional bound is for: the demand, the level, and the counts at the levels
 /// above it (each of that level or higher).
@@ -149,6 +157,7 @@ impl Classes {
             fixed_gpus: self.fixed_gpus,
             found: RefCell::default(),
             conditional: RefCell::default(),
+            fewest: RefCell::default(),
         }
     }
 }
@@ -376,6 +385,14 @@ impl<'a> Ctx<'a> {
                 min_gpus_used =
                     min_gpus_used.max(min_gpus_by_value(classes, demand, w, &z, cumulative));
             }
+        }
+        if lp
+            && min_gpus_used < gpus_used
+            && let Some(n) = min_gpus_by_lp(classes, demand, cumulative, gpus_used)
+        {
+            // By the configuration LP with a cost per GPU used, where the Lagrangian's
+            // multipliers for instances leave room.
+            min_gpus_used = min_gpus_used.max(n);
         }
         Bound {
             max_placed,

@@ -551,8 +551,8 @@ mod tests {
     #[test]
     fn the_gpu_cost_lp_counts_the_fewest_gpus() {
         // Three A100-40GBs, the first with an in-use 1g.5gb (every plan uses it, and it holds
-        // six more); 1g.5gb x 13 asked. A plan placing all 13 uses one more GPU at least,
-        // and placing 6 none; placing 20 (six there, seven on each other) both.
+        // six more); 1g.5gb x 20 asked. A plan placing 13 uses one more GPU at least; one
+        // placing 6, none; one placing all 20 (six there, seven on each other), both.
         let fleet = fleet(&[vec![(0, 0, true)], vec![], vec![]]);
         let reqs = requests(&[(0, 20, 2, 0)]);
         let ctx = Ctx::new(&fleet, &reqs, &SolveOptions::default());

@@ -359,25 +359,17 @@ fn improved_long(
     ctx: &Ctx<'_>,
     demand: &[u32],
     mut choice: Vec<Option<Realization>>,
-    plan: Plan,
+    mut plan: Plan,
 ) -> (Vec<Option<Realization>>, Plan) {
-    if plan.gap().0 == 0 {
-        return (choice, plan);
-    }
-    let bound = plan.bound.optimum_levels();
-    let rounds = (LONG_PATIENCE, LONG_PATIENCE);
-    let mut changed = improve::improve(ctx, &mut choice, demand, &bound, LONG_WORK, rounds);
-    let mut plan = if changed {
-        ctx.plan(&choice, demand, false)
-    } else {
-        plan
-    };
-    if plan.gap().0 > 0 {
-        // Again from where it stopped, with `LONGER` times the patience and work: it only
-        // adds to what the first found.
+    let mut changed = false;
+    // The second starts where the first stopped, so it only adds to what the first found.
+    for times in [1, LONGER] {
+        if plan.gap().0 == 0 {
+            break;
+        }
         let bound = plan.bound.optimum_levels();
-        let rounds = (LONG_PATIENCE * LONGER, LONG_PATIENCE * LONGER);
-        let work = LONG_WORK * u64::from(LONGER);
+        let rounds = (LONG_PATIENCE * times, LONG_PATIENCE * times);
+        let work = LONG_WORK * u64::from(times);
         if improve::improve(ctx, &mut choice, demand, &bound, work, rounds) {
             changed = true;
             plan = ctx.plan(&choice, demand, false);

@@ -97,11 +97,7 @@ impl Ctx<'_> {
         if let Some(&b) = classes.conditional.borrow().get(&key) {
             return b;
         }
-        let w: Vec<i64> = self
-            .requests
-            .iter()
-            .map(|r| if r.priority >= level { SCALE } else { 0 })
-            .collect();
+        let w = self.weights_at_or_above(level);
         let sides: Vec<dual::Side> = (0..k)
             .map(|j| dual::Side {
                 counts: self

@@ -66,6 +66,13 @@ pub(super) struct Side {
     pub(super) at_least: u64,
 }
 
+impl Side {
+    /// Whether the side counts request `d`.
+    fn includes(&self, d: usize) -> bool {
+        self.counts.get(d) == Some(&true)
+    }
+}
+
 /// The penalty per instance short of a [`Side`] in the LP (the most its multiplier may be):
 /// far above what one instance is worth, so the LP meets every side it can.
 const PENALTY: i32 = 64;
@@ -161,7 +168,7 @@ fn generate(
                 let extra: i64 = sides
                     .iter()
                     .zip(m)
-                    .filter(|(s, _)| s.counts.get(d) == Some(&true))
+                    .filter(|(s, _)| s.includes(d))
                     .map(|(_, &m)| m)
                     .sum();
                 w[d] + extra
@@ -281,7 +288,7 @@ fn generate(
                     let n: u32 = counts
                         .iter()
                         .zip(&rows)
-                        .filter(|&(_, &d)| side.counts.get(d) == Some(&true))
+                        .filter(|&(_, &d)| side.includes(d))
                         .map(|(&k, _)| k)
                         .sum();
                     a[rows.len() + classes_n + j] = f64::from(n);
@@ -390,10 +397,7 @@ fn alike_rows(
     let mut row_demand: Vec<u64> = Vec::new();
     let mut index: rustc_hash::FxHashMap<RowKey<'_>, usize> = rustc_hash::FxHashMap::default();
     for (d, t) in takes.iter().enumerate() {
-        let on: Vec<bool> = sides
-            .iter()
-            .map(|s| s.counts.get(d) == Some(&true))
-            .collect();
+        let on: Vec<bool> = sides.iter().map(|s| s.includes(d)).collect();
         if w[d] <= 0 && !on.contains(&true) {
             continue;
         }
@@ -461,25 +465,39 @@ mod tests {
     use super::super::super::testing::{fleet, requests};
     use super::*;
 
+    /// `f` on the classes of the A100-40GBs `gpus` for the requests `asks` (see `testing`).
+    fn with_classes(
+        gpus: &[Vec<(usize, u8, bool)>],
+        asks: &[(usize, u32, u8, u8)],
+        f: impl FnOnce(&Classes),
+    ) {
+        let fleet = fleet(gpus);
+        let reqs = requests(asks);
+        let ctx = Ctx::new(&fleet, &reqs, &SolveOptions::default());
+        let cell = OnceCell::new();
+        f(ctx.classes(&cell));
+    }
+
     #[test]
     fn the_lp_closes_what_capacity_and_demand_leave_open() {
         // Two empty A100-40GBs, 1g.5gb x 2 and 7g.40gb x 2. The capacity (z = 0) allows 14,
         // the demand (z = w) 4; the optimum is 3 (a 7g on one GPU, both 1g on the other).
         // The configuration LP gives 2 + 12/7 = 3.7: its multipliers prove 3.
-        let fleet = fleet(&[vec![], vec![]]);
-        let reqs = requests(&[(0, 2, 2, 0), (5, 2, 2, 0)]);
-        let ctx = Ctx::new(&fleet, &reqs, &SolveOptions::default());
-        let cell = OnceCell::new();
-        let classes = ctx.classes(&cell);
-        let demand = [2, 2];
-        let w = [SCALE, SCALE];
-        let zero = [0, 0];
-        assert_eq!(floor(lagrangian(classes, &demand, &w, &zero).0), 14);
-        assert_eq!(floor(lagrangian(classes, &demand, &w, &w).0), 4);
-        let (ub, z) = lp_multipliers(classes, &demand, &w, &[&zero], 0).unwrap();
-        assert_eq!(ub, 3);
-        assert_eq!(floor(lagrangian(classes, &demand, &w, &z).0), 3);
-        assert!(z.iter().zip(&w).all(|(z, w)| (0..=*w).contains(z)));
+        with_classes(
+            &[vec![], vec![]],
+            &[(0, 2, 2, 0), (5, 2, 2, 0)],
+            |classes| {
+                let demand = [2, 2];
+                let w = [SCALE, SCALE];
+                let zero = [0, 0];
+                assert_eq!(floor(lagrangian(classes, &demand, &w, &zero).0), 14);
+                assert_eq!(floor(lagrangian(classes, &demand, &w, &w).0), 4);
+                let (ub, z) = lp_multipliers(classes, &demand, &w, &[&zero], 0).unwrap();
+                assert_eq!(ub, 3);
+                assert_eq!(floor(lagrangian(classes, &demand, &w, &z).0), 3);
+                assert!(z.iter().zip(&w).all(|(z, w)| (0..=*w).contains(z)));
+            },
+        );
     }
 
     #[test]
@@ -487,37 +505,38 @@ mod tests {
         // Two empty A100-40GBs, 7g.40gb x 2 at the higher level and 1g.5gb x 14 below. Alone,
         // the lower level's requests fit 14; among the plans that place both 7g (the side),
         // nothing else fits: the conditional LP's multipliers prove 2 in all.
-        let fleet = fleet(&[vec![], vec![]]);
-        let reqs = requests(&[(5, 2, 2, 1), (0, 14, 2, 0)]);
-        let ctx = Ctx::new(&fleet, &reqs, &SolveOptions::default());
-        let cell = OnceCell::new();
-        let classes = ctx.classes(&cell);
-        let demand = [2, 14];
-        let w = [SCALE, SCALE];
-        let zero = [0, 0];
-        let (free, _) = lp_multipliers(classes, &demand, &w, &[&zero], 0).unwrap();
-        assert_eq!(free, 14);
-        let side = Side {
-            counts: vec![true, false],
-            at_least: 2,
-        };
-        let sides = [side];
-        let (ub, z, m) = lp_bound(classes, &demand, &w, &sides, &[&zero], 0).unwrap();
-        assert_eq!(ub, 2);
-        assert!(m.iter().all(|&m| m >= 0));
-        // The bound is the integer evaluation at the multipliers, not the LP's float value.
-        let wm = [w[0] + m[0], w[1]];
-        assert_eq!(side_bound(classes, &demand, &wm, &z, &sides, &m), 2);
-        // A side no plan meets (three 7g on two GPUs): the LP still answers, and its
-        // multiplier stops at the penalty.
-        let sides = [Side {
-            counts: vec![true, false],
-            at_least: 3,
-        }];
-        let (_, _, m) = lp_bound(classes, &demand, &w, &sides, &[&zero], 0).unwrap();
-        assert!(
-            m.iter()
-                .all(|&m| (0..=i64::from(PENALTY) * SCALE).contains(&m))
+        with_classes(
+            &[vec![], vec![]],
+            &[(5, 2, 2, 1), (0, 14, 2, 0)],
+            |classes| {
+                let demand = [2, 14];
+                let w = [SCALE, SCALE];
+                let zero = [0, 0];
+                let (free, _) = lp_multipliers(classes, &demand, &w, &[&zero], 0).unwrap();
+                assert_eq!(free, 14);
+                let side = Side {
+                    counts: vec![true, false],
+                    at_least: 2,
+                };
+                let sides = [side];
+                let (ub, z, m) = lp_bound(classes, &demand, &w, &sides, &[&zero], 0).unwrap();
+                assert_eq!(ub, 2);
+                assert!(m.iter().all(|&m| m >= 0));
+                // The bound is the integer evaluation at the multipliers, not the LP's float value.
+                let wm = [w[0] + m[0], w[1]];
+                assert_eq!(side_bound(classes, &demand, &wm, &z, &sides, &m), 2);
+                // A side no plan meets (three 7g on two GPUs): the LP still answers, and its
+                // multiplier stops at the penalty.
+                let sides = [Side {
+                    counts: vec![true, false],
+                    at_least: 3,
+                }];
+                let (_, _, m) = lp_bound(classes, &demand, &w, &sides, &[&zero], 0).unwrap();
+                assert!(
+                    m.iter()
+                        .all(|&m| (0..=i64::from(PENALTY) * SCALE).contains(&m))
+                );
+            },
         );
     }
 
@@ -525,27 +544,28 @@ mod tests {
     fn requests_the_lp_cannot_tell_apart_share_a_row() {
         // 1g.5gb x 3 and x 4 at two priorities, and 1g.5gb x 2 on NUMA node 1 alone: weighted
         // alike, the first two are one row; a side on the higher priority parts them.
-        let fleet = fleet(&[vec![], vec![]]);
-        let reqs = requests(&[(0, 3, 2, 0), (0, 4, 2, 1), (0, 2, 1, 0)]);
-        let ctx = Ctx::new(&fleet, &reqs, &SolveOptions::default());
-        let cell = OnceCell::new();
-        let classes = ctx.classes(&cell);
-        let demand = [3, 4, 2];
-        let w = [SCALE; 3];
-        let (rows, row_of, row_demand) = alike_rows(classes, &demand, &w, &[]);
-        assert_eq!(rows.len(), 2);
-        assert_eq!(row_of[0], row_of[1]);
-        assert_eq!(row_demand[row_of[0]], 7);
-        let side = Side {
-            counts: vec![false, true, false],
-            at_least: 1,
-        };
-        let (rows, row_of, _) = alike_rows(classes, &demand, &w, &[side]);
-        assert_eq!(rows.len(), 3);
-        assert_ne!(row_of[0], row_of[1]);
-        // Unweighted and on no side: no row.
-        let (_, row_of, _) = alike_rows(classes, &demand, &[SCALE, 0, SCALE], &[]);
-        assert_eq!(row_of[1], usize::MAX);
+        with_classes(
+            &[vec![], vec![]],
+            &[(0, 3, 2, 0), (0, 4, 2, 1), (0, 2, 1, 0)],
+            |classes| {
+                let demand = [3, 4, 2];
+                let w = [SCALE; 3];
+                let (rows, row_of, row_demand) = alike_rows(classes, &demand, &w, &[]);
+                assert_eq!(rows.len(), 2);
+                assert_eq!(row_of[0], row_of[1]);
+                assert_eq!(row_demand[row_of[0]], 7);
+                let side = Side {
+                    counts: vec![false, true, false],
+                    at_least: 1,
+                };
+                let (rows, row_of, _) = alike_rows(classes, &demand, &w, &[side]);
+                assert_eq!(rows.len(), 3);
+                assert_ne!(row_of[0], row_of[1]);
+                // Unweighted and on no side: no row.
+                let (_, row_of, _) = alike_rows(classes, &demand, &[SCALE, 0, SCALE], &[]);
+                assert_eq!(row_of[1], usize::MAX);
+            },
+        );
     }
 
     #[test]
@@ -553,19 +573,20 @@ mod tests {
         // Three A100-40GBs, the first with an in-use 1g.5gb (every plan uses it, and it holds
         // six more); 1g.5gb x 20 asked. A plan placing 13 uses one more GPU at least; one
         // placing 6, none; one placing all 20 (six there, seven on each other), both.
-        let fleet = fleet(&[vec![(0, 0, true)], vec![], vec![]]);
-        let reqs = requests(&[(0, 20, 2, 0)]);
-        let ctx = Ctx::new(&fleet, &reqs, &SolveOptions::default());
-        let cell = OnceCell::new();
-        let classes = ctx.classes(&cell);
-        let side = |n| Side {
-            counts: vec![true],
-            at_least: n,
-        };
-        assert_eq!(fewest_gpus(classes, &[20], &[side(13)], 0), Some(1));
-        assert_eq!(fewest_gpus(classes, &[20], &[side(6)], 0), Some(0));
-        assert_eq!(fewest_gpus(classes, &[20], &[side(20)], 0), Some(2));
-        // The search stops once the plan's count is proven, never below it.
-        assert_eq!(fewest_gpus(classes, &[20], &[side(13)], 2), Some(1));
+        with_classes(
+            &[vec![(0, 0, true)], vec![], vec![]],
+            &[(0, 20, 2, 0)],
+            |classes| {
+                let side = |n| Side {
+                    counts: vec![true],
+                    at_least: n,
+                };
+                assert_eq!(fewest_gpus(classes, &[20], &[side(13)], 0), Some(1));
+                assert_eq!(fewest_gpus(classes, &[20], &[side(6)], 0), Some(0));
+                assert_eq!(fewest_gpus(classes, &[20], &[side(20)], 0), Some(2));
+                // The search stops once the plan's count is proven, never below it.
+                assert_eq!(fewest_gpus(classes, &[20], &[side(13)], 2), Some(1));
+            },
+        );
     }
 }

@@ -339,11 +339,7 @@ impl<'a> Ctx<'a> {
         // The weights and multipliers of the bound for all levels.
         let mut all_levels: Option<(Vec<i64>, Vec<i64>)> = None;
         for (k, (&level, &reached)) in self.levels.iter().zip(&at_or_above).enumerate() {
-            let weights: Vec<i64> = self
-                .requests
-                .iter()
-                .map(|r| if r.priority >= level { SCALE } else { 0 })
-                .collect();
+            let weights = self.weights_at_or_above(level);
             if k + 1 == levels {
                 let (lagrangian, z) = bound_and_prices(classes, demand, &weights, reached, lp);
                 all_levels = Some((weights.clone(), z));
@@ -404,6 +400,15 @@ impl<'a> Ctx<'a> {
 }
 
 impl<'a> Ctx<'a> {
+    /// The weights that count the requests of priority `level` or higher (`SCALE` each) and
+    /// no others.
+    fn weights_at_or_above(&self, level: u8) -> Vec<i64> {
+        self.requests
+            .iter()
+            .map(|r| if r.priority >= level { SCALE } else { 0 })
+            .collect()
+    }
+
     /// What one more instance of each request is worth on the margin (0 to `SCALE`): `SCALE`
     /// less the multiplier of the best all-priorities bound, searched to its end (no plan
     /// yet to stop at). The search is the certified bound's own for the same demand, so

@@ -35,20 +35,17 @@ impl Ctx<'_> {
         let mut above_met = true;
         for (k, &(level, unconditional)) in by_priority.iter().enumerate() {
             let mut b = unconditional;
+            let conditional = k > 0 && k < LAGRANGIAN_LEVELS && above_met && b > placed(k);
             // The conditional LP's bound, where it is solved, is the best the multipliers
             // give (within its limits); else a few multipliers alike on every level.
-            let mut solved = false;
-            if k > 0
-                && k < LAGRANGIAN_LEVELS
-                && above_met
-                && b > placed(k)
-                && lp
-                && let Some(c) = self.conditional_bound(classes, demand, at_or_above, k)
-            {
+            let solved = if conditional && lp {
+                self.conditional_bound(classes, demand, at_or_above, k)
+            } else {
+                None
+            };
+            if let Some(c) = solved {
                 b = b.min(c);
-                solved = true;
-            }
-            if k > 0 && k < LAGRANGIAN_LEVELS && above_met && b > placed(k) && !solved {
+            } else if conditional {
                 let above: u64 = (0..k).map(placed).sum();
                 for m in CONDITIONAL_MULTIPLIERS {
                     let weights: Vec<i64> = self

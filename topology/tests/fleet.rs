@@ -732,6 +732,38 @@ fn large_fleet_plan_is_valid_with_a_small_gap() {
     assert!(gpu_gap <= 3, "{:?} vs {:?}", plan.objective, plan.bound);
 }
 
+/// A scheduler's pending pods, each tied to its own GPUs at its own priority: thousands of
+/// distinct requests a GPU may serve. The exact search over 16 GPUs spends its budget making
+/// their options (it used to make them all: minutes at 2,000) and the plan comes from the
+/// packer, valid and within its bound.
+#[test]
+fn many_distinct_requests_on_a_small_fleet() {
+    let fleet = Fleet::uniform(&A100_40GB, 16);
+    let names = [
+        "1g.5gb", "1g.10gb", "2g.10gb", "3g.20gb", "4g.20gb", "7g.40gb",
+    ];
+    let mut x: u32 = 7;
+    let mut next = move |n: u32| {
+        x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+        (x >> 8) % n
+    };
+    let reqs: Vec<Request> = (0..2_000)
+        .map(|_| {
+            let name = names[next(6) as usize];
+            let gpus = [next(16), next(16)];
+            let prio = u8::try_from(next(256)).unwrap();
+            Request::parse(name, 1)
+                .unwrap()
+                .with_priority(prio)
+                .on_gpus(&gpus)
+        })
+        .collect();
+    let plan = solve(&fleet, &reqs, &SolveOptions::default());
+    check_valid(&fleet, &reqs, &plan);
+    assert!(plan.objective.placed > 0);
+    assert!(plan.objective.placed <= plan.bound.max_placed);
+}
+
 #[test]
 fn a_bad_profile_name_says_why() {
     let msg = Request::parse("0g.5gb", 1).unwrap_err().to_string();

@@ -355,7 +355,8 @@ impl<'c, 'a> Exact<'c, 'a> {
 
     /// Every feasible `want` for GPU `g` under `rem`, in a fixed order: the same for every
     /// `rem` alike on the requests `g` may serve (up to the most instances of each profile a
-    /// GPU holds), and for every GPU of its kind, so kept per kind by that.
+    /// GPU holds), and for every GPU of its kind, so kept per kind by that. Each option made
+    /// is a unit of the budget (memoized ones are free): `None` once it is spent.
     pub(super) fn options(&mut self, g: usize, rem: &[u32]) -> Option<Rc<Options>> {
         let info = self.info(g);
         let key: smallvec::SmallVec<[u8; 32]> = info
@@ -381,12 +382,12 @@ impl<'c, 'a> Exact<'c, 'a> {
     }
 
     fn make_options(&mut self, g: usize, rem: &[u32]) -> Option<Options> {
-        let groups: Vec<(usize, Option<u32>)> = self
+        let groups: Vec<(usize, &'static GpuInstanceProfile, Option<u32>)> = self
             .info(g)
             .entries
             .iter()
             .filter(|(r, _, _)| rem[*r] > 0)
-            .map(|&(r, _, shift)| (r, shift))
+            .copied()
             .collect();
         let mut out = Options {
             flat: Vec::with_capacity(256),
@@ -399,17 +400,33 @@ impl<'c, 'a> Exact<'c, 'a> {
         // `Ctx::outranks`), and only options keeping it are made.
         let ctx = self.ctx;
         // Per group, the requests of the groups before it that outrank it, and those it
-        // outranks (a want holds only requests of the groups before).
-        let related: Vec<(Vec<usize>, Vec<usize>)> = (0..groups.len())
-            .map(|k| {
-                let r = groups[k].0;
-                let before = groups[..k].iter().map(|&(q, _)| q);
-                (
-                    before.clone().filter(|&q| ctx.outranks(q, r)).collect(),
-                    before.filter(|&q| ctx.outranks(r, q)).collect(),
-                )
-            })
-            .collect();
+        // outranks (a want holds only requests of the groups before). Only requests of one
+        // profile rank, so each group is weighed against the earlier ones of its profile,
+        // each pair a unit of the budget: a GPU that may serve very many requests of one
+        // profile spends it here rather than stall.
+        let mut related: Vec<(Vec<usize>, Vec<usize>)> = Vec::with_capacity(groups.len());
+        let mut by_profile: Vec<(&GpuInstanceProfile, Vec<usize>)> = Vec::new();
+        for &(r, p, _) in &groups {
+            let at = match by_profile.iter().position(|(q, _)| core::ptr::eq(*q, p)) {
+                Some(at) => at,
+                None => {
+                    by_profile.push((p, Vec::new()));
+                    by_profile.len() - 1
+                }
+            };
+            let (mut higher, mut lower) = (Vec::new(), Vec::new());
+            for &q in &by_profile[at].1 {
+                self.budget = self.budget.checked_sub(1)?;
+                if ctx.outranks(q, r) {
+                    higher.push(q);
+                }
+                if ctx.outranks(r, q) {
+                    lower.push(q);
+                }
+            }
+            by_profile[at].1.push(r);
+            related.push((higher, lower));
+        }
         // (next group, the want so far as a position in `out`, its instances per slot packed
         // as in `fits`); entries with no group left to add are not made.
         let mut stack: Vec<(usize, usize, Option<u128>)> = Vec::new();
@@ -418,7 +435,9 @@ impl<'c, 'a> Exact<'c, 'a> {
         }
         let mut w: Want = Vec::new();
         while let Some((k, at, packed)) = stack.pop() {
-            let Some(&(r, shift)) = groups.get(k) else {
+            // Every step is work (a unit of the budget), whether it makes an option or not.
+            self.budget = self.budget.checked_sub(1)?;
+            let Some(&(r, _, shift)) = groups.get(k) else {
                 continue;
             };
             let more = k + 1 < groups.len();
@@ -457,6 +476,9 @@ impl<'c, 'a> Exact<'c, 'a> {
                     if in_full && c < rem[r] {
                         continue;
                     }
+                    // Every option made is work, whether its fit was known or not: one
+                    // GPU with many requests it may serve has very many.
+                    self.budget = self.budget.checked_sub(1)?;
                     out.push(&w);
                     if more {
                         stack.push((k + 1, out.len() - 1, key));
@@ -572,9 +594,37 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::batch::SolveOptions;
     use crate::batch::greedy::{Greedy, Mode};
     use crate::batch::testing::{arb_asks, arb_gpus, fleet, requests};
+    use crate::batch::{Request, SolveOptions};
+
+    /// A GPU that may serve very many requests of one profile, none outranking another
+    /// (each tied to its own set of GPUs), has very many options, though every fit among
+    /// them is known after a few: making them spends the budget, so the search gives up in
+    /// its budget rather than making them all.
+    #[test]
+    fn making_options_spends_the_budget() {
+        let fleet = fleet(&vec![Vec::new(); 12]);
+        let mut reqs = Vec::new();
+        for a in 1..12u32 {
+            for b in a + 1..12 {
+                reqs.push(Request::parse("1g.5gb", 1).unwrap().on_gpus(&[0, a, b]));
+            }
+        }
+        reqs.truncate(20);
+        let ctx = Ctx::new(&fleet, &reqs, &SolveOptions::default());
+        let demand: Vec<u32> = reqs.iter().map(|r| r.count).collect();
+        // 20 requests, seven 1g at most: C(20, 0) + … + C(20, 7) = 137,980 ways to fill GPU 0,
+        // and eight fits.
+        let mut search = Exact::over(&ctx, vec![0], 10_000);
+        assert!(search.options(0, &demand).is_none());
+        assert_eq!(search.budget, 0);
+        // Five of them: C(5, 0) + … + C(5, 5) = 32 options.
+        let few: Vec<u32> = (0..demand.len()).map(|r| u32::from(r < 5)).collect();
+        let mut search = Exact::over(&ctx, vec![0], 10_000);
+        assert_eq!(search.options(0, &few).map(|o| o.len()), Some(32));
+        assert!(search.budget < 10_000 - 32);
+    }
 
     proptest! {
         #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]

@@ -102,10 +102,10 @@ pub(super) struct Ctx<'a> {
 /// What one GPU admits: (request, its profile on the GPU's model), in request order.
 pub(super) type Eligible = std::rc::Rc<[(usize, &'static GpuInstanceProfile)]>;
 
-/// What [`Request::admits`] and the profile look-up read of a GPU: the model, whether MIG
-/// is on or may be enabled there, the NUMA node and, where some request names GPUs, the
-/// GPU's index. GPUs with one key admit the same requests with the same profiles.
-type AdmitKey = (usize, bool, Option<u32>, Option<u32>);
+/// What [`Request::admits`] and the profile look-up read of a GPU for requests that name no
+/// GPUs: the model, whether MIG is on or may be enabled there, and the NUMA node. GPUs with
+/// one key admit the same such requests with the same profiles.
+type AdmitKey = (usize, bool, Option<u32>);
 
 /// Per request, what [`Ctx::outranks`] compares: where the fleet has at most 64 GPUs, the
 /// GPUs it may use as a bit mask; on larger fleets, a number for its kind (requests alike in
@@ -202,29 +202,53 @@ impl<'a> Ctx<'a> {
             .iter()
             .map(|r| levels.iter().position(|&l| l == r.priority).unwrap_or(0))
             .collect();
-        let by_index = requests.iter().any(|r| r.gpus.is_some());
+        let gpus = fleet.gpus();
+        // Requests tied to GPUs by index, per GPU they name (each once, in request order):
+        // only those GPUs look at them, so the work is the sets' sizes, not requests × GPUs.
+        let mut named: Vec<Vec<usize>> = vec![Vec::new(); gpus.len()];
+        for (i, r) in requests.iter().enumerate() {
+            for &index in r.gpus.iter().flatten() {
+                if let Some(at) = fleet.position(index)
+                    && named[at].last() != Some(&i)
+                {
+                    named[at].push(i);
+                }
+            }
+        }
+        let admitted = |g: &Gpu, i: usize| {
+            let r = &requests[i];
+            r.admits(g, options.enable_mig)
+                .then(|| g.profile(&r.profile).map(|p| (i, p)))
+                .flatten()
+        };
+        // The other requests per kind of GPU: GPUs alike in all that admission reads share
+        // one list, and a GPU no tied request names keeps it.
         let mut shared: FastMap<AdmitKey, Eligible> = FastMap::default();
-        let eligible = fleet
-            .gpus()
+        let eligible = gpus
             .iter()
-            .map(|g| {
+            .zip(&named)
+            .map(|(g, tied)| {
                 let key = (
                     core::ptr::from_ref(g.model) as usize,
                     g.mig_enabled || (options.enable_mig && g.instances().is_empty()),
                     g.numa_node,
-                    by_index.then_some(g.index),
                 );
-                shared
+                let untied = shared
                     .entry(key)
                     .or_insert_with(|| {
-                        requests
-                            .iter()
-                            .enumerate()
-                            .filter(|(_, r)| r.admits(g, options.enable_mig))
-                            .filter_map(|(i, r)| g.profile(&r.profile).map(|p| (i, p)))
+                        (0..requests.len())
+                            .filter(|&i| requests[i].gpus.is_none())
+                            .filter_map(|i| admitted(g, i))
                             .collect()
                     })
-                    .clone()
+                    .clone();
+                if tied.is_empty() {
+                    return untied;
+                }
+                let mut list: Vec<(usize, &'static GpuInstanceProfile)> = untied.to_vec();
+                list.extend(tied.iter().filter_map(|&i| admitted(g, i)));
+                list.sort_unstable_by_key(|&(i, _)| i);
+                list.into()
             })
             .collect();
         Ctx {
@@ -407,15 +431,20 @@ impl<'a> Ctx<'a> {
         let demand = want
             .iter()
             .map(|&(r, c)| {
-                let s = self.eligible[g]
-                    .iter()
-                    .find(|(i, _)| *i == r)
-                    .and_then(|(_, p)| slot(p));
+                let s = self.profile_on(g, r).and_then(slot);
                 (r, c, s)
             })
             .collect();
         let key = (gpu.model.key(), gpu.mig_enabled, instances, demand);
         remembered(&self.realize_cache, key, || self.realize_afresh(g, want))
+    }
+
+    /// Request `r`'s profile on GPU `g`'s model, where `g` admits it (the lists are in
+    /// request order).
+    pub(super) fn profile_on(&self, g: usize, r: usize) -> Option<&'static GpuInstanceProfile> {
+        let list = self.eligible.get(g)?;
+        let at = list.binary_search_by_key(&r, |&(i, _)| i).ok()?;
+        list.get(at).map(|&(_, p)| p)
     }
 
     /// [`Ctx::realize`] without its memo.
@@ -429,12 +458,7 @@ impl<'a> Ctx<'a> {
             .copied()
             .collect();
         let fixed = gpu.in_use_occupancy();
-        let profile_of = |r: usize| {
-            self.eligible[g]
-                .iter()
-                .find(|(i, _)| *i == r)
-                .map(|(_, p)| *p)
-        };
+        let profile_of = |r: usize| self.profile_on(g, r);
         let mut best: Option<(Value, u32, Realization)> = None;
         let n_free = u32::try_from(free.len()).ok()?;
         let asked: u32 = want.iter().map(|&(_, c)| c).sum();

@@ -259,13 +259,6 @@ impl<'c, 'a> Exact<'c, 'a> {
             .or_insert_with(|| gpu.in_use_occupancy())
     }
 
-    fn profile_of(&self, g: usize, r: usize) -> Option<&'static GpuInstanceProfile> {
-        self.ctx.eligible[g]
-            .iter()
-            .find(|(i, _)| *i == r)
-            .map(|(_, p)| *p)
-    }
-
     /// Per GPU: its in-use signature and, per request it may serve (in the order of
     /// `ctx.eligible`), the request, its profile and where its count sits in a packed key
     /// (`None` where the profile's slot is past what a key holds).
@@ -313,7 +306,7 @@ impl<'c, 'a> Exact<'c, 'a> {
         self.budget = self.budget.checked_sub(1)?;
         let mut profiles = Vec::new();
         for &(r, c) in want {
-            let p = self.profile_of(g, r)?;
+            let p = self.ctx.profile_on(g, r)?;
             profiles.extend(core::iter::repeat_n(p, c as usize));
         }
         let f = solve_gpu(self.base(g), &profiles).is_some();

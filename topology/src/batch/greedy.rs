@@ -421,7 +421,7 @@ impl<'c, 'a> Greedy<'c, 'a> {
         want.sort_unstable();
         let mut creates = Vec::new();
         for &(r, c) in &want {
-            let p = elig.iter().find(|(i, _)| *i == r).map(|(_, p)| *p)?;
+            let p = self.ctx.profile_on(g, r)?;
             for _ in 0..c {
                 creates.push((r, p));
             }

@@ -261,17 +261,32 @@ fn merge_interchangeable(
     for d in demands {
         *alike.entry((d.profile, d.priority)).or_default() += 1;
     }
+    // The GPUs a demand naming none may use depend on its profile, model and NUMA node
+    // alone: looked up once for each.
+    let mut untied: FastMap<UntiedKey, Vec<u32>> = FastMap::default();
     merge_by(demands.iter().zip(members), |d| {
         if alike.get(&(d.profile, d.priority)).is_none_or(|&n| n < 2) {
             return None;
         }
-        let usable: Vec<u32> = fleet
-            .gpus()
-            .iter()
-            .enumerate()
-            .filter(|(_, g)| d.admits(g, options.enable_mig) && g.profile(&d.profile).is_some())
-            .filter_map(|(at, _)| u32::try_from(at).ok())
-            .collect();
+        let usable_at = |at: usize| {
+            let g = &fleet.gpus()[at];
+            (d.admits(g, options.enable_mig) && g.profile(&d.profile).is_some())
+                .then(|| u32::try_from(at).ok())
+                .flatten()
+        };
+        let usable: Vec<u32> = match &d.gpus {
+            // Only the GPUs it names: the work is its set's size, not the fleet's.
+            Some(set) => {
+                let mut at: Vec<usize> = set.iter().filter_map(|&i| fleet.position(i)).collect();
+                at.sort_unstable();
+                at.dedup();
+                at.into_iter().filter_map(usable_at).collect()
+            }
+            None => untied
+                .entry((d.profile, d.model, d.numa_node))
+                .or_insert_with(|| (0..fleet.gpus().len()).filter_map(usable_at).collect())
+                .clone(),
+        };
         let serves = if usable.is_empty() {
             // Why nothing is placed (no eligible GPU, or no GPU of its model has the
             // profile) is told by the demand's own constraints: merged only where alike.
@@ -285,6 +300,9 @@ fn merge_interchangeable(
         Some((d.profile, d.priority, serves))
     })
 }
+
+/// What the GPUs a demand naming no GPUs may use depend on: its profile, model and NUMA node.
+type UntiedKey = (ProfileName, Option<&'static str>, Option<u32>);
 
 /// Where a demand may be served, as [`merge_interchangeable`] compares demands.
 #[derive(PartialEq, Eq, Hash)]

@@ -57,10 +57,9 @@ pub(in super::super) fn consolidate(
     // needs there.
     let fits = |h: usize, now: &Realization, free: u32, r: usize| {
         reconfigured(now)
-            && ctx.eligible[h]
-                .iter()
-                .find(|(e, _)| *e == r)
-                .is_some_and(|(_, p)| free >= u32::from(p.memory_slices))
+            && ctx
+                .profile_on(h, r)
+                .is_some_and(|p| free >= u32::from(p.memory_slices))
     };
     // Per request, the targets (positions in `targets`) that fit it as `choice` stands,
     // made at `epoch` (the number of moves applied): most targets are too full, and
@@ -90,13 +89,29 @@ pub(in super::super) fn consolidate(
             };
             if list.0 != epoch {
                 list.1.clear();
-                list.1.extend((0..targets.len()).filter(|&i| {
+                let fits_at = |&i: &usize| {
                     let h = targets[i];
                     choice
                         .get(h)
                         .and_then(Option::as_ref)
                         .is_some_and(|now| fits(h, now, free_of[h], r))
-                }));
+                };
+                match &ctx.requests[r].gpus {
+                    // A request tied to GPUs fits only there: those of them that are
+                    // targets, in the targets' order.
+                    Some(set) => {
+                        list.1.extend(
+                            set.iter()
+                                .filter_map(|&i| ctx.fleet.position(i))
+                                .map(|h| at[h])
+                                .filter(|&i| i != usize::MAX),
+                        );
+                        list.1.sort_unstable();
+                        list.1.dedup();
+                        list.1.retain(fits_at);
+                    }
+                    None => list.1.extend((0..targets.len()).filter(fits_at)),
+                }
                 list.0 = epoch;
             }
             // The targets a tried move changed, weighed afresh below.
@@ -242,7 +257,7 @@ fn to_free_instances(ctx: &Ctx<'_>, choice: &mut [Option<Realization>], work: &m
                 swaps.extend(
                     want_h
                         .iter()
-                        .filter(|&&(q, _)| q != r && ctx.eligible[g].iter().any(|(e, _)| *e == q))
+                        .filter(|&&(q, _)| q != r && ctx.profile_on(g, q).is_some())
                         .map(|&(q, _)| Some(q)),
                 );
                 let mut done = false;

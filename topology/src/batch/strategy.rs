@@ -423,8 +423,10 @@ impl Starts {
 /// The best plan from `valued` (plans with their value, best first) after the local
 /// improvement: each improved in turn, until one reaches the certified bound and reuses
 /// every free instance it may, or the rest are too far below the best to catch up (those
-/// left are then weighed as they are); with the plan already made for it where the best is
-/// a start left as it was (`second`: whether the improvement has its second round).
+/// left are then weighed as they are). Once the best one is at the bound, only starts that
+/// reuse more free instances than it are improved. With the plan already made for it where
+/// the best is a start left as it was (`second`: whether the improvement has its second
+/// round).
 fn improve_best(
     ctx: &Ctx<'_>,
     valued: Vec<(context::Value, Vec<Option<Realization>>)>,
@@ -434,6 +436,8 @@ fn improve_best(
     let mut best: Option<(context::Value, Vec<Option<Realization>>, Option<Plan>)> = None;
     let reuse_goal = ctx.reuse_bound(demand);
     let mut done = false;
+    // Whether the best start so far places what the bound allows at every level.
+    let mut at_bound = false;
     // A start further below the best one than the best one is below the bound is not worth
     // improving: it would have to gain more than the optimum can be above the best.
     let mut floor = 0u64;
@@ -442,10 +446,17 @@ fn improve_best(
             // The starts come best first: none after this one is worth improving either.
             done = true;
         }
-        if done {
-            // The best one is at the bound and reuses all it may, or the rest are below the
-            // floor: a start left as it is may still be better on the objective's later
-            // terms.
+        // Where the best one is at the bound, a start is improved only where it reuses more
+        // free instances than the best one: the improvement counts free instances as gone,
+        // so it may keep what a start reuses but hardly adds to it.
+        let reuses_less = at_bound
+            && best
+                .as_ref()
+                .is_some_and(|(b, _, _)| value.reused <= b.reused);
+        if done || reuses_less {
+            // The best one is at the bound and reuses all it may (or at least as much as
+            // this start), or the rest are below the floor: a start left as it is may still
+            // be better on the objective's later terms.
             if best.as_ref().is_some_and(|(b, _, _)| value > *b) {
                 best = Some((value, choice, None));
             }
@@ -482,9 +493,11 @@ fn improve_best(
         let v = ctx.total(&choice);
         // At the bound, no start places more; one that reuses more free instances (the
         // objective's next term) is still worth a look.
-        done = improve::at_bound(ctx, &choice, demand, &bound) && v.reused >= reuse_goal;
+        let here_at_bound = improve::at_bound(ctx, &choice, demand, &bound);
+        done = here_at_bound && v.reused >= reuse_goal;
         if best.as_ref().is_none_or(|(b, _, _)| v > *b) {
             best = Some((v, choice, first));
+            at_bound = here_at_bound;
         }
     }
     best.map(|(_, c, p)| (c, p)).unwrap_or_default()

@@ -215,9 +215,10 @@ impl<'a> Ctx<'a> {
                 }
             }
         }
+        // Every GPU a request is looked at for is in its set, where it has one.
         let admitted = |g: &Gpu, i: usize| {
             let r = &requests[i];
-            r.admits(g, options.enable_mig)
+            r.admits_where_named(g, options.enable_mig)
                 .then(|| g.profile(&r.profile).map(|p| (i, p)))
                 .flatten()
         };

@@ -157,10 +157,11 @@ impl Request {
         self
     }
 
-    fn admits(&self, gpu: &Gpu, enable_mig: bool) -> bool {
+    /// Whether the request may use `gpu`, known to be in its set of GPUs where it has one
+    /// (the callers look only there: a set is not searched GPU by GPU).
+    fn admits_where_named(&self, gpu: &Gpu, enable_mig: bool) -> bool {
         (gpu.mig_enabled || (enable_mig && gpu.instances().is_empty()))
             && self.model.is_none_or(|m| m == gpu.model.name)
-            && self.gpus.as_ref().is_none_or(|s| s.contains(&gpu.index))
             && self.numa_node.is_none_or(|n| gpu.numa_node == Some(n))
     }
 }
@@ -268,9 +269,10 @@ fn merge_interchangeable(
         if alike.get(&(d.profile, d.priority)).is_none_or(|&n| n < 2) {
             return None;
         }
+        // Every GPU looked at is in the demand's set where it has one.
         let usable_at = |at: usize| {
             let g = &fleet.gpus()[at];
-            (d.admits(g, options.enable_mig) && g.profile(&d.profile).is_some())
+            (d.admits_where_named(g, options.enable_mig) && g.profile(&d.profile).is_some())
                 .then(|| u32::try_from(at).ok())
                 .flatten()
         };

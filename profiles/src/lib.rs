@@ -8,6 +8,8 @@
 //! - [`catalog`] holds every board of NVIDIA's default mig-parted configuration as `const`
 //!   data; [`GpuModel::assert_valid`] runs on each in a `const _: () = …`, so a wrong entry is a
 //!   compile error.
+//! - [`model`] holds the catalog's types: models and boards, GPU and compute instance
+//!   profiles, placements, PCI device IDs and NVML's profile indices.
 //! - [`typed`] gives each model its own type, so an A100 profile cannot be put into an H100
 //!   layout.
 //! - [`Occupancy`] is the one rule for whether an instance may go where it asks, used by

@@ -326,7 +326,64 @@ impl<'a> Ctx<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::batch::testing::{arb_asks, arb_gpus, fleet, requests};
     use gpupart_profiles::catalog::A100_40GB;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+        /// Each GPU's list is every request that may use it, with its profile there, in
+        /// request order: built from the sets that tied requests name (duplicates and GPUs
+        /// the fleet lacks among them), it is what asking each request of each GPU gives.
+        #[test]
+        fn eligibility_is_what_each_request_admits(
+            gpus in arb_gpus(1..7),
+            asks in arb_asks(1..8, 1u32..3, 0..2),
+            sets in prop::collection::vec(
+                prop::option::of(prop::collection::vec(0u32..9, 0..5)),
+                8,
+            ),
+            enable_mig in any::<bool>(),
+        ) {
+            let mut fleet_gpus = fleet(&gpus).gpus().to_vec();
+            // Some GPUs with MIG off (those without instances only).
+            for g in fleet_gpus.iter_mut().filter(|g| g.index % 3 == 2) {
+                if g.instances().is_empty() {
+                    *g = g.clone().with_mig(false);
+                }
+            }
+            let fleet = Fleet::new(fleet_gpus).unwrap();
+            let reqs: Vec<Request> = requests(&asks)
+                .into_iter()
+                .zip(&sets)
+                .map(|(r, set)| match set {
+                    Some(set) => r.on_gpus(set),
+                    None => r,
+                })
+                .collect();
+            let options = SolveOptions::default().enable_mig(enable_mig);
+            let ctx = Ctx::new(&fleet, &reqs, &options);
+            for (g, gpu) in fleet.gpus().iter().enumerate() {
+                let expected: Vec<(usize, &'static GpuInstanceProfile)> = reqs
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, r)| {
+                        (gpu.mig_enabled || (enable_mig && gpu.instances().is_empty()))
+                            && r.model.is_none_or(|m| m == gpu.model.name)
+                            && r.gpus.as_ref().is_none_or(|s| s.contains(&gpu.index))
+                            && r.numa_node.is_none_or(|n| gpu.numa_node == Some(n))
+                    })
+                    .filter_map(|(i, r)| gpu.profile(&r.profile).map(|p| (i, p)))
+                    .collect();
+                prop_assert_eq!(&ctx.eligible[g][..], &expected[..]);
+                for (i, _) in reqs.iter().enumerate() {
+                    let want = expected.iter().find(|(j, _)| *j == i).map(|&(_, p)| p);
+                    prop_assert_eq!(ctx.profile_on(g, i), want);
+                }
+            }
+        }
+    }
 
     #[test]
     fn reuse_is_bounded_by_the_free_instances_each_request_may_take() {

@@ -764,6 +764,28 @@ fn many_distinct_requests_on_a_small_fleet() {
     assert!(plan.objective.placed <= plan.bound.max_placed);
 }
 
+/// Twelve priority levels, the highest filling every GPU: the bound of each level below
+/// assumes the counts above it (the conditional LP on every level, not only the highest
+/// eight), so it proves that nothing more fits and the plan is proven optimal.
+#[test]
+fn a_bound_below_many_levels_proves_the_plan() {
+    let fleet = Fleet::uniform(&A100_40GB, 20);
+    let mut reqs = vec![Request::parse("7g.40gb", 20).unwrap().with_priority(11)];
+    for prio in 0..11 {
+        reqs.push(Request::parse("1g.5gb", 10).unwrap().with_priority(prio));
+    }
+    let plan = solve(&fleet, &reqs, &SolveOptions::default());
+    check_valid(&fleet, &reqs, &plan);
+    assert_eq!(plan.objective.placed, 20);
+    assert!(
+        plan.bound.optimum_by_priority.iter().all(|&(_, b)| b == 20),
+        "{:?}",
+        plan.bound
+    );
+    assert_eq!(plan.gap(), (0, 0));
+    assert!(plan.proven());
+}
+
 #[test]
 fn a_bad_profile_name_says_why() {
     let msg = Request::parse("0g.5gb", 1).unwrap_err().to_string();

@@ -17,10 +17,10 @@ impl Ctx<'_> {
     /// level or higher at most `UB(w) - m * sum_j placed_j`, where `w` weighs a request
     /// `1 + m` for each higher level it counts in. That is Lagrangian duality again, so any
     /// `m` gives a valid bound. The best ones, a multiplier per higher level, come from the
-    /// configuration LP with those counts as rows (`conditional_bound`, where `lp`); where
-    /// that LP is past its limits or not asked for, a few multipliers alike on every level
-    /// are tried. Elsewhere the level keeps `by_priority`'s bound, which holds for every
-    /// plan.
+    /// configuration LP with those counts as rows (`conditional_bound`, where `lp`), on every
+    /// level; where that LP is past its limits or not asked for, a few multipliers alike on
+    /// every level above are tried on the highest `LAGRANGIAN_LEVELS`. Elsewhere the level
+    /// keeps `by_priority`'s bound, which holds for every plan.
     pub(super) fn optimum_bound(
         &self,
         classes: &Classes,
@@ -35,9 +35,10 @@ impl Ctx<'_> {
         let mut above_met = true;
         for (k, &(level, unconditional)) in by_priority.iter().enumerate() {
             let mut b = unconditional;
-            let conditional = k > 0 && k < LAGRANGIAN_LEVELS && above_met && b > placed(k);
+            let conditional = k > 0 && above_met && b > placed(k);
             // The conditional LP's bound, where it is solved, is the best the multipliers
-            // give (within its limits); else a few multipliers alike on every level.
+            // give (within its limits), on every level; else, on the highest
+            // `LAGRANGIAN_LEVELS`, a few multipliers alike on every level above.
             let solved = if conditional && lp {
                 self.conditional_bound(classes, demand, at_or_above, k)
             } else {
@@ -45,7 +46,7 @@ impl Ctx<'_> {
             };
             if let Some(c) = solved {
                 b = b.min(c);
-            } else if conditional {
+            } else if conditional && k < LAGRANGIAN_LEVELS {
                 let above: u64 = (0..k).map(placed).sum();
                 for m in CONDITIONAL_MULTIPLIERS {
                     let weights: Vec<i64> = self

@@ -385,3 +385,81 @@ fn spread(mut plan: Plan, requests: &[Request], members: &[Vec<usize>]) -> Plan 
     plan.unplaced = unplaced;
     plan
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::testing::{arb_asks, arb_gpus, fleet, requests};
+    use super::*;
+
+    /// What may serve a demand, found the plain way: every GPU of the fleet asked.
+    fn serves_plainly(fleet: &Fleet, d: &Request) -> Serves {
+        let usable: Vec<u32> = fleet
+            .gpus()
+            .iter()
+            .enumerate()
+            .filter(|(_, g)| {
+                d.admits_where_named(g, false)
+                    && d.gpus.as_ref().is_none_or(|s| s.contains(&g.index))
+                    && g.profile(&d.profile).is_some()
+            })
+            .filter_map(|(at, _)| u32::try_from(at).ok())
+            .collect();
+        if usable.is_empty() {
+            let has_profile = fleet.gpus().iter().any(|g| {
+                d.model.is_none_or(|m| m == g.model.name) && g.profile(&d.profile).is_some()
+            });
+            Serves::Nowhere { has_profile }
+        } else {
+            Serves::Gpus(usable)
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+        /// Two demands merge exactly where they share profile and priority and the GPUs
+        /// they may use (or why none) are the same as asking every GPU finds: the GPUs of a
+        /// set looked up from the set, those of an untied demand once per kind.
+        #[test]
+        fn demands_merge_by_the_gpus_they_may_use(
+            gpus in arb_gpus(1..7),
+            asks in arb_asks(1..8, 1u32..3, 0..2),
+            sets in prop::collection::vec(
+                prop::option::of(prop::collection::vec(0u32..9, 0..5)),
+                8,
+            ),
+        ) {
+            let fleet = fleet(&gpus);
+            let reqs: Vec<Request> = requests(&asks)
+                .into_iter()
+                .zip(&sets)
+                .map(|(r, set)| match set {
+                    Some(set) => r.on_gpus(set),
+                    None => r,
+                })
+                .collect();
+            let (demands, members) = aggregate(&reqs);
+            let (_, merged) =
+                merge_interchangeable(&fleet, &SolveOptions::default(), &demands, members.clone());
+            // The merged demand each entry ends in.
+            let mut group = vec![usize::MAX; reqs.len()];
+            for (k, entries) in merged.iter().enumerate() {
+                for &e in entries {
+                    group[e] = k;
+                }
+            }
+            for i in 0..demands.len() {
+                for j in i + 1..demands.len() {
+                    let (a, b) = (&demands[i], &demands[j]);
+                    let alike = a.profile == b.profile
+                        && a.priority == b.priority
+                        && serves_plainly(&fleet, a) == serves_plainly(&fleet, b);
+                    let together = group[members[i][0]] == group[members[j][0]];
+                    prop_assert_eq!(together, alike, "demands {} and {}", i, j);
+                }
+            }
+        }
+    }
+}

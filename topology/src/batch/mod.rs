@@ -157,6 +157,16 @@ impl Request {
         self
     }
 
+    /// Where the GPUs the request names stand in `fleet` (each once, in fleet order; GPUs the
+    /// fleet lacks left out), if it names any.
+    fn named_positions(&self, fleet: &Fleet) -> Option<Vec<usize>> {
+        let set = self.gpus.as_ref()?;
+        let mut at: Vec<usize> = set.iter().filter_map(|&i| fleet.position(i)).collect();
+        at.sort_unstable();
+        at.dedup();
+        Some(at)
+    }
+
     /// Whether the request may use `gpu`, known to be in its set of GPUs where it has one
     /// (the callers look only there: a set is not searched GPU by GPU).
     fn admits_where_named(&self, gpu: &Gpu, enable_mig: bool) -> bool {
@@ -276,14 +286,9 @@ fn merge_interchangeable(
                 .then(|| u32::try_from(at).ok())
                 .flatten()
         };
-        let usable: Vec<u32> = match &d.gpus {
+        let usable: Vec<u32> = match d.named_positions(fleet) {
             // Only the GPUs it names: the work is its set's size, not the fleet's.
-            Some(set) => {
-                let mut at: Vec<usize> = set.iter().filter_map(|&i| fleet.position(i)).collect();
-                at.sort_unstable();
-                at.dedup();
-                at.into_iter().filter_map(usable_at).collect()
-            }
+            Some(at) => at.into_iter().filter_map(usable_at).collect(),
             None => untied
                 .entry((d.profile, d.model, d.numa_node))
                 .or_insert_with(|| (0..fleet.gpus().len()).filter_map(usable_at).collect())
@@ -390,7 +395,7 @@ fn spread(mut plan: Plan, requests: &[Request], members: &[Vec<usize>]) -> Plan 
 mod tests {
     use proptest::prelude::*;
 
-    use super::testing::{arb_asks, arb_gpus, fleet, requests};
+    use super::testing::{arb_asks, arb_gpus, arb_sets, fleet, requests, tied};
     use super::*;
 
     /// What may serve a demand, found the plain way: every GPU of the fleet asked.
@@ -426,20 +431,10 @@ mod tests {
         fn demands_merge_by_the_gpus_they_may_use(
             gpus in arb_gpus(1..7),
             asks in arb_asks(1..8, 1u32..3, 0..2),
-            sets in prop::collection::vec(
-                prop::option::of(prop::collection::vec(0u32..9, 0..5)),
-                8,
-            ),
+            sets in arb_sets(),
         ) {
             let fleet = fleet(&gpus);
-            let reqs: Vec<Request> = requests(&asks)
-                .into_iter()
-                .zip(&sets)
-                .map(|(r, set)| match set {
-                    Some(set) => r.on_gpus(set),
-                    None => r,
-                })
-                .collect();
+            let reqs = tied(requests(&asks), &sets);
             let (demands, members) = aggregate(&reqs);
             let (_, merged) =
                 merge_interchangeable(&fleet, &SolveOptions::default(), &demands, members.clone());

@@ -69,3 +69,20 @@ pub(super) fn arb_asks(
 ) -> impl Strategy<Value = Vec<(usize, u32, u8, u8)>> {
     prop::collection::vec((0..NAMES.len(), counts, 0u8..3, levels), entries)
 }
+
+/// Per request of [`requests`] (up to eight), a set of GPU indices to tie it to, or none: up
+/// to four of 0 to 8, so some repeat and some are past a small fleet.
+pub(super) fn arb_sets() -> impl Strategy<Value = Vec<Option<Vec<u32>>>> {
+    prop::collection::vec(prop::option::of(prop::collection::vec(0u32..9, 0..5)), 8)
+}
+
+/// `reqs`, each tied to its set of [`arb_sets`] where it has one.
+pub(super) fn tied(reqs: Vec<Request>, sets: &[Option<Vec<u32>>]) -> Vec<Request> {
+    reqs.into_iter()
+        .zip(sets.iter().chain(core::iter::repeat(&None)))
+        .map(|(r, set)| match set {
+            Some(set) => r.on_gpus(set),
+            None => r,
+        })
+        .collect()
+}

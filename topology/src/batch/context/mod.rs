@@ -130,12 +130,8 @@ impl<'a> Ctx<'a> {
         // only those GPUs look at them, so the work is the sets' sizes, not requests × GPUs.
         let mut named: Vec<Vec<usize>> = vec![Vec::new(); gpus.len()];
         for (i, r) in requests.iter().enumerate() {
-            for &index in r.gpus.iter().flatten() {
-                if let Some(at) = fleet.position(index)
-                    && named[at].last() != Some(&i)
-                {
-                    named[at].push(i);
-                }
+            for at in r.named_positions(fleet).into_iter().flatten() {
+                named[at].push(i);
             }
         }
         // Every GPU a request is looked at for is in its set, where it has one.
@@ -326,7 +322,7 @@ impl<'a> Ctx<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::batch::testing::{arb_asks, arb_gpus, fleet, requests};
+    use crate::batch::testing::{arb_asks, arb_gpus, arb_sets, fleet, requests, tied};
     use gpupart_profiles::catalog::A100_40GB;
     use proptest::prelude::*;
 
@@ -340,10 +336,7 @@ mod tests {
         fn eligibility_is_what_each_request_admits(
             gpus in arb_gpus(1..7),
             asks in arb_asks(1..8, 1u32..3, 0..2),
-            sets in prop::collection::vec(
-                prop::option::of(prop::collection::vec(0u32..9, 0..5)),
-                8,
-            ),
+            sets in arb_sets(),
             enable_mig in any::<bool>(),
         ) {
             let mut fleet_gpus = fleet(&gpus).gpus().to_vec();
@@ -354,14 +347,7 @@ mod tests {
                 }
             }
             let fleet = Fleet::new(fleet_gpus).unwrap();
-            let reqs: Vec<Request> = requests(&asks)
-                .into_iter()
-                .zip(&sets)
-                .map(|(r, set)| match set {
-                    Some(set) => r.on_gpus(set),
-                    None => r,
-                })
-                .collect();
+            let reqs = tied(requests(&asks), &sets);
             let options = SolveOptions::default().enable_mig(enable_mig);
             let ctx = Ctx::new(&fleet, &reqs, &options);
             for (g, gpu) in fleet.gpus().iter().enumerate() {

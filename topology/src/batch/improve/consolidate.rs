@@ -96,18 +96,17 @@ pub(in super::super) fn consolidate(
                         .and_then(Option::as_ref)
                         .is_some_and(|now| fits(h, now, free_of[h], r))
                 };
-                match &ctx.requests[r].gpus {
+                match ctx.requests[r].named_positions(ctx.fleet) {
                     // A request tied to GPUs fits only there: those of them that are
                     // targets, in the targets' order.
-                    Some(set) => {
+                    Some(named) => {
                         list.1.extend(
-                            set.iter()
-                                .filter_map(|&i| ctx.fleet.position(i))
+                            named
+                                .into_iter()
                                 .map(|h| at[h])
                                 .filter(|&i| i != usize::MAX),
                         );
                         list.1.sort_unstable();
-                        list.1.dedup();
                         list.1.retain(fits_at);
                     }
                     None => list.1.extend((0..targets.len()).filter(fits_at)),

@@ -112,7 +112,8 @@ pub(super) fn fill(
     rounds: (u32, u32),
 ) -> bool {
     start.resize(ctx.fleet.gpus().len(), None);
-    let _ = improve::improve(ctx, &mut start, demand, bound, work, rounds);
+    let mut bound = bound.to_vec();
+    let _ = improve::improve(ctx, &mut start, demand, &mut bound, work, rounds);
     let _ = improve::consolidate(ctx, &mut start, super::strategy::CONSOLIDATE_WORK, true);
     if ctx.total(&start) > ctx.total(choice) {
         *choice = start;

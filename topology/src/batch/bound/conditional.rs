@@ -77,6 +77,27 @@ impl Ctx<'_> {
         out
     }
 
+    /// `bound` (per level, highest first, cumulative: a bound on what the lexicographic
+    /// optimum of `demand` places at each level or higher) tightened for a plan that places
+    /// `at_or_above` (cumulative, per level): on each level whose levels above the plan
+    /// places all their bound allows, by the conditional LP given those counts (see
+    /// [`Ctx::optimum_bound`]; kept per counts above, so the plan made later finds it
+    /// solved). A plan that meets more levels as it improves may so learn that it is done.
+    pub(in crate::batch) fn tighten(&self, demand: &[u32], at_or_above: &[u64], bound: &mut [u64]) {
+        let classes = self.classes(&self.classes);
+        let levels = bound.len().min(at_or_above.len());
+        for k in 1..levels {
+            if at_or_above[k - 1] < bound[k - 1] {
+                break;
+            }
+            if bound[k] > at_or_above[k]
+                && let Some(b) = self.conditional_bound(classes, demand, at_or_above, k)
+            {
+                bound[k] = bound[k].min(b);
+            }
+        }
+    }
+
     /// The bound on what a plan places at level `k` or higher among the plans that place at
     /// least `at_or_above[j]` at each higher level `j` (level `j` or higher): the
     /// configuration LP with those as rows, a multiplier on each (see [`dual::lp_bound`]).
@@ -164,6 +185,34 @@ mod tests {
                         at_or_above
                     );
                 }
+            }
+        }
+
+        /// Tightening a bound for the optimum's own counts (the exact search's plan) never
+        /// cuts a level below what the optimum places there, and never loosens a level.
+        #[test]
+        fn tightening_at_the_optimums_counts_keeps_the_optimum(
+            gpus in arb_gpus(1..4),
+            asks in arb_asks(1..6, 1..5, 0..3),
+        ) {
+            let fleet = fleet(&gpus);
+            let reqs = requests(&asks);
+            let options = SolveOptions::default();
+            let plan = solve(&fleet, &reqs, &options);
+            prop_assume!(plan.exact);
+            let ctx = Ctx::new(&fleet, &reqs, &options);
+            let demand: Vec<u32> = reqs.iter().map(|r| r.count).collect();
+            let at_or_above: Vec<u64> =
+                plan.objective.placed_by_priority.iter().map(|&(_, n)| n).collect();
+            // The top level at the optimum's count (a bound, as the plan is exact), the
+            // others as loose as can be.
+            let mut bound = vec![u64::MAX; at_or_above.len()];
+            bound[0] = at_or_above[0];
+            let before = bound.clone();
+            ctx.tighten(&demand, &at_or_above, &mut bound);
+            for k in 0..bound.len() {
+                prop_assert!(bound[k] >= at_or_above[k], "{:?} for {:?}", bound, at_or_above);
+                prop_assert!(bound[k] <= before[k]);
             }
         }
     }

@@ -39,13 +39,15 @@ const TOP: usize = 16;
 /// after `patience.1` more of a second round, whose sets each hold one of the GPUs serving
 /// the fewest instances (a large instance given up may make room for several); stops
 /// early once every priority level places what `bound` (per level, highest first,
-/// cumulative: the certified bound) allows, as no plan places more. Returns whether it
-/// changed anything.
+/// cumulative: the certified bound on the optimum) allows, as no plan places more. Where
+/// the plan comes to place all the bound allows on the levels above one, that level's
+/// bound is tightened given their counts (`Ctx::tighten`), in `bound` too: the plan may
+/// then be done sooner. Returns whether it changed anything.
 pub(super) fn improve(
     ctx: &Ctx<'_>,
     choice: &mut Vec<Option<Realization>>,
     demand: &[u32],
-    bound: &[u64],
+    bound: &mut [u64],
     mut work: u64,
     patience: (u32, u32),
 ) -> bool {
@@ -86,7 +88,23 @@ pub(super) fn improve(
     let mut fresh = false;
     let mut gains = 0u32;
     let pick = |n: usize, x: u64| usize::try_from(x % n.max(1) as u64).unwrap_or(0);
-    while work > 0 && !reached(ctx, &rem, demand, bound) {
+    // The levels at the top that place all their bound allows, when the bound was last
+    // tightened: only a plan that meets more of them tightens it further.
+    let mut met = usize::MAX;
+    loop {
+        let placed = cumulative(ctx, &rem, demand);
+        let now = placed
+            .iter()
+            .zip(bound.iter())
+            .take_while(|(p, b)| p >= b)
+            .count();
+        if now != met {
+            met = now;
+            ctx.tighten(demand, &placed, bound);
+        }
+        if work == 0 || reached(ctx, &rem, demand, bound) {
+            break;
+        }
         if stale >= patience && !second {
             second = true;
             stale = 0;
@@ -300,15 +318,26 @@ pub(super) fn at_bound(
 
 /// Whether every level places what the bound allows (or all that is asked).
 fn reached(ctx: &Ctx<'_>, rem: &[u32], demand: &[u32], bound: &[u64]) -> bool {
+    rem.iter().all(|&c| c == 0)
+        || cumulative(ctx, rem, demand)
+            .iter()
+            .zip(bound)
+            .all(|(p, b)| p >= b)
+}
+
+/// Per level (highest first), what a plan that leaves `rem` of `demand` places at that level
+/// or higher.
+fn cumulative(ctx: &Ctx<'_>, rem: &[u32], demand: &[u32]) -> Vec<u64> {
     let mut placed = vec![0u64; ctx.levels.len()];
     for (r, (&d, &left)) in demand.iter().zip(rem).enumerate() {
         placed[ctx.level(r)] += u64::from(d - left);
     }
-    let mut cumulative = 0u64;
-    placed.iter().zip(bound).all(|(&p, &b)| {
-        cumulative += p;
-        cumulative >= b
-    }) || rem.iter().all(|&c| c == 0)
+    let mut sum = 0u64;
+    for p in &mut placed {
+        sum += *p;
+        *p = sum;
+    }
+    placed
 }
 
 /// What `demand` still asks after `choice`.
@@ -366,6 +395,35 @@ mod tests {
     use crate::batch::greedy::{Greedy, Mode};
     use crate::batch::testing::{arb_asks, arb_gpus, fleet, requests};
 
+    /// Two empty A100s, two `7g.40gb` at priority 1 and fourteen `1g.5gb` at priority 0: the
+    /// bound for all levels together allows fourteen, but a plan that places both `7g` (all
+    /// any plan places at the top) leaves no room, so given that count the optimum places
+    /// two in all. The improvement learns so and is done at once, and the plan's own bound
+    /// agrees. (Before it tightened the bound, it searched its sets until its patience ran
+    /// out.)
+    #[test]
+    fn a_met_level_above_tightens_the_bound_below() {
+        let fleet = fleet(&[vec![], vec![]]);
+        let reqs = requests(&[(5, 2, 2, 1), (0, 14, 2, 0)]);
+        let ctx = Ctx::new(&fleet, &reqs, &SolveOptions::default());
+        let demand: Vec<u32> = reqs.iter().map(|r| r.count).collect();
+        let mut choice = Greedy::new(&ctx, Mode::Size).run(demand.clone());
+        assert_eq!(ctx.total(&choice).placed.as_slice(), &[2, 0]);
+        let mut bound = vec![2, 14];
+        assert!(!improve(
+            &ctx,
+            &mut choice,
+            &demand,
+            &mut bound,
+            50_000,
+            (64, 64)
+        ));
+        assert_eq!(bound, vec![2, 2]);
+        let plan = ctx.plan(&choice, &demand, false);
+        assert_eq!(plan.bound.optimum_levels(), bound);
+        assert!(plan.proven());
+    }
+
     proptest! {
         /// Whatever the packer left, the improvement never lowers the objective's value,
         /// never serves a request more than it asks, never touches an in-use instance, keeps
@@ -381,8 +439,8 @@ mod tests {
             let demand: Vec<u32> = reqs.iter().map(|r| r.count).collect();
             let mut choice = Greedy::new(&ctx, Mode::Size).run(demand.clone());
             let before = ctx.total(&choice);
-            let never = vec![u64::MAX; ctx.levels.len()];
-            let _ = improve(&ctx, &mut choice, &demand, &never, 50_000, (64, 0));
+            let mut never = vec![u64::MAX; ctx.levels.len()];
+            let _ = improve(&ctx, &mut choice, &demand, &mut never, 50_000, (64, 0));
             prop_assert!(ctx.total(&choice) >= before);
             let plan = ctx.plan(&choice, &demand, false);
             prop_assert!(plan.layout(&fleet).is_ok(), "{plan}");

@@ -164,10 +164,10 @@ pub(super) fn improved_long(
         if plan.gap().0 == 0 {
             break;
         }
-        let bound = plan.bound.optimum_levels();
+        let mut bound = plan.bound.optimum_levels();
         let rounds = (LONG_PATIENCE * times, LONG_PATIENCE * times);
         let work = LONG_WORK * u64::from(times);
-        if improve::improve(ctx, &mut choice, demand, &bound, work, rounds) {
+        if improve::improve(ctx, &mut choice, demand, &mut bound, work, rounds) {
             changed = true;
             plan = ctx.plan(&choice, demand, false);
         }
@@ -264,7 +264,7 @@ fn improve_best(
             let placed = first.objective.placed;
             floor = placed.saturating_sub(first.bound.max_placed.saturating_sub(placed));
         }
-        let bound = first.bound.optimum_levels();
+        let mut bound = first.bound.optimum_levels();
         let mut first = Some(first);
         if first.as_ref().is_some_and(|f| f.gap().0 > 0) {
             // The best start gets the full patience, the others half: they are there for
@@ -282,7 +282,7 @@ fn improve_best(
                     0
                 },
             );
-            if improve::improve(ctx, &mut choice, demand, &bound, IMPROVE_WORK, rounds) {
+            if improve::improve(ctx, &mut choice, demand, &mut bound, IMPROVE_WORK, rounds) {
                 // The plan made before no longer tells this one.
                 first = None;
             }

@@ -19,9 +19,10 @@
 //! no request joins (every GPU a request may use lies in one part: a fleet of several models
 //! asked for profiles only one model has, say); each part is solved on its own, as the
 //! objective is a sum over GPUs. Each is solved exactly by a dynamic program over GPUs and
-//! remaining demand, within a work budget. Above four GPUs the search first gets a share of the
-//! budget; where that is not enough, the packer's plan (below) answers if the bound proves it
-//! optimal in instances placed, per priority level, and GPUs used ([`Plan::proven`]), and only
+//! remaining demand, within a work budget, cut below what the packer (below) places. The
+//! search first gets a share of the budget (half on up to four GPUs, an eighth above); where
+//! that is not enough, the packer's plan (below) answers if the bound proves it optimal in
+//! instances placed, per priority level, and GPUs used ([`Plan::proven`]), and only
 //! otherwise does the search go on with the rest: first, where the plan may be short at some
 //! level, a search that counts the instances of that level and those above alone (far quicker:
 //! ties need no further look) gives a better start or proves the plan's counts there; then the
@@ -186,10 +187,10 @@ pub struct SolveOptions {
     /// Fleets up to this many GPUs are solved exactly (within `exact_budget`).
     pub exact_gpu_limit: usize,
     /// Most options (a GPU and what it would serve) the exact search may weigh before it
-    /// gives up for the class-based solver (above four GPUs: an eighth of them, then the
-    /// rest only where the class-based solver's plan is not proven optimal by the bound;
-    /// where that plan may be short at some priority level, the search by levels gets half
-    /// as many again before).
+    /// gives up for the class-based solver (half of them on up to four GPUs, an eighth
+    /// above, then the rest only where the class-based solver's plan is not proven optimal
+    /// by the bound; where that plan may be short at some priority level, the search by
+    /// levels gets half as many again before).
     pub exact_budget: u64,
 }
 

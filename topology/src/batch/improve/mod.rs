@@ -91,18 +91,26 @@ pub(super) fn improve(
     // The levels at the top that place all their bound allows, when the bound was last
     // tightened: only a plan that meets more of them tightens it further.
     let mut met = usize::MAX;
+    // Whether the plan changed since it was last held against the bound.
+    let mut moved = true;
     loop {
-        let placed = cumulative(ctx, &rem, demand);
-        let now = placed
-            .iter()
-            .zip(bound.iter())
-            .take_while(|(p, b)| p >= b)
-            .count();
-        if now != met {
-            met = now;
-            ctx.tighten(demand, &placed, bound);
+        if moved {
+            moved = false;
+            let placed = cumulative(ctx, &rem, demand);
+            let now = placed
+                .iter()
+                .zip(bound.iter())
+                .take_while(|(p, b)| p >= b)
+                .count();
+            if now != met {
+                met = now;
+                ctx.tighten(demand, &placed, bound);
+            }
+            if met_all(&placed, &rem, bound) {
+                break;
+            }
         }
-        if work == 0 || reached(ctx, &rem, demand, bound) {
+        if work == 0 {
             break;
         }
         if stale >= patience && !second {
@@ -293,6 +301,7 @@ pub(super) fn improve(
             // so not after every gain.
             let changed = rem.iter().zip(&pot).any(|(a, b)| (*a == 0) != (*b == 0));
             rem = pot;
+            moved = true;
             stale = 0;
             gains += 1;
             tried.clear();
@@ -318,11 +327,13 @@ pub(super) fn at_bound(
 
 /// Whether every level places what the bound allows (or all that is asked).
 fn reached(ctx: &Ctx<'_>, rem: &[u32], demand: &[u32], bound: &[u64]) -> bool {
-    rem.iter().all(|&c| c == 0)
-        || cumulative(ctx, rem, demand)
-            .iter()
-            .zip(bound)
-            .all(|(p, b)| p >= b)
+    met_all(&cumulative(ctx, rem, demand), rem, bound)
+}
+
+/// Whether a plan that places `placed` (per level, cumulative) and leaves `rem` places at
+/// every level what `bound` allows (or all that is asked).
+fn met_all(placed: &[u64], rem: &[u32], bound: &[u64]) -> bool {
+    rem.iter().all(|&c| c == 0) || placed.iter().zip(bound).all(|(p, b)| p >= b)
 }
 
 /// Per level (highest first), what a plan that leaves `rem` of `demand` places at that level

@@ -99,6 +99,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         plan.bound.min_gpus_used,
         if plan.exact {
             "; optimal (exact search)"
+        } else if plan.proven() {
+            "; proven optimal in instances placed and GPUs used"
         } else {
             ""
         }

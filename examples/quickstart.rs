@@ -168,7 +168,13 @@ fn run() -> Result<()> {
         plan.objective.gpus_used,
         plan.bound.max_placed,
         plan.bound.min_gpus_used,
-        if plan.exact { ", optimal" } else { "" }
+        if plan.exact {
+            ", optimal (exact search)"
+        } else if plan.proven() {
+            ", proven optimal in instances placed and GPUs used"
+        } else {
+            ""
+        }
     );
     for u in &plan.unplaced {
         println!(
